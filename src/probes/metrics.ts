@@ -1,0 +1,406 @@
+// Host-side f64 statistics for the probes: Hungarian matching, cluster-vs-label scores (macro F1,
+// NMI, ARI, purity), Spearman correlation, symmetric eigendecomposition, PCA and a k-means++
+// reference k-means. Pure TypeScript with no Node built-ins, so it also runs in a browser.
+// It is not GPU code: the GPU k-means lives elsewhere and is compared against `kmeansCpu`.
+
+/** A dense row-major real matrix as read back from a device or built on the host. */
+export type RealArray = Float64Array | Float32Array;
+
+/** A uniform [0, 1) generator. */
+export type Rng = () => number;
+
+/** mulberry32: a tiny deterministic 32-bit PRNG; the same seed always yields the same stream. */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Minimum-cost assignment for a rectangular cost matrix (rows × cols), O(r²c) with potentials.
+ * Returns `assign[row] = col`, or -1 for rows left unassigned when rows > cols.
+ */
+export function hungarian(cost: number[][]): number[] {
+  const rows = cost.length;
+  const cols = rows ? cost[0].length : 0;
+  if (rows === 0 || cols === 0) return new Array<number>(rows).fill(-1);
+  if (rows > cols) {
+    const t = Array.from({ length: cols }, (_, j) => cost.map((r) => r[j]));
+    const colOfRow = new Array<number>(rows).fill(-1);
+    hungarian(t).forEach((row, col) => { colOfRow[row] = col; });
+    return colOfRow;
+  }
+  // e-maxx formulation, 1-based; p[j] = row matched to column j.
+  const u = new Float64Array(rows + 1), v = new Float64Array(cols + 1);
+  const p = new Int32Array(cols + 1), way = new Int32Array(cols + 1);
+  for (let i = 1; i <= rows; i++) {
+    p[0] = i;
+    let j0 = 0;
+    const minv = new Float64Array(cols + 1).fill(Infinity);
+    const used = new Uint8Array(cols + 1);
+    do {
+      used[j0] = 1;
+      const i0 = p[j0];
+      let delta = Infinity, j1 = 0;
+      for (let j = 1; j <= cols; j++) {
+        if (used[j]) continue;
+        const cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+        if (cur < minv[j]) { minv[j] = cur; way[j] = j0; }
+        if (minv[j] < delta) { delta = minv[j]; j1 = j; }
+      }
+      for (let j = 0; j <= cols; j++) {
+        if (used[j]) { u[p[j]] += delta; v[j] -= delta; } else minv[j] -= delta;
+      }
+      j0 = j1;
+    } while (p[j0] !== 0);
+    do { const j1 = way[j0]; p[j0] = p[j1]; j0 = j1; } while (j0 !== 0);
+  }
+  const assign = new Array<number>(rows).fill(-1);
+  for (let j = 1; j <= cols; j++) if (p[j] > 0) assign[p[j] - 1] = j - 1;
+  return assign;
+}
+
+/** Contingency table of clusters (rows) vs classes (cols) over positions whose label is ≥ 0. */
+export interface Contingency { table: number[][]; clusterSizes: number[]; classSizes: number[]; n: number }
+
+/** Builds the contingency table; cluster and class ids are compacted to the values that occur. */
+export function contingency(pred: Int32Array, labels: Int32Array): Contingency {
+  if (pred.length !== labels.length) throw new Error(`contingency: pred has ${pred.length} entries, labels ${labels.length}`);
+  const ci = new Map<number, number>(), li = new Map<number, number>();
+  const cells: [number, number][] = [];
+  for (let i = 0; i < pred.length; i++) {
+    if (labels[i] < 0) continue;
+    if (!ci.has(pred[i])) ci.set(pred[i], ci.size);
+    if (!li.has(labels[i])) li.set(labels[i], li.size);
+    cells.push([ci.get(pred[i])!, li.get(labels[i])!]);
+  }
+  const table = Array.from({ length: ci.size }, () => new Array<number>(li.size).fill(0));
+  const clusterSizes = new Array<number>(ci.size).fill(0), classSizes = new Array<number>(li.size).fill(0);
+  for (const [c, l] of cells) { table[c][l]++; clusterSizes[c]++; classSizes[l]++; }
+  return { table, clusterSizes, classSizes, n: cells.length };
+}
+
+/**
+ * Macro F1 over classes after matching clusters to classes one-to-one (Hungarian, maximizing
+ * overlap). Classes left without a cluster (k < #classes, or empty clusters) score F1 = 0.
+ */
+export function matchedMacroF1(pred: Int32Array, labels: Int32Array): number {
+  const { table, clusterSizes, classSizes } = contingency(pred, labels);
+  if (classSizes.length === 0) return NaN;
+  if (clusterSizes.length === 0) return 0;
+  const assign = hungarian(table.map((row) => row.map((x) => -x)));
+  let sum = 0;
+  assign.forEach((cls, c) => {
+    if (cls >= 0) sum += (2 * table[c][cls]) / (clusterSizes[c] + classSizes[cls]);
+  });
+  return sum / classSizes.length;
+}
+
+function entropy(counts: number[], n: number): number {
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / n) * Math.log(c / n);
+  return h;
+}
+
+/** Normalized mutual information, MI / mean(H(pred), H(labels)) (sklearn's default "arithmetic"). */
+export function nmi(pred: Int32Array, labels: Int32Array): number {
+  const { table, clusterSizes, classSizes, n } = contingency(pred, labels);
+  if (n === 0) return NaN;
+  if (clusterSizes.length === classSizes.length && clusterSizes.length <= 1) return 1;
+  let mi = 0;
+  for (let c = 0; c < table.length; c++) {
+    for (let l = 0; l < table[c].length; l++) {
+      const nij = table[c][l];
+      if (nij > 0) mi += (nij / n) * Math.log((n * nij) / (clusterSizes[c] * classSizes[l]));
+    }
+  }
+  if (mi <= 0) return 0;
+  return Math.max(0, Math.min(1, mi / ((entropy(clusterSizes, n) + entropy(classSizes, n)) / 2)));
+}
+
+const pairs = (x: number): number => (x * (x - 1)) / 2;
+
+/** Adjusted Rand index (Hubert & Arabie); 1 when both partitions are trivial and identical. */
+export function ari(pred: Int32Array, labels: Int32Array): number {
+  const { table, clusterSizes, classSizes, n } = contingency(pred, labels);
+  if (n === 0) return NaN;
+  let index = 0;
+  for (const row of table) for (const x of row) index += pairs(x);
+  const a = clusterSizes.reduce((s, x) => s + pairs(x), 0);
+  const b = classSizes.reduce((s, x) => s + pairs(x), 0);
+  const expected = (a * b) / pairs(n);
+  const max = (a + b) / 2;
+  return max === expected ? 1 : (index - expected) / (max - expected);
+}
+
+/** Purity: the share of positions whose cluster's majority class is their class. */
+export function purity(pred: Int32Array, labels: Int32Array): number {
+  const { table, n } = contingency(pred, labels);
+  if (n === 0) return NaN;
+  return table.reduce((s, row) => s + Math.max(...row), 0) / n;
+}
+
+/** Ranks 1..n with ties given the average of the ranks they span. */
+export function rankAverage(a: ArrayLike<number>): Float64Array {
+  const idx = Array.from({ length: a.length }, (_, i) => i).sort((i, j) => a[i] - a[j]);
+  const r = new Float64Array(a.length);
+  for (let s = 0; s < idx.length;) {
+    let e = s;
+    while (e + 1 < idx.length && a[idx[e + 1]] === a[idx[s]]) e++;
+    for (let t = s; t <= e; t++) r[idx[t]] = (s + e) / 2 + 1;
+    s = e + 1;
+  }
+  return r;
+}
+
+/** Pearson correlation; NaN when either side has zero variance. */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`pearson: lengths ${a.length} and ${b.length} differ`);
+  const n = a.length;
+  let ma = 0, mb = 0;
+  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
+  ma /= n; mb /= n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i] - ma, db = b[i] - mb;
+    sab += da * db; saa += da * da; sbb += db * db;
+  }
+  return saa === 0 || sbb === 0 ? NaN : sab / Math.sqrt(saa * sbb);
+}
+
+/** Spearman rank correlation: Pearson correlation of tie-averaged ranks. */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return pearson(rankAverage(a), rankAverage(b));
+}
+
+/** Eigendecomposition of a symmetric matrix: values descending, vectors[i*d + j] = component i of vector j. */
+export interface SymEig { values: Float64Array; vectors: Float64Array }
+
+/** Symmetric eigendecomposition by cyclic Jacobi rotations (d×d, row-major; only symmetry is assumed). */
+export function symEig(A: RealArray, d: number): SymEig {
+  if (A.length !== d * d) throw new Error(`symEig: expected ${d}×${d} = ${d * d} entries, got ${A.length}`);
+  const a = Float64Array.from(A), vt = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) vt[i * d + i] = 1;
+  let frob = 0;
+  for (let i = 0; i < d * d; i++) frob += a[i] * a[i];
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < d; p++) for (let q = p + 1; q < d; q++) off += a[p * d + q] ** 2;
+    if (off <= 1e-32 * frob || off === 0) break;
+    for (let p = 0; p < d - 1; p++) {
+      for (let q = p + 1; q < d; q++) {
+        const apq = a[p * d + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const h = a[q * d + q] - a[p * d + p];
+        let t: number;
+        if (Math.abs(apq) < 1e-18 * Math.abs(h)) t = apq / h;
+        else {
+          const theta = (0.5 * h) / apq;
+          t = 1 / (Math.abs(theta) + Math.sqrt(1 + theta * theta));
+          if (theta < 0) t = -t;
+        }
+        const c = 1 / Math.sqrt(1 + t * t), s = t * c;
+        const app = a[p * d + p], aqq = a[q * d + q];
+        for (let k = 0; k < d; k++) { // rows p, q of Pᵀ·A·P (contiguous), mirrored into columns
+          if (k !== p && k !== q) {
+            const apk = a[p * d + k], aqk = a[q * d + k];
+            const np = c * apk - s * aqk, nq = s * apk + c * aqk;
+            a[p * d + k] = np; a[q * d + k] = nq; a[k * d + p] = np; a[k * d + q] = nq;
+          }
+          const vp = vt[p * d + k], vq = vt[q * d + k]; // rows of Vᵀ = columns of V
+          vt[p * d + k] = c * vp - s * vq; vt[q * d + k] = s * vp + c * vq;
+        }
+        a[p * d + p] = app - t * apq; a[q * d + q] = aqq + t * apq;
+        a[p * d + q] = 0; a[q * d + p] = 0;
+      }
+    }
+  }
+  const order = Array.from({ length: d }, (_, i) => i).sort((i, j) => a[j * d + j] - a[i * d + i]);
+  const values = new Float64Array(d), vectors = new Float64Array(d * d);
+  order.forEach((src, dst) => {
+    values[dst] = a[src * d + src];
+    for (let k = 0; k < d; k++) vectors[k * d + dst] = vt[src * d + k];
+  });
+  return { values, vectors };
+}
+
+/**
+ * Top eigenpairs of a symmetric PSD matrix by subspace iteration with k + 8 vectors and a final
+ * Rayleigh–Ritz step; used by `pca` for d > 256, where full Jacobi is slow. Vectors are d × m.
+ */
+function topEig(C: Float64Array, d: number, k: number): SymEig {
+  const m = Math.min(d, k + 8), rng = mulberry32(12345);
+  let Q: Float64Array = Float64Array.from({ length: d * m }, () => rng() - 0.5);
+  const mul = (B: Float64Array): Float64Array => { // C·B, both row-major (d × d)(d × m)
+    const Z = new Float64Array(d * m);
+    for (let i = 0; i < d; i++) for (let f = 0; f < d; f++) {
+      const c = C[i * d + f];
+      if (c !== 0) for (let j = 0; j < m; j++) Z[i * m + j] += c * B[f * m + j];
+    }
+    return Z;
+  };
+  const orthonormalize = (Z: Float64Array): Float64Array => { // modified Gram–Schmidt on columns
+    for (let j = 0; j < m; j++) {
+      for (let i = 0; i < j; i++) {
+        let dot = 0;
+        for (let f = 0; f < d; f++) dot += Z[f * m + i] * Z[f * m + j];
+        for (let f = 0; f < d; f++) Z[f * m + j] -= dot * Z[f * m + i];
+      }
+      let norm = 0;
+      for (let f = 0; f < d; f++) norm += Z[f * m + j] ** 2;
+      norm = Math.sqrt(norm) || 1;
+      for (let f = 0; f < d; f++) Z[f * m + j] /= norm;
+    }
+    return Z;
+  };
+  Q = orthonormalize(Q);
+  for (let it = 0; it < 150; it++) Q = orthonormalize(mul(Q));
+  const CQ = mul(Q), T = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
+    let s = 0;
+    for (let f = 0; f < d; f++) s += Q[f * m + i] * CQ[f * m + j];
+    T[i * m + j] = s;
+  }
+  const small = symEig(T, m), vectors = new Float64Array(d * m);
+  for (let f = 0; f < d; f++) for (let j = 0; j < m; j++) {
+    let s = 0;
+    for (let i = 0; i < m; i++) s += Q[f * m + i] * small.vectors[i * m + j];
+    vectors[f * m + j] = s;
+  }
+  return { values: small.values, vectors };
+}
+
+/** PCA result: projections[i*k + j] is sample i on component j; components[j*d + f]. */
+export interface Pca {
+  projections: Float64Array; components: Float64Array; mean: Float64Array;
+  explainedVariance: Float64Array; explainedVarianceRatio: Float64Array;
+}
+
+/**
+ * PCA of n samples × d features (row-major) onto the top k directions of the sample covariance
+ * (divisor n - 1). Each component's sign is fixed so its largest-magnitude entry is positive.
+ * Exact (Jacobi) for d ≤ 256; subspace iteration beyond, accurate when the top k are separated.
+ */
+export function pca(X: RealArray, n: number, d: number, k: number): Pca {
+  if (X.length !== n * d) throw new Error(`pca: expected ${n}×${d} entries, got ${X.length}`);
+  if (k > d || n < 2) throw new Error(`pca: need k ≤ d and n ≥ 2 (k=${k}, d=${d}, n=${n})`);
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let f = 0; f < d; f++) mean[f] += X[i * d + f] / n;
+  const cov = new Float64Array(d * d), row = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < d; f++) row[f] = X[i * d + f] - mean[f];
+    for (let f = 0; f < d; f++) {
+      const rf = row[f] / (n - 1);
+      if (rf !== 0) for (let g = f; g < d; g++) cov[f * d + g] += rf * row[g];
+    }
+  }
+  let total = 0;
+  for (let f = 0; f < d; f++) {
+    total += cov[f * d + f];
+    for (let g = f + 1; g < d; g++) cov[g * d + f] = cov[f * d + g];
+  }
+  const { values, vectors } = d <= 256 ? symEig(cov, d) : topEig(cov, d, k);
+  const m = values.length, components = new Float64Array(k * d);
+  for (let j = 0; j < k; j++) {
+    let big = 0;
+    for (let f = 0; f < d; f++) if (Math.abs(vectors[f * m + j]) > Math.abs(big)) big = vectors[f * m + j];
+    const sign = big < 0 ? -1 : 1;
+    for (let f = 0; f < d; f++) components[j * d + f] = sign * vectors[f * m + j];
+  }
+  const projections = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let f = 0; f < d; f++) s += (X[i * d + f] - mean[f]) * components[j * d + f];
+      projections[i * k + j] = s;
+    }
+  }
+  const explainedVariance = values.slice(0, k).map((x) => Math.max(0, x));
+  const explainedVarianceRatio = explainedVariance.map((x) => (total > 0 ? x / total : 0));
+  return { projections, components, mean, explainedVariance, explainedVarianceRatio };
+}
+
+function sqDist(X: RealArray, i: number, C: RealArray, j: number, d: number): number {
+  let s = 0;
+  for (let f = 0; f < d; f++) { const t = X[i * d + f] - C[j * d + f]; s += t * t; }
+  return s;
+}
+
+/**
+ * k-means++ seeding (one D²-sampled candidate per step): returns the k chosen row indices.
+ * Consumes exactly k draws from `rng`, so a GPU implementation can reproduce it from the seed.
+ */
+export function kmeansPlusPlusInit(X: RealArray, n: number, d: number, k: number, rng: Rng): Int32Array {
+  if (k < 1 || k > n) throw new Error(`kmeansPlusPlusInit: need 1 ≤ k ≤ n (k=${k}, n=${n})`);
+  const chosen = new Int32Array(k);
+  chosen[0] = Math.min(n - 1, Math.floor(rng() * n));
+  const dist = new Float64Array(n);
+  for (let i = 0; i < n; i++) dist[i] = sqDist(X, i, X, chosen[0], d);
+  for (let c = 1; c < k; c++) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += dist[i];
+    const r = rng();
+    let pick = Math.min(n - 1, Math.floor(r * n));
+    if (total > 0) {
+      let target = r * total;
+      for (let i = 0; i < n; i++) {
+        if (dist[i] === 0) continue;
+        pick = i; // the last positive-weight row absorbs rounding at the end of the scan
+        target -= dist[i];
+        if (target < 0) break;
+      }
+    }
+    chosen[c] = pick;
+    for (let i = 0; i < n; i++) dist[i] = Math.min(dist[i], sqDist(X, i, X, pick, d));
+  }
+  return chosen;
+}
+
+/** Options of the reference k-means; restart r seeds its PRNG with `mulberry32(seed + r)`. */
+export interface KmeansOptions { restarts?: number; iters?: number; seed?: number }
+
+/** Result of the best restart (lowest inertia = sum of squared distances to the assigned centroid). */
+export interface KmeansResult { assign: Int32Array; centroids: Float64Array; inertia: number; iterations: number; restart: number }
+
+/**
+ * Lloyd's k-means in f64 with k-means++ seeding; ties go to the lower centroid index, and an
+ * empty cluster keeps its previous centroid. Stops when assignments no longer change.
+ */
+export function kmeansCpu(X: RealArray, n: number, d: number, k: number, opts: KmeansOptions = {}): KmeansResult {
+  const { restarts = 4, iters = 100, seed = 0 } = opts;
+  let best: KmeansResult | undefined;
+  for (let r = 0; r < restarts; r++) {
+    const init = kmeansPlusPlusInit(X, n, d, k, mulberry32(seed + r));
+    const centroids = new Float64Array(k * d);
+    init.forEach((row, c) => { for (let f = 0; f < d; f++) centroids[c * d + f] = X[row * d + f]; });
+    const assign = new Int32Array(n).fill(-1);
+    let it = 0, inertia = 0;
+    for (; ; it++) { // it = number of centroid updates so far
+      let changed = false;
+      inertia = 0;
+      for (let i = 0; i < n; i++) {
+        let bj = 0, bd = Infinity;
+        for (let c = 0; c < k; c++) { const s = sqDist(X, i, centroids, c, d); if (s < bd) { bd = s; bj = c; } }
+        if (assign[i] !== bj) { assign[i] = bj; changed = true; }
+        inertia += bd;
+      }
+      if (!changed || it === iters) break;
+      const sums = new Float64Array(k * d), counts = new Float64Array(k);
+      for (let i = 0; i < n; i++) {
+        counts[assign[i]]++;
+        for (let f = 0; f < d; f++) sums[assign[i] * d + f] += X[i * d + f];
+      }
+      for (let c = 0; c < k; c++) {
+        if (counts[c] > 0) for (let f = 0; f < d; f++) centroids[c * d + f] = sums[c * d + f] / counts[c];
+      }
+    }
+    if (!best || inertia < best.inertia) best = { assign, centroids, inertia, iterations: it, restart: r };
+  }
+  if (!best) throw new Error('kmeansCpu: restarts must be ≥ 1');
+  return best;
+}
