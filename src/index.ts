@@ -1,0 +1,2 @@
+// Browser / bundler entry: the whole library with WebGPU from navigator.gpu.
+export * from "./tensor/index";

@@ -1,0 +1,92 @@
+// WGSL for elementwise ops: unary maps (vec4 when the length allows), binary ops with NumPy
+// broadcasting (index math baked per shape, vec4 fast path for equal shapes), and broadcastTo.
+import { stridesOf, type Shape } from "../tensor/shape";
+import { grid1d, kernel, main1d, MATH } from "./wgsl";
+import type { Kernel } from "../tensor/webgpu/runtime";
+
+/** A WGSL expression builder: `x`/`a`,`b` are operand expressions, `T` is `f32` or `vec4f`. */
+export type UnaryExpr = (x: string, T: string) => string;
+/** Binary expression builder; `T` is the operand type. */
+export type BinaryExpr = (a: string, b: string, T: string) => string;
+
+/** y[i] = f(x[i]) over n elements; vec4 when n % 4 == 0. Returns the kernel and its grid. */
+export function unaryKernel(name: string, f: UnaryExpr, n: number): { k: Kernel; grid: number[] } {
+  const vec = n % 4 === 0;
+  const T = vec ? "vec4f" : "f32";
+  const len = vec ? n / 4 : n;
+  const k = kernel(`${name}${vec ? "_v4" : ""}`, [
+    { name: "x", kind: "read", type: T },
+    { name: "y", kind: "rw", type: T },
+  ], `${main1d()}
+  if (i >= ${len}u) { return; }
+  let v = x[i];
+  y[i] = ${f("v", T)};
+}`, MATH);
+  return { k, grid: grid1d(len) };
+}
+
+/** Strides to read `src` broadcast into `out`, as baked WGSL index code. */
+function indexCode(out: Shape, src: Shape, v: string): string {
+  const st = stridesOf(src);
+  const lines: string[] = [];
+  for (let d = 0; d < out.length; d++) {
+    const sd = d - (out.length - src.length);
+    if (sd >= 0 && src[sd] !== 1) lines.push(`${v} += c${d} * ${st[sd]}u;`);
+  }
+  return lines.join(" ");
+}
+
+/** Unravels flat index `i` into coordinates c0..c{r-1} of `shape` (WGSL statements). */
+function unravel(shape: Shape): string {
+  const st = stridesOf(shape);
+  return shape.map((_, d) => `let c${d} = (i / ${st[d]}u) % ${shape[d]}u;`).join(" ");
+}
+
+/** out = f(a, b) with broadcasting; `outType` is the element type of the result. */
+export function binaryKernel(
+  name: string, f: BinaryExpr, a: Shape, b: Shape, out: Shape, outType = "f32",
+): { k: Kernel; grid: number[] } {
+  const n = out.reduce((p, d) => p * d, 1);
+  const na = a.reduce((p, d) => p * d, 1), nb = b.reduce((p, d) => p * d, 1);
+  const same = na === n && nb === n;
+  if (same && n % 4 === 0 && outType === "f32") {
+    const k = kernel(`${name}_v4`, [
+      { name: "a", kind: "read", type: "vec4f" },
+      { name: "b", kind: "read", type: "vec4f" },
+      { name: "y", kind: "rw", type: "vec4f" },
+    ], `${main1d()}
+  if (i >= ${n / 4}u) { return; }
+  y[i] = ${f("a[i]", "b[i]", "vec4f")};
+}`);
+    return { k, grid: grid1d(n / 4) };
+  }
+  const ia = na === n ? "let ia = i;" : na === 1 ? "let ia = 0u;" : `var ia = 0u; ${indexCode(out, a, "ia")}`;
+  const ib = nb === n ? "let ib = i;" : nb === 1 ? "let ib = 0u;" : `var ib = 0u; ${indexCode(out, b, "ib")}`;
+  const needCoords = !((na === n || na === 1) && (nb === n || nb === 1));
+  const k = kernel(`${name}_bcast`, [
+    { name: "a", kind: "read", type: "f32" },
+    { name: "b", kind: "read", type: "f32" },
+    { name: "y", kind: "rw", type: outType },
+  ], `${main1d()}
+  if (i >= ${n}u) { return; }
+  ${needCoords ? unravel(out) : ""}
+  ${ia} ${ib}
+  y[i] = ${outType === "f32" ? f("a[ia]", "b[ib]", "f32") : `${outType}(${f("a[ia]", "b[ib]", "f32")})`};
+}`);
+  return { k, grid: grid1d(n) };
+}
+
+/** y = x broadcast to `out` (a strided copy). */
+export function broadcastKernel(src: Shape, out: Shape): { k: Kernel; grid: number[] } {
+  const n = out.reduce((p, d) => p * d, 1);
+  const k = kernel("broadcast_to", [
+    { name: "x", kind: "read", type: "f32" },
+    { name: "y", kind: "rw", type: "f32" },
+  ], `${main1d()}
+  if (i >= ${n}u) { return; }
+  ${unravel(out)}
+  var ix = 0u; ${indexCode(out, src, "ix")}
+  y[i] = x[ix];
+}`);
+  return { k, grid: grid1d(n) };
+}

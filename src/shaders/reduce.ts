@@ -1,0 +1,79 @@
+// WGSL for reductions (sum / max) over a set of axes. Consecutive reduced axes become one
+// strided loop; few outputs over a long reduction split into partials plus a second pass.
+import { stridesOf, type Shape } from "../tensor/shape";
+import { grid1d, kernel, main1d } from "./wgsl";
+import type { Kernel } from "../tensor/webgpu/runtime";
+
+/** Reduction kind. */
+export type ReduceKind = "sum" | "max";
+
+/** One pass of a reduction plan. */
+export interface ReducePass {
+  k: Kernel;
+  grid: number[];
+  /** Elements written by this pass (partials or final outputs). */
+  outputs: number;
+}
+
+/** The kept/reduced split of a shape for `axes`. */
+export function splitAxes(shape: Shape, axes: readonly number[]): { kept: number[]; red: number[] } {
+  const kept: number[] = [], red: number[] = [];
+  shape.forEach((_, d) => (axes.includes(d) ? red : kept).push(d));
+  return { kept, red };
+}
+
+function coordCode(shape: Shape, dims: number[], idx: string, prefix: string): string {
+  // Unravels `idx` over the sub-shape `dims` and accumulates the strided offset into `${prefix}`.
+  const st = stridesOf(shape);
+  const sub = dims.map((d) => shape[d]);
+  const subSt = stridesOf(sub);
+  return dims.map((d, j) => `${prefix} += ((${idx} / ${subSt[j]}u) % ${sub[j]}u) * ${st[d]}u;`).join(" ");
+}
+
+/**
+ * Plans the kernels reducing `shape` over `axes` with `kind`; `scale` multiplies the final
+ * result (1/R for mean). Returns one or two passes; pass 0 reads x, pass 1 reads pass 0's partials.
+ */
+export function reducePlan(shape: Shape, axes: readonly number[], kind: ReduceKind, scale: number): ReducePass[] {
+  const { kept, red } = splitAxes(shape, axes);
+  const O = kept.reduce((p, d) => p * shape[d], 1);
+  const R = red.reduce((p, d) => p * shape[d], 1);
+  const st = stridesOf(shape);
+  const consecutive = red.every((d, j) => j === 0 || d === red[j - 1] + 1);
+  const inner = consecutive ? st[red[red.length - 1]] : 0;
+  const P = O < 256 && R > 8192 ? Math.min(256, Math.ceil(R / 2048)) : 1;
+  const L = Math.ceil(R / P);
+  const init = kind === "sum" ? "0.0" : "-3.402823e38";
+  const comb = (a: string, b: string) => (kind === "sum" ? `${a} + ${b}` : `max(${a}, ${b})`);
+  const off = consecutive ? `base + r * ${inner}u` : "base + roff(r)";
+  const helper = consecutive ? "" : `fn roff(r: u32) -> u32 { var o = 0u; ${coordCode(shape, red, "r", "o")} return o; }`;
+  const finalScale = (v: string) => (scale === 1 ? v : `${v} * ${scale}`);
+  const pass0 = kernel(`reduce_${kind}${P > 1 ? "_partial" : ""}`, [
+    { name: "x", kind: "read", type: "f32" },
+    { name: "y", kind: "rw", type: "f32" },
+  ], `${helper}
+${main1d()}
+  if (i >= ${O * P}u) { return; }
+  let o = i / ${P}u;
+  let p = i % ${P}u;
+  var base = 0u; ${coordCode(shape, kept, "o", "base")}
+  var acc = f32(${init});
+  let r1 = min(${R}u, (p + 1u) * ${L}u);
+  for (var r = p * ${L}u; r < r1; r++) { acc = ${comb("acc", `x[${off}]`)}; }
+  y[i] = ${P > 1 ? "acc" : finalScale("acc")};
+}`);
+  const passes: ReducePass[] = [{ k: pass0, grid: grid1d(O * P), outputs: O * P }];
+  if (P > 1) {
+    const pass1 = kernel(`reduce_${kind}_final`, [
+      { name: "x", kind: "read", type: "f32" },
+      { name: "y", kind: "rw", type: "f32" },
+    ], `${main1d()}
+  if (i >= ${O}u) { return; }
+  var acc = f32(${init});
+  for (var p = 0u; p < ${P}u; p++) { acc = ${comb("acc", `x[i * ${P}u + p]`)}; }
+  y[i] = ${finalScale("acc")};
+}`);
+    passes.push({ k: pass1, grid: grid1d(O), outputs: O });
+  }
+  return passes;
+}

@@ -1,0 +1,107 @@
+// Reverse-mode autodiff over the tape that apply() records: a topological sort from the output,
+// then each op's backward rule in reverse order. Backward rules are ordinary ops (run without grad).
+import { OpError, fmt, sameShape } from "./shape";
+import type { Node } from "./op";
+import type { Storage } from "./storage";
+import { Tensor, full } from "./tensor";
+import { keep, noGrad } from "./scope";
+import { add } from "./ops/index";
+
+function topoOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>([root]);
+  const stack: [Node, number][] = [[root, 0]];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i < node.inputs.length) {
+      top[1]++;
+      const up = node.inputs[i].node;
+      if (up && node.inputs[i].requiresGrad && !seen.has(up)) {
+        seen.add(up);
+        stack.push([up, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  return order.reverse(); // root first
+}
+
+const isTensor = (x: Tensor | null | undefined): x is Tensor => x instanceof Tensor;
+const alias = (g: Tensor): Tensor => Tensor._fromStorage(g.storage.retain(), g.shape, g.dtype);
+
+function accumulate(t: Tensor, g: Tensor): void {
+  const old = t.grad;
+  t.grad = keep(old ? add(old, g) : g);
+  if (old) {
+    old.dispose();
+    g.dispose();
+  }
+}
+
+/**
+ * Computes gradients of `root` with respect to every leaf that requires grad, accumulating
+ * into their `.grad`. `grad` defaults to 1 for a one-element root. The tape is freed afterwards
+ * unless `retainGraph` is set.
+ */
+export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  if (!root.requiresGrad) {
+    throw new OpError("backward", `the tensor ${fmt(root.shape)} does not require grad: no input ` +
+      "that requires grad reached it (was it computed under noGrad() or from detached tensors?)");
+  }
+  if (!grad && root.size !== 1) {
+    throw new OpError("backward", `the output has shape ${fmt(root.shape)}; pass a gradient of that ` +
+      "shape or reduce it to a scalar first (e.g. .sum())");
+  }
+  if (grad && !sameShape(grad.shape, root.shape)) {
+    throw new OpError("backward", `gradient shape ${fmt(grad.shape)} does not match output ${fmt(root.shape)}`);
+  }
+  noGrad(() => {
+    const seed = grad ?? full(root.shape, 1, { backend: root.backend.name });
+    if (!root.node) {
+      accumulate(root, grad ? alias(seed) : seed);
+      return;
+    }
+    const order = topoOrder(root.node);
+    const grads = new Map<Tensor, Tensor>([[root, seed]]);
+    for (const node of order) {
+      if (node.freed) {
+        throw new OpError("backward", `the tape through '${node.op.name}' was freed by an earlier ` +
+          "backward(); pass { retainGraph: true } to the first call to backward twice");
+      }
+      const dOut = node.outputs.map((o) => grads.get(o) ?? null);
+      if (dOut.every((g) => g === null)) continue;
+      const view = (s: Storage | null, t: Tensor): Tensor | null =>
+        s ? Tensor._fromStorage(s.retain(), t.shape, t.dtype) : null;
+      const inputs = node.inputs.map((t, i) => view(node.saved.inputs[i], t));
+      const outputs = node.outputs.map((t, i) => view(node.saved.outputs[i], t));
+      const needs = node.inputs.map((t) => t.requiresGrad && t.dtype === "f32");
+      const dIn = node.op.backward!({ attrs: node.attrs, inputs, outputs, needs, shapes: node.inputs.map((t) => t.shape) }, dOut);
+      // Every stored gradient gets its own view, so rules may return dOut itself or one tensor
+      // for several inputs; everything the rule produced or consumed is disposed below.
+      const trash = new Set<Tensor>([...inputs, ...outputs, ...dOut, ...dIn].filter(isTensor));
+      trash.delete(grad as Tensor);
+      node.outputs.forEach((o, i) => {
+        grads.delete(o);
+        if (dOut[i] && o.retainsGrad) accumulate(o, alias(dOut[i]!));
+      });
+      node.inputs.forEach((t, i) => {
+        const g = dIn[i];
+        if (!g || !needs[i]) return;
+        if (!sameShape(g.shape, t.shape)) {
+          throw new OpError("backward", `the rule of '${node.op.name}' returned a gradient of shape ` +
+            `${fmt(g.shape)} for input ${i} of shape ${fmt(t.shape)}`);
+        }
+        if (!t.node) return accumulate(t, alias(g));
+        const prev = grads.get(t);
+        grads.set(t, prev ? add(prev, g) : alias(g));
+        prev?.dispose();
+      });
+      for (const x of trash) x.dispose();
+    }
+    for (const g of grads.values()) if (g !== grad) g.dispose();
+    if (!opts.retainGraph) for (const node of order) node.free();
+  });
+}

@@ -1,0 +1,35 @@
+// The cpu64 backend: storage is a Float64Array and ops run their f64 reference immediately.
+// It is the oracle every GPU kernel is tested against, not a fast CPU backend.
+import { Backend, DType, Storage } from "../storage";
+
+/** Counters for the cpu64 backend (for symmetry with the GPU pool counters). */
+export interface Cpu64Stats {
+  /** Storages allocated so far. */
+  allocated: number;
+  /** Storages currently alive. */
+  live: number;
+}
+
+class Cpu64Backend implements Backend {
+  readonly name = "cpu64" as const;
+  readonly stats: Cpu64Stats = { allocated: 0, live: 0 };
+  alloc(numel: number, dtype: DType): Storage {
+    this.stats.allocated++;
+    this.stats.live++;
+    return new Storage(this, numel, dtype, new Float64Array(numel));
+  }
+  upload(s: Storage, values: ArrayLike<number>): void {
+    const d = s.f64;
+    if (s.dtype === "i32") for (let i = 0; i < d.length; i++) d[i] = Math.trunc(values[i]);
+    else for (let i = 0; i < d.length; i++) d[i] = values[i];
+  }
+  release(_s: Storage): void {
+    this.stats.live--;
+  }
+  async readMany(ss: readonly Storage[]): Promise<Float64Array[]> {
+    return ss.map((s) => s.f64.slice());
+  }
+}
+
+/** The process-wide cpu64 backend. */
+export const cpu64: Cpu64Backend = new Cpu64Backend();

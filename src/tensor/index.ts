@@ -1,0 +1,16 @@
+// Public surface of the tensor engine: tensors, creation, autograd, scopes, backends, ops.
+export { Tensor, tensor, fromValues, zeros, ones, full, arange, rand, randn, randint, readAll } from "./tensor";
+export type { TensorLike, TensorOptions, RandomOptions, NestedArray } from "./tensor";
+export { tidy, keep, noGrad, isGradEnabled } from "./scope";
+export { backward } from "./autograd";
+export { apply, apply1, defineOp, REGISTRY } from "./op";
+export type { OpDef, Meta, Arg, GradCtx } from "./op";
+export { OpError, numel, fmt, broadcastShapes } from "./shape";
+export type { Shape } from "./shape";
+export type { DType, BackendName, Backend } from "./storage";
+export { init, useBackend, defaultBackend, backendOf, gpuRuntime, setGpuProvider } from "./webgpu/device";
+export type { InitOptions, DeviceInfo, GpuProvider } from "./webgpu/device";
+export type { AdapterInfo, Kernel, RuntimeStats } from "./webgpu/runtime";
+export type { PoolStats } from "./webgpu/pool";
+export * as ops from "./ops/index";
+export * from "./ops/index";

@@ -1,0 +1,165 @@
+// The op definition and the one dispatch path. apply() validates inputs, allocates outputs,
+// runs the f64 reference (cpu64) or encodes the WGSL kernels (webgpu), and records the tape.
+import { OpError, fmt, numel, type Shape } from "./shape";
+import type { DType, Storage } from "./storage";
+import { isGradEnabled } from "./scope";
+import { Tensor } from "./tensor";
+import type { WebGpuRuntime } from "./webgpu/runtime";
+
+/** Shape and dtype of an op input or output, known before any kernel runs. */
+export interface Meta {
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/** An input or output as a kernel sees it: metadata plus storage. */
+export interface Arg extends Meta {
+  readonly s: Storage;
+}
+
+/** What a backward rule receives: attributes, the saved inputs/outputs (null when not saved). */
+export interface GradCtx<A> {
+  readonly attrs: A;
+  readonly inputs: readonly (Tensor | null)[];
+  readonly outputs: readonly (Tensor | null)[];
+  /** Shapes of all inputs (available even when the input itself was not saved). */
+  readonly shapes: readonly Shape[];
+  /** Which inputs need a gradient (skip work for the others). */
+  readonly needs: readonly boolean[];
+}
+
+/**
+ * One op = one definition: shape rule, f64 reference, GPU kernel choice, backward rule and
+ * what it saves for backward.
+ */
+export interface OpDef<A = Record<string, never>> {
+  /** Name used in errors, the registry and tests. */
+  readonly name: string;
+  /** Validates inputs (throwing OpError naming op and shapes) and returns output metas. */
+  infer(inputs: readonly Meta[], attrs: A): Meta[];
+  /** f64 reference implementation on Float64Arrays: the specification of the op. */
+  cpu(inputs: readonly Arg[], outputs: readonly Arg[], attrs: A): void;
+  /** Encodes the op's WGSL kernels; all output elements must be written. */
+  gpu(rt: WebGpuRuntime, inputs: readonly Arg[], outputs: readonly Arg[], attrs: A): void;
+  /** Gradients of the inputs from the gradients of the outputs (null = zero). Uses ops. */
+  backward?(ctx: GradCtx<A>, dOutputs: readonly (Tensor | null)[]): (Tensor | null)[];
+  /** What backward needs: input and output indices to keep alive. Default: all inputs. */
+  readonly save?: { inputs?: readonly number[]; outputs?: readonly number[] };
+  /** Output 0 is a view sharing input 0's storage (reshape, detach): no kernel runs. */
+  readonly alias?: boolean;
+  /** Output indices that never carry gradient (e.g. saved statistics, integer results). */
+  readonly nondiff?: readonly number[];
+}
+
+/** A recorded application of an op: the tape entry. */
+export class Node {
+  /** Live references: output tensors holding it plus downstream nodes reading its outputs. */
+  refs = 0;
+  freed = false;
+  constructor(
+    readonly op: OpDef<any>,
+    readonly attrs: unknown,
+    readonly inputs: readonly Tensor[],
+    readonly outputs: Tensor[],
+    readonly saved: { inputs: (Storage | null)[]; outputs: (Storage | null)[] },
+  ) {
+    for (const t of inputs) if (t.node) t.node.refs++;
+  }
+  /** Releases saved storage (after backward, or when nothing refers to this node any more). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    for (const s of this.saved.inputs) s?.drop();
+    for (const s of this.saved.outputs) s?.drop();
+  }
+  /** Drops one reference; at zero frees this node and its upstream references. */
+  unref(): void {
+    if (--this.refs > 0) return;
+    this.free();
+    for (const t of this.inputs) t.node?.unref();
+  }
+}
+
+/** Every op ever defined, by name (the tests iterate over it). */
+export const REGISTRY = new Map<string, OpDef<any>>();
+
+/** Declares an op and adds it to the registry. */
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  if (REGISTRY.has(def.name)) throw new Error(`op '${def.name}' is defined twice`);
+  REGISTRY.set(def.name, def);
+  return def;
+}
+
+/**
+ * The one dispatch path: runs `op` on `inputs` and returns its outputs. Checks that the inputs
+ * are alive and on one backend, allocates outputs, executes, and records the tape when any
+ * float input requires grad and grad mode is on.
+ */
+export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor[] {
+  const backend = inputs[0]?.backend;
+  for (const [i, t] of inputs.entries()) {
+    if (!(t instanceof Tensor)) {
+      throw new OpError(op.name, `input ${i} is not a Tensor (got ${typeof t}); wrap values with tensor()`);
+    }
+    if (t.isDisposed) {
+      throw new OpError(op.name, `input ${i} (shape ${fmt(t.shape)}) was disposed; keep() it or ` +
+        "create it outside the tidy() scope that disposed it");
+    }
+    if (t.backend !== backend) {
+      throw new OpError(op.name, `inputs are on different backends (${backend?.name} and ` +
+        `${t.backend.name}); move one with .to('${backend?.name}')`);
+    }
+  }
+  if (!backend) throw new OpError(op.name, "needs at least one input tensor");
+  const metas = op.infer(inputs, attrs);
+  const limit = backend.name === "webgpu"
+    ? (backend as WebGpuRuntime).info.limits.maxStorageBufferBindingSize
+    : Infinity;
+  for (const t of inputs) checkLimit(op.name, t.shape, limit);
+  for (const m of metas) checkLimit(op.name, m.shape, limit);
+
+  let outStorages: Storage[];
+  if (op.alias) {
+    outStorages = [inputs[0].storage.retain()];
+  } else {
+    outStorages = metas.map((m) => backend.alloc(numel(m.shape), m.dtype));
+    const inArgs = inputs.map((t) => ({ shape: t.shape, dtype: t.dtype, s: t.storage }));
+    const outArgs = metas.map((m, i) => ({ shape: m.shape, dtype: m.dtype, s: outStorages[i] }));
+    if (backend.name === "cpu64") op.cpu(inArgs, outArgs, attrs);
+    else op.gpu(backend as WebGpuRuntime, inArgs, outArgs, attrs);
+  }
+  const outputs = metas.map((m, i) => Tensor._fromStorage(outStorages[i], m.shape, m.dtype));
+
+  const record = isGradEnabled() && op.backward !== undefined &&
+    inputs.some((t) => t.requiresGrad);
+  if (record) {
+    const save = op.save ?? { inputs: inputs.map((_, i) => i) };
+    const saved = {
+      inputs: inputs.map((t, i) => (save.inputs?.includes(i) ? t.storage.retain() : null)),
+      outputs: outputs.map((t, i) => (save.outputs?.includes(i) ? t.storage.retain() : null)),
+    };
+    const node = new Node(op, attrs, inputs, outputs, saved);
+    outputs.forEach((t, i) => {
+      if (t.dtype === "f32" && !op.nondiff?.includes(i)) {
+        t.requiresGrad = true;
+        t.node = node;
+        node.refs++;
+      }
+    });
+    if (node.refs === 0) node.unref();
+  }
+  return outputs;
+}
+
+function checkLimit(op: string, shape: Shape, limit: number): void {
+  const bytes = numel(shape) * 4;
+  if (bytes > limit) {
+    throw new OpError(op, `a tensor of shape ${fmt(shape)} needs ${bytes} bytes, over the adapter's ` +
+      `maxStorageBufferBindingSize of ${limit}; use a smaller batch, context or width`);
+  }
+}
+
+/** Applies a single-output op. */
+export function apply1<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  return apply(op, inputs, attrs)[0];
+}

@@ -1,0 +1,270 @@
+// Elementwise ops as table entries: each unary/binary op is one row with its WGSL expression,
+// f64 reference and backward rule. Binary ops broadcast like NumPy; comparisons give 0/1 floats.
+import { broadcastShapes, numel, OpError, sameShape, stridesOf, type Shape } from "../shape";
+import { apply1, defineOp, type Arg, type OpDef } from "../op";
+import { binaryKernel, unaryKernel, type BinaryExpr } from "../../shaders/elementwise";
+import { f32 } from "../../shaders/wgsl";
+import { Tensor, type TensorLike } from "../tensor";
+import { asTensor, broadcastAxes, requireFloat } from "./util";
+import { sum } from "./reduce";
+import { reshape } from "./movement-core";
+
+/** Attributes of unary ops: `p` is a scalar parameter (exponent, scale), `q` a second one. */
+export interface UnaryAttrs {
+  p: number;
+  q: number;
+}
+
+interface UnaryRow {
+  /** WGSL expression of operand `x` of type `T` (f32 or vec4f) with parameter literals p, q. */
+  wgsl: (x: string, T: string, p: string, q: string) => string;
+  f64: (x: number, p: number, q: number) => number;
+  /** Gradient of the input from x, y and dy; absent = not differentiable (no tape entry). */
+  grad?: (x: Tensor | null, y: Tensor | null, dy: Tensor, a: UnaryAttrs) => Tensor;
+  save: "input" | "output" | "none";
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const geluF64 = (x: number) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x ** 3)));
+const geluGradF64 = (x: number) => {
+  const u = GELU_C * (x + 0.044715 * x ** 3);
+  const t = Math.tanh(u);
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x);
+};
+const tanhT = (T: string) => (T === "f32" ? "tanh_s" : "tanh4");
+const powF64 = (x: number, p: number) => (Number.isInteger(p) ? x ** p : Math.pow(x, p));
+
+/** The unary table. */
+export const UNARY = {
+  neg: { wgsl: (x) => `-${x}`, f64: (x) => -x, grad: (_x, _y, dy) => neg(dy), save: "none" },
+  exp: { wgsl: (x) => `exp(${x})`, f64: Math.exp, grad: (_x, y, dy) => mul(dy, y!), save: "output" },
+  log: { wgsl: (x) => `log(${x})`, f64: Math.log, grad: (x, _y, dy) => div(dy, x!), save: "input" },
+  sqrt: { wgsl: (x) => `sqrt(${x})`, f64: Math.sqrt, grad: (_x, y, dy) => div(mul(dy, 0.5), y!), save: "output" },
+  rsqrt: {
+    wgsl: (x) => `inverseSqrt(${x})`, f64: (x) => 1 / Math.sqrt(x),
+    grad: (_x, y, dy) => mul(dy, mul(pow(y!, 3), -0.5)), save: "output",
+  },
+  tanh: {
+    wgsl: (x, T) => `${tanhT(T)}(${x})`, f64: Math.tanh,
+    grad: (_x, y, dy) => mul(dy, affine(square(y!), -1, 1)), save: "output",
+  },
+  sigmoid: {
+    wgsl: (x, T) => `${T}(1.0) / (${T}(1.0) + exp(-${x}))`, f64: (x) => 1 / (1 + Math.exp(-x)),
+    grad: (_x, y, dy) => mul(dy, mul(y!, affine(y!, -1, 1))), save: "output",
+  },
+  relu: {
+    wgsl: (x, T) => `max(${x}, ${T}(0.0))`, f64: (x) => Math.max(x, 0),
+    grad: (x, _y, dy) => mul(dy, gt(x!, 0)), save: "input",
+  },
+  gelu: {
+    wgsl: (x, T) => `${T}(0.5) * ${x} * (${T}(1.0) + ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x})))`,
+    f64: geluF64, grad: (x, _y, dy) => mul(dy, geluGrad(x!)), save: "input",
+  },
+  geluGrad: {
+    wgsl: (x, T) => `${T}(0.5) * (${T}(1.0) + ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x}))) + ${T}(0.5) * ${x} * (${T}(1.0) - ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x})) * ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x}))) * ${T}(${f32(GELU_C)}) * (${T}(1.0) + ${T}(${f32(3 * 0.044715)}) * ${x} * ${x})`,
+    f64: geluGradF64, save: "none",
+  },
+  abs: { wgsl: (x) => `abs(${x})`, f64: Math.abs, grad: (x, _y, dy) => mul(dy, sign(x!)), save: "input" },
+  sign: { wgsl: (x) => `sign(${x})`, f64: Math.sign, save: "none" },
+  square: { wgsl: (x) => `${x} * ${x}`, f64: (x) => x * x, grad: (x, _y, dy) => mul(dy, mul(x!, 2)), save: "input" },
+  pow: {
+    wgsl: (x: string, T: string, p: string) => powWgsl(x, T, p),
+    f64: powF64, grad: (x, _y, dy, a) => mul(dy, mul(pow(x!, a.p - 1), a.p)), save: "input",
+  },
+  affine: {
+    wgsl: (x: string, T: string, p: string, q: string) => `${x} * ${T}(${p}) + ${T}(${q})`,
+    f64: (x, p, q) => x * p + q, grad: (_x, _y, dy, a) => mul(dy, a.p), save: "none",
+  },
+} satisfies Record<string, UnaryRow>;
+
+function powWgsl(x: string, T: string, p: string): string {
+  const pv = Number(p);
+  if (pv === 1) return x;
+  if (pv === 2) return `${x} * ${x}`;
+  if (pv === 3) return `${x} * ${x} * ${x}`;
+  if (pv === 0.5) return `sqrt(${x})`;
+  if (pv === -1) return `${T}(1.0) / ${x}`;
+  if (Number.isInteger(pv)) {
+    const mag = `pow(abs(${x}), ${T}(${p}))`;
+    return pv % 2 === 0 ? mag : `sign(${x}) * ${mag}`;
+  }
+  return `pow(${x}, ${T}(${p}))`;
+}
+
+function defineUnary(name: string, row: UnaryRow): OpDef<UnaryAttrs> {
+  return defineOp<UnaryAttrs>({
+    name,
+    infer: (ins) => {
+      requireFloat(name, ins);
+      return [{ shape: ins[0].shape, dtype: "f32" }];
+    },
+    cpu: ([x], [y], a) => {
+      const xs = x.s.f64, ys = y.s.f64;
+      for (let i = 0; i < xs.length; i++) ys[i] = row.f64(xs[i], a.p, a.q);
+    },
+    gpu: (rt, [x], [y], a) => {
+      const f = (v: string, T: string) => row.wgsl(v, T, f32(a.p), f32(a.q));
+      const { k, grid } = unaryKernel(name, f, numel(x.shape));
+      rt.dispatch(k, [x.s.buffer, y.s.buffer], grid);
+    },
+    save: row.save === "input" ? { inputs: [0] } : row.save === "output" ? { outputs: [0] } : { inputs: [] },
+    backward: row.grad
+      ? ({ inputs: [x], outputs: [y], attrs }, [dy]) => [row.grad!(x, y, dy!, attrs)]
+      : undefined,
+  });
+}
+
+const UNARY_OPS = Object.fromEntries(
+  Object.entries(UNARY).map(([n, row]) => [n, defineUnary(n, row as UnaryRow)]),
+) as Record<keyof typeof UNARY, OpDef<UnaryAttrs>>;
+
+const un = (name: keyof typeof UNARY) => (x: Tensor, p = 0, q = 0): Tensor =>
+  apply1(UNARY_OPS[name], [x], { p, q });
+
+/** -x */ export const neg = un("neg");
+/** e^x */ export const exp = un("exp");
+/** Natural log. */ export const log = un("log");
+/** Square root. */ export const sqrt = un("sqrt");
+/** 1/sqrt(x). */ export const rsqrt = un("rsqrt");
+/** Hyperbolic tangent. */ export const tanh = un("tanh");
+/** Logistic sigmoid. */ export const sigmoid = un("sigmoid");
+/** max(x, 0). */ export const relu = un("relu");
+/** GELU, tanh approximation (GPT-2's). */ export const gelu = un("gelu");
+/** Derivative of gelu (not differentiable itself). */ export const geluGrad = un("geluGrad");
+/** |x| */ export const abs = un("abs");
+/** sign(x) in {-1, 0, 1} (not differentiable). */ export const sign = un("sign");
+/** x² */ export const square = un("square");
+/** x^p for a scalar p (integer p works for negative x). */
+export const pow = (x: Tensor, p: number): Tensor => apply1(UNARY_OPS.pow, [x], { p, q: 0 });
+/** x·a + b for scalars a, b. */
+export const affine = (x: Tensor, a: number, b: number): Tensor => apply1(UNARY_OPS.affine, [x], { p: a, q: b });
+
+// ---- binary ----
+
+interface BinaryRow {
+  wgsl: BinaryExpr;
+  f64: (a: number, b: number) => number;
+  grad?: (a: Tensor | null, b: Tensor | null, dy: Tensor, needs: readonly boolean[]) => [Tensor | null, Tensor | null];
+  /** Saved inputs for backward. */
+  save: number[];
+}
+
+/** The binary table (comparisons have no grad and return 0/1). */
+export const BINARY = {
+  add: { wgsl: (a, b) => `${a} + ${b}`, f64: (a, b) => a + b, grad: (_a, _b, dy) => [dy, dy], save: [] },
+  sub: { wgsl: (a, b) => `${a} - ${b}`, f64: (a, b) => a - b, grad: (_a, _b, dy, n) => [dy, n[1] ? neg(dy) : null], save: [] },
+  mul: {
+    wgsl: (a, b) => `${a} * ${b}`, f64: (a, b) => a * b,
+    grad: (a, b, dy, n) => [n[0] ? mul(dy, b!) : null, n[1] ? mul(dy, a!) : null], save: [0, 1],
+  },
+  div: {
+    wgsl: (a, b) => `${a} / ${b}`, f64: (a, b) => a / b,
+    grad: (a, b, dy, n) => [n[0] ? div(dy, b!) : null, n[1] ? neg(div(mul(dy, a!), square(b!))) : null],
+    save: [0, 1],
+  },
+  maximum: {
+    wgsl: (a, b) => `max(${a}, ${b})`, f64: Math.max,
+    grad: (a, b, dy, n) => [n[0] ? mul(dy, ge(a!, b!)) : null, n[1] ? mul(dy, lt(a!, b!)) : null],
+    save: [0, 1],
+  },
+  lt: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} < ${b})`, f64: (a, b) => +(a < b), save: [] },
+  gt: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} > ${b})`, f64: (a, b) => +(a > b), save: [] },
+  le: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} <= ${b})`, f64: (a, b) => +(a <= b), save: [] },
+  ge: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} >= ${b})`, f64: (a, b) => +(a >= b), save: [] },
+  eq: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} == ${b})`, f64: (a, b) => +(a === b), save: [] },
+  ne: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} != ${b})`, f64: (a, b) => +(a !== b), save: [] },
+} satisfies Record<string, BinaryRow>;
+
+/** Sums a broadcast gradient back to `shape`. */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const axes = broadcastAxes(shape, g.shape);
+  return reshape(sum(g, axes, true), shape);
+}
+
+function cpuBinary(f: (a: number, b: number) => number, a: Arg, b: Arg, y: Arg): void {
+  const out = y.shape, r = out.length, n = numel(out);
+  const sa = bstrides(a.shape, out), sb = bstrides(b.shape, out), so = stridesOf(out);
+  const A = a.s.f64, B = b.s.f64, Y = y.s.f64;
+  for (let i = 0; i < n; i++) {
+    let ia = 0, ib = 0;
+    for (let d = 0; d < r; d++) {
+      const c = Math.floor(i / so[d]) % out[d];
+      ia += c * sa[d];
+      ib += c * sb[d];
+    }
+    Y[i] = f(A[ia], B[ib]);
+  }
+}
+
+function bstrides(src: Shape, out: Shape): number[] {
+  const st = stridesOf(src);
+  return out.map((_, d) => {
+    const sd = d - (out.length - src.length);
+    return sd < 0 || src[sd] === 1 ? 0 : st[sd];
+  });
+}
+
+function defineBinary(name: string, row: BinaryRow): OpDef<Record<string, never>> {
+  return defineOp({
+    name,
+    infer: (ins) => {
+      requireFloat(name, ins);
+      return [{ shape: broadcastShapes(name, ins[0].shape, ins[1].shape), dtype: "f32" }];
+    },
+    cpu: ([a, b], [y]) => cpuBinary(row.f64, a, b, y),
+    gpu: (rt, [a, b], [y]) => {
+      const { k, grid } = binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape);
+      rt.dispatch(k, [a.s.buffer, b.s.buffer, y.s.buffer], grid);
+    },
+    save: { inputs: row.save },
+    backward: row.grad
+      ? ({ inputs: [a, b], needs, shapes }, [dy]) => {
+          const [ga, gb] = row.grad!(a, b, dy!, needs);
+          return [ga && sumTo(ga, shapes[0]), gb && sumTo(gb, shapes[1])];
+        }
+      : undefined,
+  });
+}
+
+const BINARY_OPS = Object.fromEntries(
+  Object.entries(BINARY).map(([n, row]) => [n, defineBinary(n, row as BinaryRow)]),
+) as Record<keyof typeof BINARY, OpDef<Record<string, never>>>;
+
+function bin(name: keyof typeof BINARY, a: TensorLike, b: TensorLike): Tensor {
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    throw new OpError(name, "needs at least one tensor operand");
+  }
+  const like = (a instanceof Tensor ? a : b) as Tensor;
+  const A = asTensor(a, like), B = asTensor(b, like);
+  try {
+    return apply1(BINARY_OPS[name], [A.t, B.t], {});
+  } finally {
+    if (A.temp) A.t.dispose();
+    if (B.temp) B.t.dispose();
+  }
+}
+
+/** a + b (broadcasting). A number operand becomes a fused affine op. */
+export const add = (a: TensorLike, b: TensorLike): Tensor =>
+  typeof b === "number" && a instanceof Tensor ? affine(a, 1, b)
+  : typeof a === "number" && b instanceof Tensor ? affine(b, 1, a) : bin("add", a, b);
+/** a - b (broadcasting). */
+export const sub = (a: TensorLike, b: TensorLike): Tensor =>
+  typeof b === "number" && a instanceof Tensor ? affine(a, 1, -b)
+  : typeof a === "number" && b instanceof Tensor ? affine(b, -1, a) : bin("sub", a, b);
+/** a · b (broadcasting). */
+export const mul = (a: TensorLike, b: TensorLike): Tensor =>
+  typeof b === "number" && a instanceof Tensor ? affine(a, b, 0)
+  : typeof a === "number" && b instanceof Tensor ? affine(b, a, 0) : bin("mul", a, b);
+/** a / b (broadcasting). */
+export const div = (a: TensorLike, b: TensorLike): Tensor =>
+  typeof b === "number" && a instanceof Tensor ? affine(a, 1 / b, 0) : bin("div", a, b);
+/** Elementwise max (ties send the gradient to `a`). */
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => bin("maximum", a, b);
+/** a < b as 0/1. */ export const lt = (a: TensorLike, b: TensorLike): Tensor => bin("lt", a, b);
+/** a > b as 0/1. */ export const gt = (a: TensorLike, b: TensorLike): Tensor => bin("gt", a, b);
+/** a <= b as 0/1. */ export const le = (a: TensorLike, b: TensorLike): Tensor => bin("le", a, b);
+/** a >= b as 0/1. */ export const ge = (a: TensorLike, b: TensorLike): Tensor => bin("ge", a, b);
+/** a == b as 0/1. */ export const eq = (a: TensorLike, b: TensorLike): Tensor => bin("eq", a, b);
+/** a != b as 0/1. */ export const ne = (a: TensorLike, b: TensorLike): Tensor => bin("ne", a, b);

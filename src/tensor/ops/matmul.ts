@@ -1,0 +1,101 @@
+// Batched matmul with transpose flags on either operand, so backward needs no transpose copies.
+// a: [..., M, K] (or [..., K, M] with transA), b: [K, N] shared or [..., K, N] (or [N, K] with transB).
+import { fmt, numel, OpError, sameShape } from "../shape";
+import { apply1, defineOp } from "../op";
+import { matmulKernel } from "../../shaders/matmul";
+import type { Tensor } from "../tensor";
+import { requireFloat } from "./util";
+import { reshape } from "./movement-core";
+import { sum } from "./reduce";
+
+/** Transpose flags for {@link matmul}. */
+export interface MatmulOptions {
+  /** Use aᵀ (a is stored [..., K, M]). */
+  transA?: boolean;
+  /** Use bᵀ (b is stored [..., N, K]). */
+  transB?: boolean;
+}
+
+interface Dims { M: number; N: number; K: number; batch: number[]; bShared: boolean }
+
+function dims(a: readonly number[], b: readonly number[], o: Required<MatmulOptions>): Dims {
+  const ra = a.length, rb = b.length;
+  if (ra < 2 || rb < 2) {
+    throw new OpError("matmul", `operands need rank >= 2, got ${fmt(a)} and ${fmt(b)}; reshape vectors to [1, K] or [K, 1]`);
+  }
+  const [M, Ka] = o.transA ? [a[ra - 1], a[ra - 2]] : [a[ra - 2], a[ra - 1]];
+  const [Kb, N] = o.transB ? [b[rb - 1], b[rb - 2]] : [b[rb - 2], b[rb - 1]];
+  if (Ka !== Kb) {
+    throw new OpError("matmul", `inner dimensions differ: ${fmt(a)}${o.transA ? "ᵀ" : ""} · ` +
+      `${fmt(b)}${o.transB ? "ᵀ" : ""} has K = ${Ka} vs ${Kb}`);
+  }
+  const batch = a.slice(0, ra - 2);
+  const bShared = rb === 2;
+  if (o.transA && bShared && batch.length > 0) {
+    throw new OpError("matmul", `transA on a batched ${fmt(a)} with a shared 2-D b ${fmt(b)} is not ` +
+      "supported; reshape a to 2-D or broadcast b to the batch");
+  }
+  if (!bShared && !sameShape(b.slice(0, rb - 2), batch)) {
+    throw new OpError("matmul", `batch dimensions differ: ${fmt(a)} vs ${fmt(b)}; b must be 2-D or ` +
+      "have the same batch dimensions as a");
+  }
+  return { M, N, K: Ka, batch, bShared };
+}
+
+const matmulOp = defineOp<Required<MatmulOptions>>({
+  name: "matmul",
+  infer: ([a, b], o) => {
+    requireFloat("matmul", [a, b]);
+    const d = dims(a.shape, b.shape, o);
+    return [{ shape: [...d.batch, d.M, d.N], dtype: "f32" }];
+  },
+  cpu: ([a, b], [c], o) => {
+    const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
+    const A = a.s.f64, B = b.s.f64, C = c.s.f64;
+    for (let z = 0; z < numel(batch); z++) {
+      const ao = z * M * K, bo = bShared ? 0 : z * K * N, co = z * M * N;
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) {
+            s += A[ao + (o.transA ? k * M + m : m * K + k)] * B[bo + (o.transB ? n * K + k : k * N + n)];
+          }
+          C[co + m * N + n] = s;
+        }
+      }
+    }
+  },
+  gpu: (rt, [a, b], [c], o) => {
+    const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
+    if (M * N === 0) return;
+    if (K === 0) return rt.clear(c.s.buffer);
+    const { k, grid } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o });
+    rt.dispatch(k, [a.s.buffer, b.s.buffer, c.s.buffer], grid);
+  },
+  save: { inputs: [0, 1] },
+  backward: ({ inputs: [a, b], attrs: o, needs }, [dy]) => {
+    const { transA: tA, transB: tB } = o;
+    const g = dy!;
+    // dA: (dY · op(B)ᵀ), transposed back if A was stored transposed.
+    const da = !needs[0] ? null : tA ? matmul(b!, g, { transA: tB, transB: true }) : matmul(g, b!, { transB: !tB });
+    let db: Tensor | null = null;
+    if (needs[1]) {
+      const rank = a!.rank;
+      if (b!.rank === 2 && rank > 2 && !tA) {
+        // Fold the batch into rows: dB = Aᵀ·dY over all B·T rows at once.
+        const a2 = reshape(a!, [-1, a!.shape[rank - 1]]);
+        const g2 = reshape(g, [-1, g.shape[g.rank - 1]]);
+        db = tB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+      } else {
+        const full = tB ? matmul(g, a!, { transA: true, transB: tA }) : matmul(a!, g, { transA: !tA });
+        db = b!.rank === 2 && rank > 2 ? sum(full, [...Array(rank - 2).keys()]) : full;
+      }
+    }
+    return [da, db];
+  },
+});
+
+/** Batched matrix product op(a) · op(b) (see {@link MatmulOptions}). */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  return apply1(matmulOp, [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
+}

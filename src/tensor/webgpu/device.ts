@@ -1,0 +1,103 @@
+// Backend selection: init() finds a WebGPU adapter (navigator.gpu in browsers, a provider
+// registered by the Node entry otherwise) or selects cpu64, and holds the default backend.
+import type { Backend, BackendName } from "../storage";
+import { cpu64 } from "../cpu/cpu64";
+import { describeAdapter, LIMIT_NAMES, WebGpuRuntime, type AdapterInfo, type Waiter } from "./runtime";
+
+/** Supplies a `GPU` object outside browsers (the Node entry registers Dawn's). */
+export interface GpuProvider {
+  gpu: () => GPU | Promise<GPU>;
+  wait: Waiter;
+}
+
+let provider: GpuProvider | null = null;
+let runtime: WebGpuRuntime | null = null;
+let current: Backend = cpu64;
+
+/** Registers how to obtain WebGPU outside a browser; called by the Node entry point. */
+export function setGpuProvider(p: GpuProvider): void {
+  provider = p;
+}
+
+/** Options for {@link init}. */
+export interface InitOptions {
+  /** `webgpu` (default when an adapter exists), or `cpu64` for the f64 reference backend. */
+  backend?: BackendName | "auto";
+  /** Adapter power preference. */
+  powerPreference?: GPUPowerPreference;
+}
+
+/** What init() selected. */
+export interface DeviceInfo {
+  backend: BackendName;
+  /** Adapter facts when the backend is webgpu. */
+  adapter?: AdapterInfo;
+}
+
+const INSTALL_HINT =
+  "no WebGPU adapter found. In a browser use one with WebGPU enabled; in Node on Linux without a " +
+  "GPU install Mesa's software Vulkan driver (Debian 12: `bash .ci/install-vulkan.sh`, i.e. " +
+  "mesa-vulkan-drivers + libvulkan1 from bookworm-backports), or call init({ backend: 'cpu64' }).";
+
+/**
+ * Selects the default backend. With `webgpu` (or `auto`) it requests an adapter and device at the
+ * adapter's maximum limits; `webgpu` throws a clear error when there is none, `auto` falls back
+ * to cpu64. Calling it again returns the existing device.
+ */
+export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
+  const want = opts.backend ?? "auto";
+  if (want === "cpu64") {
+    current = cpu64;
+    return { backend: "cpu64" };
+  }
+  if (!runtime) {
+    try {
+      runtime = await createRuntime(opts);
+    } catch (e) {
+      if (want === "webgpu") throw e;
+      current = cpu64;
+      return { backend: "cpu64" };
+    }
+  }
+  current = runtime;
+  return { backend: "webgpu", adapter: runtime.info };
+}
+
+async function createRuntime(opts: InitOptions): Promise<WebGpuRuntime> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const gpu = nav?.gpu ?? (provider ? await provider.gpu() : undefined);
+  if (!gpu) throw new Error(`init: ${INSTALL_HINT}`);
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
+  if (!adapter) throw new Error(`init: ${INSTALL_HINT}`);
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMIT_NAMES) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+  const features = (["timestamp-query", "subgroups", "shader-f16"] as GPUFeatureName[])
+    .filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features });
+  const wait: Waiter = provider?.wait ?? ((p) => p);
+  return new WebGpuRuntime(device, describeAdapter(adapter), wait);
+}
+
+/** The default backend used by tensor constructors. */
+export function defaultBackend(): Backend {
+  return current;
+}
+
+/** Sets the default backend without re-initializing (webgpu must have been initialized). */
+export function useBackend(name: BackendName): void {
+  if (name === "cpu64") current = cpu64;
+  else if (runtime) current = runtime;
+  else throw new Error("useBackend: webgpu is not initialized; call `await init()` first");
+}
+
+/** The backend object for a name (webgpu must have been initialized). */
+export function backendOf(name: BackendName): Backend {
+  if (name === "cpu64") return cpu64;
+  if (!runtime) throw new Error("webgpu backend is not initialized; call `await init()` first");
+  return runtime;
+}
+
+/** The WebGPU runtime, or null when it was never initialized. */
+export function gpuRuntime(): WebGpuRuntime | null {
+  return runtime;
+}

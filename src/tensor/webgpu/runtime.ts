@@ -1,0 +1,286 @@
+// The webgpu backend: device, pipeline cache, one open command encoder per step, dispatch,
+// submit and batched readback. Ops encode here; nothing submits until flush() or a read.
+import { Backend, DType, Storage } from "../storage";
+import { BufferPool } from "./pool";
+
+/** How a kernel binds each buffer. */
+export type BindingKind = "read" | "rw" | "uniform";
+
+/** A compiled-on-demand compute kernel: WGSL code plus the kind of each binding, in order. */
+export interface Kernel {
+  /** Human-readable name used in error messages and profiles, e.g. `matmul_rb4x4`. */
+  readonly name: string;
+  /** Complete WGSL source with one `@compute` entry point named `main`. */
+  readonly code: string;
+  /** Binding kinds for `@group(0) @binding(i)`. */
+  readonly bindings: readonly BindingKind[];
+}
+
+/** Adapter facts the library exposes (and records next to every bench or experiment number). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for a software rasterizer (lavapipe / SwiftShader): kernels choose CPU-friendly variants. */
+  isSoftware: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+/** Counters for dispatch overhead and memory. */
+export interface RuntimeStats {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelines: number;
+}
+
+const STORAGE_USAGE = GPUBufferUsage_STORAGE();
+
+function GPUBufferUsage_STORAGE(): number {
+  // STORAGE | COPY_SRC | COPY_DST, spelled as numbers so this module loads before WebGPU globals.
+  return 0x0080 | 0x0004 | 0x0008;
+}
+const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
+const STAGING_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
+
+/** Waits for a GPU promise. Node installs a polite waiter (see gpu-node.ts); browsers just await. */
+export type Waiter = <T>(p: Promise<T>) => Promise<T>;
+
+/** The WebGPU runtime: owns the device, the pool, the pipeline cache and the open encoder. */
+export class WebGpuRuntime implements Backend {
+  readonly name = "webgpu" as const;
+  readonly pool: BufferPool;
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+  #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #errors: string[] = [];
+  #lastKernel = "(none)";
+  #lost: string | null = null;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly info: AdapterInfo,
+    readonly wait: Waiter,
+  ) {
+    this.pool = new BufferPool(device);
+    device.addEventListener("uncapturederror", (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.#errors.push(`GPU error after kernel '${this.#lastKernel}': ${firstLine(e.message)}`);
+    });
+    void device.lost.then((l) => {
+      this.#lost = `GPU device lost (${l.reason}): ${l.message}`;
+    });
+  }
+
+  // ---- Backend interface -------------------------------------------------------------------
+
+  alloc(numel: number, dtype: DType): Storage {
+    const buf = this.pool.acquire(Math.max(4, numel * 4), STORAGE_USAGE);
+    return new Storage(this, numel, dtype, buf);
+  }
+
+  upload(s: Storage, values: ArrayLike<number>): void {
+    const arr = s.dtype === "i32" ? Int32Array.from(values) : Float32Array.from(values);
+    if (arr.byteLength > 0) this.device.queue.writeBuffer(s.buffer, 0, arr);
+  }
+
+  release(s: Storage): void {
+    this.pool.release(s.buffer);
+  }
+
+  async readMany(ss: readonly Storage[]): Promise<Float64Array[]> {
+    this.#endPass();
+    const offsets: number[] = [];
+    let total = 0;
+    for (const s of ss) {
+      offsets.push(total);
+      total += Math.max(4, s.numel * 4);
+    }
+    const staging = this.pool.acquire(total, STAGING_USAGE, "staging");
+    const enc = this.#enc();
+    ss.forEach((s, i) => {
+      if (s.numel > 0) enc.copyBufferToBuffer(s.buffer, 0, staging, offsets[i], s.numel * 4);
+    });
+    this.flush();
+    this.stats.readbacks++;
+    await this.wait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, staging.size));
+    this.throwIfErrors();
+    const raw = staging.getMappedRange();
+    const out = ss.map((s, i) => {
+      const view = s.dtype === "i32"
+        ? new Int32Array(raw, offsets[i], s.numel)
+        : new Float32Array(raw, offsets[i], s.numel);
+      return Float64Array.from(view);
+    });
+    staging.unmap();
+    this.pool.recycle(staging); // its copy was submitted and has completed
+    return out;
+  }
+
+  // ---- Encoding ----------------------------------------------------------------------------
+
+  /** Encodes one dispatch of `kernel` over `groups` workgroups with `buffers` bound in order. */
+  dispatch(kernel: Kernel, buffers: readonly GPUBuffer[], groups: readonly number[]): void {
+    if (this.#lost) throw new Error(this.#lost);
+    const { pipeline, layout } = this.#pipeline(kernel);
+    const [x, y = 1, z = 1] = groups;
+    if (x * y * z === 0) return;
+    const max = this.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    if (x > max || y > max || z > max) {
+      throw new Error(`kernel '${kernel.name}': grid [${x}, ${y}, ${z}] exceeds ${max} per dimension`);
+    }
+    const bindGroup = this.device.createBindGroup({
+      layout,
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const pass = this.#passEnc();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.#lastKernel = kernel.name;
+    this.stats.dispatches++;
+  }
+
+  /** A uniform buffer holding `data`, valid for the current encoder (returned to the pool at submit). */
+  uniform(data: Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>): GPUBuffer {
+    const buf = this.pool.acquire(data.byteLength, UNIFORM_USAGE, "uniform");
+    this.device.queue.writeBuffer(buf, 0, data);
+    this.pool.release(buf);
+    return buf;
+  }
+
+  /** Temporary storage valid for the current encoder only (returned to the pool at submit). */
+  scratch(bytes: number): GPUBuffer {
+    const buf = this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, "scratch");
+    this.pool.release(buf);
+    return buf;
+  }
+
+  /** Encodes a buffer-to-buffer copy (ends the open compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Encodes zero-filling of a buffer range (ends the open compute pass). */
+  clear(buf: GPUBuffer, offset = 0, bytes?: number): void {
+    this.#endPass();
+    this.#enc().clearBuffer(buf, offset, bytes);
+  }
+
+  /** Submits everything encoded so far; released buffers become reusable. */
+  flush(): void {
+    this.#endPass();
+    if (this.#encoder) {
+      this.device.queue.submit([this.#encoder.finish()]);
+      this.#encoder = null;
+      this.stats.submits++;
+    }
+    this.pool.onSubmit();
+  }
+
+  /** Submits and waits until the GPU has finished all work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.wait(this.device.queue.onSubmittedWorkDone());
+    this.throwIfErrors();
+  }
+
+  /** Compiles `kernel` now (normally done lazily at first dispatch) and reports compile errors. */
+  async compile(kernel: Kernel): Promise<void> {
+    this.#pipeline(kernel);
+    await this.wait(this.device.queue.onSubmittedWorkDone());
+    await new Promise((r) => setTimeout(r, 0));
+    this.throwIfErrors();
+  }
+
+  /** Throws the first recorded GPU validation error, naming the kernel; clears the list. */
+  throwIfErrors(): void {
+    if (this.#lost) throw new Error(this.#lost);
+    if (this.#errors.length) {
+      const msg = this.#errors.join("\n");
+      this.#errors = [];
+      throw new Error(msg);
+    }
+  }
+
+  #pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    const hit = this.#pipelines.get(kernel.code);
+    if (hit) return hit;
+    const d = this.device;
+    d.pushErrorScope("validation");
+    const layout = d.createBindGroupLayout({
+      label: kernel.name,
+      entries: kernel.bindings.map((k, binding) => ({
+        binding,
+        visibility: 0x4, // GPUShaderStage.COMPUTE
+        buffer: { type: k === "uniform" ? "uniform" : k === "read" ? "read-only-storage" : "storage" },
+      })),
+    });
+    const module = d.createShaderModule({ label: kernel.name, code: kernel.code });
+    const pipeline = d.createComputePipeline({
+      label: kernel.name,
+      layout: d.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: "main" },
+    });
+    void d.popErrorScope().then((err) => {
+      if (err) this.#errors.push(`kernel '${kernel.name}' failed to compile: ${firstLine(err.message)}`);
+    });
+    const entry = { pipeline, layout };
+    this.#pipelines.set(kernel.code, entry);
+    this.stats.pipelines++;
+    return entry;
+  }
+
+  #enc(): GPUCommandEncoder {
+    return (this.#encoder ??= this.device.createCommandEncoder());
+  }
+
+  #passEnc(): GPUComputePassEncoder {
+    return (this.#pass ??= this.#enc().beginComputePass());
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+}
+
+function firstLine(msg: string): string {
+  const lines = msg.split("\n").filter((l) => l.trim());
+  return lines.slice(0, 3).join(" | ");
+}
+
+/** Collects adapter facts into a plain object. */
+export function describeAdapter(adapter: GPUAdapter): AdapterInfo {
+  const i = adapter.info;
+  const limits: Record<string, number> = {};
+  for (const k of LIMIT_NAMES) limits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+  const text = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`.toLowerCase();
+  return {
+    vendor: i.vendor,
+    architecture: i.architecture,
+    device: i.device,
+    description: i.description,
+    isSoftware: /llvmpipe|lavapipe|swiftshader|software|cpu/.test(text),
+    features: [...adapter.features].map(String).sort(),
+    limits,
+  };
+}
+
+/** The limits we request at their adapter maximum and record. */
+export const LIMIT_NAMES = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupStorageSize",
+  "maxStorageBuffersPerShaderStage",
+] as const;

@@ -1,0 +1,117 @@
+// Test helper: registry-driven checks. Builds each case's inputs on a backend, runs it, and
+// compares against finite differences (cpu64, f64) or against cpu64 (webgpu, f32).
+import { fromValues, noGrad, Tensor, type BackendName } from "../../src/index.node";
+import { Philox } from "../../src/tensor/random";
+import { numel, type Shape } from "../../src/tensor/shape";
+
+/** How to fill one input. */
+export interface InputSpec {
+  shape: Shape;
+  dtype?: "f32" | "i32";
+  /** `randn` (default), `pos` (uniform 0.5..2, for log/sqrt/div), `int` (0..high-1), or fixed values. */
+  kind?: "randn" | "pos" | "int" | "unit";
+  high?: number;
+  values?: number[];
+  /** Take no gradient for this input even though it is f32. */
+  noGrad?: boolean;
+}
+
+/** A test case of one registry op. */
+export interface OpCase {
+  label: string;
+  inputs: InputSpec[];
+  run: (xs: Tensor[]) => Tensor | Tensor[];
+  /** Skip the finite-difference check (e.g. non-differentiable ops). */
+  noGradcheck?: boolean;
+  /** Output indices that carry no gradient (e.g. saved statistics). */
+  nondiff?: number[];
+  /** f32-vs-f64 tolerance (default atol 1e-4, rtol 1e-3). */
+  tol?: { atol: number; rtol: number };
+  /** Finite-difference tolerance (default 1e-6 relative/absolute). */
+  fdTol?: number;
+}
+
+/** Makes f64 input values for a case, deterministically from `seed`. */
+export function makeValues(spec: InputSpec, seed: number): Float64Array {
+  if (spec.values) return Float64Array.from(spec.values);
+  const g = new Philox(seed);
+  const n = numel(spec.shape);
+  const kind = spec.kind ?? (spec.dtype === "i32" ? "int" : "randn");
+  return Float64Array.from({ length: n }, () =>
+    kind === "int" ? Math.floor(g.uniform() * (spec.high ?? 4))
+      : kind === "pos" ? 0.5 + 1.5 * g.uniform()
+        : kind === "unit" ? g.uniform() : g.normal());
+}
+
+/** Builds the case inputs on `backend` with the given values. */
+export function build(c: OpCase, vals: Float64Array[], backend: BackendName, grad: boolean): Tensor[] {
+  return c.inputs.map((s, i) => fromValues(vals[i], s.shape, {
+    backend, dtype: s.dtype ?? "f32",
+    requiresGrad: grad && (s.dtype ?? "f32") === "f32" && !s.noGrad,
+  }));
+}
+
+/** Output list of a case run. */
+export function outs(r: Tensor | Tensor[]): Tensor[] {
+  return Array.isArray(r) ? r : [r];
+}
+
+/** Random output weights so that the checked scalar is Σ_o Σ_i w_oi · out_oi. */
+export function weights(os: Tensor[], seed: number): Float64Array[] {
+  const g = new Philox(seed);
+  return os.map((o) => Float64Array.from({ length: o.size }, () => g.normal()));
+}
+
+/** Σ w·out over the differentiable outputs, read synchronously (cpu64 only). */
+export function weighted(os: Tensor[], ws: Float64Array[], nondiff: number[] = []): number {
+  let s = 0;
+  os.forEach((o, k) => {
+    if (nondiff.includes(k) || o.dtype !== "f32") return;
+    const d = o.storage.f64;
+    for (let i = 0; i < d.length; i++) s += d[i] * ws[k][i];
+  });
+  return s;
+}
+
+/** Runs backward with the output weights as output gradients (summing over outputs). */
+export function backwardWith(os: Tensor[], ws: Float64Array[], nondiff: number[] = []): void {
+  const roots = os.filter((o, k) => !nondiff.includes(k) && o.requiresGrad);
+  roots.forEach((o, j) => {
+    const k = os.indexOf(o);
+    o.backward(fromValues(ws[k], o.shape, { backend: o.backend.name }), { retainGraph: j < roots.length - 1 });
+  });
+}
+
+/** Central-difference gradient of the weighted output wrt input `idx` on cpu64. */
+export function numericGrad(c: OpCase, vals: Float64Array[], idx: number, ws: Float64Array[], h = 1e-6): Float64Array {
+  const g = new Float64Array(vals[idx].length);
+  for (let i = 0; i < g.length; i++) {
+    const f = (delta: number): number => {
+      const v = vals.map((a) => a.slice());
+      v[idx][i] += delta;
+      return noGrad(() => {
+        const xs = build(c, v, "cpu64", false);
+        const os = outs(c.run(xs));
+        const r = weighted(os, ws, c.nondiff);
+        for (const t of [...xs, ...os]) t.dispose();
+        return r;
+      });
+    };
+    g[i] = (f(h) - f(-h)) / (2 * h);
+  }
+  return g;
+}
+
+/** Max of |a-b| / (atol + rtol·|b|): ≤ 1 means close. Returns the worst index too. */
+export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): { ratio: number; at: number } {
+  let ratio = 0, at = -1;
+  if (a.length !== b.length) return { ratio: Infinity, at: -1 };
+  for (let i = 0; i < a.length; i++) {
+    const r = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+    if (!(r <= ratio)) {
+      ratio = Number.isNaN(r) ? Infinity : r;
+      at = i;
+    }
+  }
+  return { ratio, at };
+}
