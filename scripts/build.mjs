@@ -18,7 +18,7 @@ await build({
   logLevel: "info",
 });
 await build({
-  entryPoints: ["src/index.node.ts"],
+  entryPoints: ["src/node.ts"],
   outfile: "dist/node/index.js",
   bundle: true,
   format: "esm",

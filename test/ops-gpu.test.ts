@@ -1,7 +1,7 @@
 // Registry-driven GPU check: every op's f32 WGSL forward and gradients against the cpu64 f64
 // reference on the same inputs, with per-case tolerances.
 import { describe, expect, test, beforeAll } from "vitest";
-import { tidy, readAll } from "../src/index.node";
+import { tidy, readAll } from "../src/node";
 import { CASES } from "./cases/index";
 import { backwardWith, build, closeness, makeValues, outs, weights } from "./helpers/check";
 import { gpu } from "./helpers/gpu";

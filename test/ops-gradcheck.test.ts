@@ -1,7 +1,7 @@
 // Registry-driven gradcheck: every op's backward rule against f64 central differences on cpu64,
 // and a registry test that fails when an op has no case.
 import { describe, expect, test } from "vitest";
-import { REGISTRY, tidy } from "../src/index.node";
+import { REGISTRY, tidy } from "../src/node";
 import { CASES } from "./cases/index";
 import { backwardWith, build, closeness, makeValues, numericGrad, outs, weights } from "./helpers/check";
 

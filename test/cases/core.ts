@@ -1,5 +1,5 @@
 // Test cases for the core ops: elementwise, reductions, reshape/broadcast/detach and matmul.
-import * as T from "../../src/index.node";
+import * as T from "../../src/node";
 import type { OpCase } from "../helpers/check";
 
 const unary = (name: string, f: (x: T.Tensor) => T.Tensor, kind: "randn" | "pos" = "randn"): OpCase[] => [

@@ -1,6 +1,6 @@
 // Test helper: registry-driven checks. Builds each case's inputs on a backend, runs it, and
 // compares against finite differences (cpu64, f64) or against cpu64 (webgpu, f32).
-import { fromValues, noGrad, Tensor, type BackendName } from "../../src/index.node";
+import { fromValues, noGrad, Tensor, type BackendName } from "../../src/node";
 import { Philox } from "../../src/tensor/random";
 import { numel, type Shape } from "../../src/tensor/shape";
 

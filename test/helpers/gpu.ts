@@ -1,6 +1,6 @@
 // Test helper: initializes the webgpu backend once per test file. A missing adapter is a test
 // failure with install instructions (under CI=true and everywhere else), never a skip.
-import { init, gpuRuntime, type DeviceInfo } from "../../src/index.node";
+import { init, gpuRuntime, type DeviceInfo } from "../../src/node";
 import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
 
 let info: DeviceInfo | null = null;
