@@ -41,27 +41,30 @@ function accumulate(t: Tensor, g: Tensor): void {
   }
 }
 
-/**
- * Computes gradients of `root` with respect to every leaf that requires grad, accumulating
- * into their `.grad`. `grad` defaults to 1 for a one-element root. The tape is freed afterwards
- * unless `retainGraph` is set.
- */
-export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+/** Validates a backward call (shared by backward() and grad()). */
+function checkRoot(op: string, root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) {
-    throw new OpError("backward", `the tensor ${fmt(root.shape)} does not require grad: no input ` +
+    throw new OpError(op, `the tensor ${fmt(root.shape)} does not require grad: no input ` +
       "that requires grad reached it (was it computed under noGrad() or from detached tensors?)");
   }
   if (!grad && root.size !== 1) {
-    throw new OpError("backward", `the output has shape ${fmt(root.shape)}; pass a gradient of that ` +
+    throw new OpError(op, `the output has shape ${fmt(root.shape)}; pass a gradient of that ` +
       "shape or reduce it to a scalar first (e.g. .sum())");
   }
   if (grad && !sameShape(grad.shape, root.shape)) {
-    throw new OpError("backward", `gradient shape ${fmt(grad.shape)} does not match output ${fmt(root.shape)}`);
+    throw new OpError(op, `gradient shape ${fmt(grad.shape)} does not match output ${fmt(root.shape)}`);
   }
+}
+
+/**
+ * The reverse sweep: runs every backward rule from `root` and hands each leaf gradient to
+ * `sink` (which takes ownership). Intermediates marked retainGrad() get `.grad` set.
+ */
+function sweep(root: Tensor, grad: Tensor | undefined, retainGraph: boolean, sink: (t: Tensor, g: Tensor) => void): void {
   noGrad(() => {
     const seed = grad ?? full(root.shape, 1, { backend: root.backend.name });
     if (!root.node) {
-      accumulate(root, grad ? alias(seed) : seed);
+      sink(root, grad ? alias(seed) : seed);
       return;
     }
     const order = topoOrder(root.node);
@@ -94,7 +97,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
           throw new OpError("backward", `the rule of '${node.op.name}' returned a gradient of shape ` +
             `${fmt(g.shape)} for input ${i} of shape ${fmt(t.shape)}`);
         }
-        if (!t.node) return accumulate(t, alias(g));
+        if (!t.node) return sink(t, alias(g));
         const prev = grads.get(t);
         grads.set(t, prev ? add(prev, g) : alias(g));
         prev?.dispose();
@@ -102,6 +105,39 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
       for (const x of trash) x.dispose();
     }
     for (const g of grads.values()) if (g !== grad) g.dispose();
-    if (!opts.retainGraph) for (const node of order) node.free();
+    if (!retainGraph) for (const node of order) node.free();
   });
+}
+
+/**
+ * Computes gradients of `root` with respect to every leaf that requires grad, accumulating
+ * into their `.grad`. `grad` defaults to 1 for a one-element root. The tape is freed afterwards
+ * unless `retainGraph` is set.
+ */
+export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  checkRoot("backward", root, grad);
+  sweep(root, grad, opts.retainGraph ?? false, accumulate);
+}
+
+/**
+ * Functional gradient: returns d(root)/d(x) for each leaf in `wrt` (zeros-free: null when
+ * `root` does not depend on it) without touching any `.grad` field, e.g. the inner gradient of a
+ * probe taken from a detached leaf while parameters keep their training gradients.
+ */
+export function grad(root: Tensor, wrt: readonly Tensor[], opts: { gradOutput?: Tensor; retainGraph?: boolean } = {}): (Tensor | null)[] {
+  checkRoot("grad", root, opts.gradOutput);
+  for (const t of wrt) {
+    if (t.node) throw new OpError("grad", `wrt tensors must be leaves (use .detach().requireGrad()), got a result of '${t.node.op.name}'`);
+  }
+  const out = new Map<Tensor, Tensor>();
+  sweep(root, opts.gradOutput, opts.retainGraph ?? false, (t, g) => {
+    if (!wrt.includes(t)) return g.dispose();
+    const prev = out.get(t);
+    out.set(t, prev ? add(prev, g) : g);
+    if (prev) {
+      prev.dispose();
+      g.dispose();
+    }
+  });
+  return wrt.map((t) => out.get(t) ?? null);
 }

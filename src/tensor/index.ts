@@ -2,7 +2,7 @@
 export { Tensor, tensor, fromValues, zeros, ones, full, arange, rand, randn, randint, readAll } from "./tensor";
 export type { TensorLike, TensorOptions, RandomOptions, NestedArray } from "./tensor";
 export { tidy, keep, noGrad, isGradEnabled } from "./scope";
-export { backward } from "./autograd";
+export { backward, grad } from "./autograd";
 export { apply, apply1, defineOp, REGISTRY } from "./op";
 export type { OpDef, Meta, Arg, GradCtx } from "./op";
 export { OpError, numel, fmt, broadcastShapes } from "./shape";
