@@ -8,8 +8,8 @@ test("grad() returns d(root)/d(wrt) and does not touch .grad of other leaves", (
     const h = tensor([[0.5, -1]], { backend: "cpu64" }).requireGrad();
     const y = sum(h.matmul(w).square()); // y = Σ_j (Σ_i h_i w_ij)²
     const [gh] = grad(y, [h]);
-    // dy/dh_i = Σ_j 2 (h·w)_j w_ij ; h·w = [2.5, 3]
-    expect(Array.from(gh!.storage.f64)).toEqual([2 * 2.5 * 1 + 2 * 3 * 2, 2 * 2.5 * 3 + 2 * 3 * 4]);
+    // dy/dh_i = Σ_j 2 (h·w)_j w_ij with h·w = [-2.5, -3]
+    expect(Array.from(gh!.storage.f64)).toEqual([2 * -2.5 * 1 + 2 * -3 * 2, 2 * -2.5 * 3 + 2 * -3 * 4]);
     expect(w.grad).toBeNull();
     expect(h.grad).toBeNull();
   });
