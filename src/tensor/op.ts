@@ -1,5 +1,6 @@
 // The op definition and the one dispatch path. apply() validates inputs, allocates outputs,
 // runs the f64 reference (cpu64) or encodes the WGSL kernels (webgpu), and records the tape.
+import { REGISTRY, defineOp } from "./registry";
 import { OpError, fmt, numel, type Shape } from "./shape";
 import type { DType, Storage } from "./storage";
 import { isGradEnabled } from "./scope";
@@ -80,15 +81,7 @@ export class Node {
   }
 }
 
-/** Every op ever defined, by name (the tests iterate over it). */
-export const REGISTRY = new Map<string, OpDef<any>>();
-
-/** Declares an op and adds it to the registry. */
-export function defineOp<A>(def: OpDef<A>): OpDef<A> {
-  if (REGISTRY.has(def.name)) throw new Error(`op '${def.name}' is defined twice`);
-  REGISTRY.set(def.name, def);
-  return def;
-}
+export { REGISTRY, defineOp };
 
 /**
  * The one dispatch path: runs `op` on `inputs` and returns its outputs. Checks that the inputs

@@ -1,0 +1,50 @@
+// Every kernel variant compiles on the adapter: each generator is instantiated over the shape
+// classes that select its variants, and compiled with validation errors surfaced per kernel.
+import { describe, expect, test, beforeAll } from "vitest";
+import { UNARY, BINARY } from "../src/tensor/ops/elementwise";
+import { unaryKernel, binaryKernel, broadcastKernel } from "../src/shaders/elementwise";
+import { reducePlan } from "../src/shaders/reduce";
+import { matmulKernel } from "../src/shaders/matmul";
+import { f32 } from "../src/shaders/wgsl";
+import type { Kernel } from "../src/tensor/webgpu/runtime";
+import { gpu } from "./helpers/gpu";
+
+function variants(): Kernel[] {
+  const ks: Kernel[] = [];
+  for (const [name, row] of Object.entries(UNARY)) {
+    for (const n of [7, 8]) ks.push(unaryKernel(name, (x, T) => row.wgsl(x, T, f32(3), f32(0.5)), n).k);
+  }
+  for (const [name, row] of Object.entries(BINARY)) {
+    ks.push(binaryKernel(name, row.wgsl, [4, 4], [4, 4], [4, 4]).k); // vec4
+    ks.push(binaryKernel(name, row.wgsl, [2, 1, 3], [4, 1], [2, 4, 3]).k); // broadcast
+  }
+  ks.push(broadcastKernel([3, 1], [2, 3, 4]).k);
+  for (const kind of ["sum", "max"] as const) {
+    ks.push(...reducePlan([3, 4, 5], [2], kind, 1).map((p) => p.k)); // consecutive
+    ks.push(...reducePlan([3, 4, 5], [0, 2], kind, 0.5).map((p) => p.k)); // strided
+    ks.push(...reducePlan([20000], [0], kind, 1).map((p) => p.k)); // two-pass
+  }
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      for (const [M, N, K] of [[8, 8, 8], [5, 7, 3]]) {
+        ks.push(matmulKernel({ M, N, K, batch: 2, transA, transB, bShared: false }).k);
+      }
+    }
+  }
+  return ks;
+}
+
+describe("kernel variants compile", () => {
+  beforeAll(async () => {
+    await gpu();
+  });
+  const seen = new Set<string>();
+  for (const k of variants()) {
+    if (seen.has(k.code)) continue;
+    seen.add(k.code);
+    test(k.name, async () => {
+      const rt = await gpu();
+      await expect(rt.compile(k)).resolves.toBeUndefined();
+    });
+  }
+});
