@@ -139,6 +139,24 @@ export class Tensor {
   // ---- matmul and shape ----
   matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor { return ops.matmul(this, b, opts); }
   reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
+  // ---- reductions (all axes when `axis` is omitted) ----
+  sum(axis?: number | readonly number[], keepdim = false): Tensor { return ops.sum(this, axis, keepdim); }
+  mean(axis?: number | readonly number[], keepdim = false): Tensor { return ops.mean(this, axis, keepdim); }
+  max(axis?: number | readonly number[], keepdim = false): Tensor { return ops.max(this, axis, keepdim); }
+  /** Variance (population by default; `{ correction: 1 }` for the sample variance). */
+  var(axis?: number | readonly number[], keepdim = false, opts?: ops.VarianceOptions): Tensor {
+    return ops.variance(this, axis, keepdim, opts);
+  }
+  // ---- movement and selection ----
+  permute(dims: readonly number[]): Tensor { return ops.permute(this, dims); }
+  transpose(d0 = -2, d1 = -1): Tensor { return ops.transpose(this, d0, d1); }
+  slice(starts: readonly number[], ends: readonly number[]): Tensor { return ops.slice(this, starts, ends); }
+  broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
+  indexSelect(axis: number, idx: Tensor): Tensor { return ops.indexSelect(this, axis, idx); }
+  maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
+  // ---- normalizations ----
+  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
 }
 registerTensorClass(Tensor);
 

@@ -3,3 +3,6 @@ export * from "./elementwise";
 export * from "./reduce";
 export * from "./movement-core";
 export * from "./matmul";
+export * from "./movement";
+export * from "./softmax";
+export * from "./select";
