@@ -57,6 +57,10 @@ export const MOVEMENT_CASES: Record<string, OpCase[]> = {
       label: "i32 axis 1", inputs: [{ shape: [2, 2], dtype: "i32" }, { shape: [2, 3], dtype: "i32" }],
       run: (xs) => T.concat(xs, 1), noGradcheck: true,
     },
+    {
+      label: "i32 axis 1 [2,4]+[2,8] (vec4)", inputs: [{ shape: [2, 4], dtype: "i32" }, { shape: [2, 8], dtype: "i32" }],
+      run: (xs) => T.concat(xs, 1), noGradcheck: true,
+    },
   ],
   indexSelect: [
     {
@@ -123,6 +127,10 @@ export const MOVEMENT_CASES: Record<string, OpCase[]> = {
     {
       label: "maskedFill causal [1,3,3] mask [3,3]", inputs: [{ shape: [1, 3, 3] }, { shape: [3, 3], values: [0, 1, 1, 0, 0, 1, 0, 0, 0], noGrad: true }],
       run: ([x, m]) => T.maskedFill(x, m, -2.5),
+    },
+    {
+      label: "maskedFill [2,4] f32 mask (vec4)", inputs: [{ shape: [2, 4] }, { shape: [2, 4], values: [1, 0, 0, 1, 0, 0, 1, 1], noGrad: true }],
+      run: ([x, m]) => T.maskedFill(x, m, 7),
     },
   ],
 };
