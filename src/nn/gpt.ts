@@ -1,0 +1,153 @@
+// The GPT-2 style causal Transformer (PROTOCOL.md, Notation): h^0 = E[x] + P[t], pre-LN blocks,
+// logits = W_U LN_f(h^L) with W_U tied to E by default, mean next-token cross-entropy.
+// Parameter names follow Hugging Face GPT-2 with `h.{l}` spelled `blocks.{l}`.
+import {
+  add, crossEntropy, fromValues, matmul, OpError, fmt, reshape, type BackendName, type Tensor,
+} from "../tensor/index";
+import { hashInts } from "../data/rng";
+import { Embedding, LayerNorm, initNormal } from "./layers";
+import { Module } from "./module";
+import { Block } from "./transformer";
+
+/** Model configuration (stored in checkpoints; two models are compatible iff configs are equal). */
+export interface GPTConfig {
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  /** Maximum context length (rows of the position embedding). */
+  blockSize: number;
+  vocabSize: number;
+  /** W_U = E (default true); otherwise a separate `lm_head.weight` [V, C]. */
+  tiedUnembedding?: boolean;
+  /** Biases in the linear layers (default true). */
+  bias?: boolean;
+  /** LayerNorm epsilon (default 1e-5). */
+  lnEps?: number;
+  /** MLP width multiple (default 4). */
+  mlpRatio?: number;
+}
+
+/** Fills in the defaults of a config and validates it. */
+export function gptConfig(c: GPTConfig): Required<GPTConfig> {
+  const full: Required<GPTConfig> = { tiedUnembedding: true, bias: true, lnEps: 1e-5, mlpRatio: 4, ...c };
+  for (const k of ["nLayer", "nHead", "nEmbd", "blockSize", "vocabSize", "mlpRatio"] as const) {
+    if (!Number.isInteger(full[k]) || full[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${full[k]}`);
+  }
+  if (full.nEmbd % full.nHead !== 0) {
+    throw new Error(`GPT config: nEmbd ${full.nEmbd} must be divisible by nHead ${full.nHead}`);
+  }
+  if (!(full.lnEps > 0)) throw new Error(`GPT config: lnEps must be positive, got ${full.lnEps}`);
+  return full;
+}
+
+/** Construction options that are not part of the architecture. */
+export interface GPTOptions {
+  /** Backend of all parameters (default: the current default backend). */
+  backend?: BackendName;
+  /** Seed of the GPT-2 init (default 0). */
+  seed?: number;
+  /** Skip the random init (all weights zero, LN 1/0), e.g. before loading weights. */
+  noInit?: boolean;
+}
+
+/** Result of {@link GPT.forward}. */
+export interface GPTOutput {
+  /** [B, T, V] */
+  logits: Tensor;
+  /** Mean cross-entropy over non-ignored targets (a 1-element tensor), when targets were given. */
+  loss?: Tensor;
+}
+
+/**
+ * GPT-2 with GPT-2 init: weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2·nLayer)),
+ * biases 0, LayerNorm 1/0. Taps: `blocks.{l}.*` (see Block), `ln_f.out`, `logits`.
+ */
+export class GPT extends Module {
+  readonly config: Required<GPTConfig>;
+  readonly backend: BackendName;
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly blocks: Block[];
+  /** The final LayerNorm LN_f (probes use it for the logit lens). */
+  readonly lnF: LayerNorm;
+  /** Untied unembedding [V, C], or null when W_U = wte.weight. */
+  readonly lmHead: Tensor | null;
+  #positions = new Map<number, Tensor>();
+
+  constructor(config: GPTConfig, opts: GPTOptions = {}) {
+    super();
+    const c = (this.config = gptConfig(config));
+    const backend = opts.backend;
+    const seed = opts.seed ?? 0;
+    const std = opts.noInit ? 0 : 0.02;
+    const residStd = std / Math.sqrt(2 * c.nLayer);
+    let k = 0;
+    const next = () => hashInts(seed, k++);
+    this.wte = this.child("wte", new Embedding(c.vocabSize, c.nEmbd, { backend, std, seed: next() }));
+    this.wpe = this.child("wpe", new Embedding(c.blockSize, c.nEmbd, { backend, std, seed: next() }));
+    this.backend = this.wte.weight.backend.name;
+    this.blocks = [];
+    for (let l = 0; l < c.nLayer; l++) {
+      const seeds: [number, number, number, number] = [next(), next(), next(), next()];
+      const o = { ...c, backend, std, residStd, seeds };
+      this.blocks.push(this.child(`blocks.${l}`, new Block(l, o)));
+    }
+    this.lnF = this.child("ln_f", new LayerNorm(c.nEmbd, c.lnEps, { backend }));
+    this.lmHead = c.tiedUnembedding
+      ? null
+      : this.param("lm_head.weight", initNormal([c.vocabSize, c.nEmbd], { backend, std, seed: next() }));
+  }
+
+  /** The unembedding W_U [V, C] (the token embedding when tied). */
+  get wU(): Tensor {
+    return this.lmHead ?? this.wte.weight;
+  }
+
+  /** Logits from final-normalized states: [..., C] → [..., V] (x · W_Uᵀ). */
+  unembed(x: Tensor): Tensor {
+    return matmul(x, this.wU, { transB: true });
+  }
+
+  /** Position ids 0..T-1 as an i32 tensor, cached per T (kept across steps). */
+  #pos(T: number): Tensor {
+    let p = this.#positions.get(T);
+    if (!p) {
+      p = fromValues(Array.from({ length: T }, (_, i) => i), [T], { dtype: "i32", backend: this.backend }).keep();
+      this.#positions.set(T, p);
+    }
+    return p;
+  }
+
+  /**
+   * idx i32 [B, T] → logits [B, T, V]; with targets i32 [B, T] also the mean cross-entropy
+   * (targets equal to `ignoreIndex`, default -1, are skipped).
+   */
+  forward(idx: Tensor, targets?: Tensor, opts: { ignoreIndex?: number } = {}): GPTOutput {
+    if (idx.dtype !== "i32" || idx.rank !== 2) {
+      throw new OpError("GPT.forward", `idx must be an i32 [B, T] tensor, got ${idx.dtype} ${fmt(idx.shape)}`);
+    }
+    const [B, T] = idx.shape;
+    if (T > this.config.blockSize) {
+      throw new OpError("GPT.forward", `sequence length ${T} exceeds blockSize ${this.config.blockSize}`);
+    }
+    if (targets && (targets.dtype !== "i32" || targets.shape.join() !== idx.shape.join())) {
+      throw new OpError("GPT.forward", `targets must be i32 ${fmt(idx.shape)} like idx, got ${targets.dtype} ${fmt(targets.shape)}`);
+    }
+    let h = add(this.wte.forward(idx), this.wpe.forward(this.#pos(T))); // [B, T, C]
+    for (const block of this.blocks) h = block.forward(h);
+    const z = this.tap("ln_f.out", this.lnF.forward(h)); // [B, T, C]
+    const logits = this.tap("logits", this.unembed(z)); // [B, T, V]
+    if (!targets) return { logits };
+    const V = this.config.vocabSize;
+    const loss = crossEntropy(reshape(logits, [B * T, V]), reshape(targets, [B * T]), {
+      ignoreIndex: opts.ignoreIndex ?? -1, reduction: "mean",
+    });
+    return { logits, loss };
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const p of this.#positions.values()) p.dispose();
+    this.#positions.clear();
+  }
+}

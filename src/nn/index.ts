@@ -1,0 +1,16 @@
+// Public surface of src/nn that runs anywhere (browser or Node): modules, the GPT, AdamW, the
+// schedule and clipping, the training step, and the safetensors codec. File I/O is in node.ts.
+export { Module, setValues } from "./module";
+export type { TapFn, TapHook } from "./module";
+export { Linear, Embedding, LayerNorm, initNormal } from "./layers";
+export type { InitOptions } from "./layers";
+export { CausalSelfAttention, MLP, Block } from "./transformer";
+export type { BlockOptions } from "./transformer";
+export { GPT, gptConfig } from "./gpt";
+export type { GPTConfig, GPTOptions, GPTOutput } from "./gpt";
+export { AdamW, decayedParameterNames, lrAt, clipFactor } from "./optim";
+export type { AdamWOptions, LrSchedule } from "./optim";
+export { Trainer, flushBackend } from "./train";
+export type { LMBatch, TrainerOptions, StepResult } from "./train";
+export { parseSafetensors, serializeSafetensors, toFloat32 } from "./safetensors";
+export type { SafeTensor, TensorInput, ParsedSafetensors } from "./safetensors";

@@ -1,0 +1,92 @@
+// End-to-end training of a tiny GPT: it overfits one batch on both backends, the two backends'
+// loss curves agree over the first steps, a run is deterministic, gradient accumulation equals
+// the big batch, a step submits once and reads back once, and GPU memory stays flat over 50 steps.
+import { beforeAll, expect, test } from "vitest";
+import { gpuRuntime, type BackendName } from "../src/node";
+import { AdamW, GPT, Trainer, type GPTConfig, type LMBatch } from "../src/nn/index";
+import { gpu } from "./helpers/gpu";
+
+const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };
+
+beforeAll(async () => {
+  await gpu();
+});
+
+function batch(B: number, offset = 0): LMBatch {
+  const T = 8;
+  const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3 + offset) % 11);
+  const y = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1 + offset * 3) % 11);
+  return { B, T, x, y };
+}
+
+function setup(backend: BackendName, lr = 1e-2, seed = 5) {
+  const model = new GPT(CFG, { backend, seed });
+  const opt = AdamW.forModel(model, { lr });
+  const trainer = new Trainer(model, opt, { schedule: { lr, warmup: 1, total: 1000, minLr: lr } });
+  return { model, opt, trainer, dispose: () => (model.dispose(), opt.dispose()) };
+}
+
+async function curve(backend: BackendName, steps: number, b = batch(2)): Promise<number[]> {
+  const s = setup(backend);
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await s.trainer.trainStep([b])).loss);
+  s.dispose();
+  return out;
+}
+
+test("overfits one batch on both backends; the backends' loss curves agree over the first steps", async () => {
+  const cpu = await curve("cpu64", 40);
+  const web = await curve("webgpu", 40);
+  expect(cpu[0]).toBeGreaterThan(2); // ≈ ln 11 at init
+  for (const c of [cpu, web]) expect(c.at(-1)!).toBeLessThan(0.15 * c[0]);
+  for (let i = 0; i < 5; i++) expect(Math.abs(web[i] - cpu[i]) / cpu[i], `step ${i}`).toBeLessThan(1e-4);
+});
+
+test("same seed, same backend: identical loss curve (webgpu)", async () => {
+  const a = await curve("webgpu", 4);
+  const b = await curve("webgpu", 4);
+  expect(b).toEqual(a);
+});
+
+test("gradient accumulation over two half batches equals one full batch (cpu64)", async () => {
+  const full = setup("cpu64");
+  const acc = setup("cpu64");
+  const big = batch(4);
+  const half = (k: number): LMBatch => ({ B: 2, T: 8, x: big.x.slice(k * 16, k * 16 + 16), y: big.y.slice(k * 16, k * 16 + 16) });
+  for (let i = 0; i < 3; i++) {
+    const a = await full.trainer.trainStep([big]);
+    const b = await acc.trainer.trainStep([half(0), half(1)]);
+    expect(b.loss).toBeCloseTo(a.loss, 12);
+    expect(b.gradNorm).toBeCloseTo(a.gradNorm, 12);
+  }
+  const pa = await full.model.blocks[1].mlp.cFc.weight.data();
+  const pb = await acc.model.blocks[1].mlp.cFc.weight.data();
+  for (let i = 0; i < pa.length; i++) expect(pb[i]).toBeCloseTo(pa[i], 10);
+  full.dispose();
+  acc.dispose();
+});
+
+test("webgpu: one submit and one readback per step; no new GPU buffers over 50 steps after warm-up", async () => {
+  const rt = gpuRuntime()!;
+  const s = setup("webgpu", 3e-3);
+  const created: number[] = [];
+  let last = 0;
+  for (let i = 0; i < 50; i++) {
+    const before = { ...rt.stats };
+    const r = await s.trainer.trainStep([batch(2, i % 3)]);
+    if (i > 0) {
+      expect(rt.stats.submits - before.submits).toBe(1);
+      expect(rt.stats.readbacks - before.readbacks).toBe(1);
+    }
+    created.push(rt.pool.stats.buffersCreated);
+    last = r.loss;
+  }
+  expect(Number.isFinite(last)).toBe(true);
+  expect(created.slice(3)).toEqual(new Array(47).fill(created[2]));
+  // Validation on the same model afterwards is flat too.
+  await s.trainer.evaluate([batch(2), batch(2, 1)]);
+  const after = rt.pool.stats.buffersCreated;
+  await s.trainer.evaluate([batch(2), batch(2, 1)]);
+  expect(rt.pool.stats.buffersCreated).toBe(after);
+  s.dispose();
+});
