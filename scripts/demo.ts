@@ -1,0 +1,139 @@
+// `npm run demo`: a tiny static server on 127.0.0.1 for the browser example. It serves
+// examples/ (its .ts page scripts bundled on request by esbuild, with every import of the library
+// entry src/index.ts left external and pointed at /lib/index.js) and the built library
+// dist/browser/ under /lib/. It writes nothing to disk and is not a production server.
+import { build, type Plugin } from "esbuild";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { dirname, extname, join, normalize, relative, resolve, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const EXAMPLES = join(ROOT, "examples");
+const SRC_ENTRY = join(ROOT, "src", "index.ts");
+
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+};
+
+/** Options of {@link startDemoServer}. */
+export interface DemoServerOptions {
+  /** TCP port (0 picks a free one). Default 0. */
+  port?: number;
+  /** Folder served under /lib/ (the browser bundle). Default dist/browser. */
+  libDir?: string;
+}
+
+/** A running demo server. */
+export interface DemoServer {
+  /** Base URL, e.g. http://127.0.0.1:8080/ */
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** esbuild plugin: the library entry stays external as /lib/index.js; other src/ imports are refused. */
+const libraryExternal: Plugin = {
+  name: "library-external",
+  setup(b) {
+    b.onResolve({ filter: /src\// }, (args) => {
+      const abs = resolve(args.resolveDir, args.path);
+      if (abs === SRC_ENTRY || abs + ".ts" === SRC_ENTRY) return { path: "/lib/index.js", external: true };
+      if (relative(join(ROOT, "src"), abs).startsWith("..")) return undefined;
+      return { errors: [{ text: `examples may import the library only through src/index (got ${args.path})` }] };
+    });
+  },
+};
+
+/** Bundles one page script examples/<name>.ts into an ES module (library external). */
+export async function bundlePage(name: string): Promise<string> {
+  const r = await build({
+    entryPoints: [join(EXAMPLES, `${name}.ts`)],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    sourcemap: "inline",
+    plugins: [libraryExternal],
+    logLevel: "silent",
+  });
+  return r.outputFiles[0]!.text;
+}
+
+/** Newest modification time (ms) of the .ts files under a folder. */
+function newestTs(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestTs(p));
+    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Why the library bundle in `libDir` cannot be served as is (missing or older than src/), or null. */
+export function libraryProblem(libDir = join(ROOT, "dist", "browser")): string | null {
+  const f = join(libDir, "index.js");
+  if (!existsSync(f)) return `${relative(ROOT, f)} is missing: run \`npm run build\` first`;
+  if (statSync(f).mtimeMs < newestTs(join(ROOT, "src"))) return `${relative(ROOT, f)} is older than src/: run \`npm run build\``;
+  return null;
+}
+
+/** Maps a URL path inside `base` to a file, refusing anything outside it. */
+function inside(base: string, urlPath: string): string | null {
+  const p = normalize(join(base, decodeURIComponent(urlPath)));
+  return p === base || p.startsWith(base + sep) ? p : null;
+}
+
+/** Starts the server on 127.0.0.1. */
+export async function startDemoServer(opts: DemoServerOptions = {}): Promise<DemoServer> {
+  const libDir = resolve(opts.libDir ?? join(ROOT, "dist", "browser"));
+  const server = createServer((req, res) => {
+    const send = (code: number, type: string, body: string | Buffer): void => {
+      res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
+      res.end(body);
+    };
+    void (async () => {
+      const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+      let file: string | null;
+      if (path.startsWith("/lib/")) file = inside(libDir, path.slice(5));
+      else if (path === "/") file = join(EXAMPLES, "index.html");
+      else if (path.endsWith(".js") && existsSync(join(EXAMPLES, path.slice(1, -3) + ".ts"))) {
+        return send(200, MIME[".js"]!, await bundlePage(path.slice(1, -3)));
+      } else file = inside(EXAMPLES, path.slice(1));
+      if (!file || !existsSync(file) || !statSync(file).isFile()) return send(404, "text/plain", `not found: ${path}`);
+      send(200, MIME[extname(file)] ?? "application/octet-stream", readFileSync(file));
+    })().catch((e: Error) => send(500, "text/plain", `demo server: ${e.message}`));
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => ok());
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    server,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const i = process.argv.indexOf("--port");
+  const port = i > 0 ? Number(process.argv[i + 1]) : 8080;
+  const problem = libraryProblem();
+  if (problem?.includes("missing")) {
+    console.error(`demo: ${problem}`);
+    process.exit(1);
+  }
+  if (problem) console.warn(`demo: warning: ${problem}`);
+  const s = await startDemoServer({ port });
+  console.log(`demo: open ${s.url} in a browser with WebGPU (Ctrl-C stops)`);
+}
