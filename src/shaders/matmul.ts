@@ -1,7 +1,10 @@
-// WGSL matmul: C[b] = op(A[b]) · op(B[b]) with op = identity or transpose, register-blocked
-// 4×4 outputs per invocation with no workgroup memory (fast on software adapters and decent on
-// GPUs). The aligned variant moves vec4s; the generic one handles any M, N, K with bounds checks.
+// WGSL matmul: C[b] = op(A[b]) · op(B[b]) with op = identity or transpose. This file holds the
+// variant choice per adapter class and shape (measured with `npm run bench -- --suite matmul`,
+// figures in bench/RESULTS.md) and the register-blocked 4×4 kernel with no workgroup memory;
+// `rowbcast` (software adapters) and `tiled` (hardware GPUs) live in matmul-rowbcast/-tiled.ts.
 import type { Kernel } from "../tensor/webgpu/runtime";
+import { rowbcastFits, rowbcastKernel, type RowbcastOptions } from "./matmul-rowbcast";
+import { tiledKernel } from "./matmul-tiled";
 import { kernel } from "./wgsl";
 
 /** Problem description baked into the kernel. */
@@ -19,13 +22,56 @@ export interface MatmulShape {
   bShared: boolean;
 }
 
-const WGX = 8, WGY = 8; // 8×8 invocations × 4×4 outputs = a 32×32 tile per workgroup
+/** The adapter facts the variant choice depends on (a subset of AdapterInfo). */
+export interface MatmulAdapter {
+  /** Software rasterizer (lavapipe / SwiftShader): no workgroup memory, uniform loads win. */
+  isSoftware: boolean;
+}
 
-/** Kernel and grid for a matmul; picks the vec4 variant when M, N, K are multiples of 4. */
-export function matmulKernel(p: MatmulShape): { k: Kernel; grid: number[] } {
+/** Kernel variants: `rb4x4` register-blocked, `rowbcast` uniform-A rows, `tiled` shared memory. */
+export type MatmulVariant = "rb4x4" | "rowbcast" | "tiled";
+
+/** A chosen kernel: code, grid and which variant it is. */
+export interface MatmulPlan {
+  k: Kernel;
+  grid: number[];
+  variant: MatmulVariant;
+}
+
+const WGX = 8, WGY = 8; // rb4x4: 8×8 invocations × 4×4 outputs = a 32×32 tile per workgroup
+
+/** rowbcast settings chosen on lavapipe (bench/RESULTS.md, "matmul variants"). */
+export const ROWBCAST_DEFAULT: RowbcastOptions = { rows: 8, wg: 16 };
+
+/**
+ * The variant for an adapter class and shape. Software adapters: `rowbcast` whenever its vec4
+ * layout fits (it wins at every measured transformer and square shape), else `rb4x4`.
+ * Hardware GPUs: `tiled` once the output has at least 16 64×64 tiles (enough workgroups to fill
+ * the machine), `rb4x4` for small outputs where its 32×32 tiles give more parallelism.
+ */
+export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): MatmulVariant {
+  if (adapter.isSoftware) return rowbcastFits(p, ROWBCAST_DEFAULT) ? "rowbcast" : "rb4x4";
+  const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
+  return tiles >= 16 ? "tiled" : "rb4x4";
+}
+
+/** Kernel and grid of one variant (null when the variant cannot handle the shape). */
+export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
+  opts: RowbcastOptions = ROWBCAST_DEFAULT): { k: Kernel; grid: number[] } | null {
+  if (variant === "tiled") return tiledKernel(p);
+  if (variant === "rowbcast") return rowbcastFits(p, opts) ? rowbcastKernel(p, opts) : null;
   const aligned = p.M % 4 === 0 && p.N % 4 === 0 && p.K % 4 === 0;
   const grid = [Math.ceil(p.N / (4 * WGX)), Math.ceil(p.M / (4 * WGY)), p.batch];
   return { k: aligned ? alignedKernel(p) : genericKernel(p), grid };
+}
+
+/**
+ * Kernel and grid for a matmul on an adapter (default: a software adapter, the CPU-friendly
+ * choice). See {@link selectMatmulVariant}.
+ */
+export function matmulKernel(p: MatmulShape, adapter: MatmulAdapter = { isSoftware: true }): MatmulPlan {
+  const variant = selectMatmulVariant(p, adapter);
+  return { ...matmulVariantKernel(variant, p)!, variant };
 }
 
 function header(p: MatmulShape, vec: boolean): { bindings: Parameters<typeof kernel>[1]; pre: string } {

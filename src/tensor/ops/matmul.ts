@@ -69,7 +69,7 @@ const matmulOp = defineOp<Required<MatmulOptions>>({
     const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
     if (M * N === 0) return;
     if (K === 0) return rt.clear(c.s.buffer);
-    const { k, grid } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o });
+    const { k, grid } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o }, rt.info);
     rt.dispatch(k, [a.s.buffer, b.s.buffer, c.s.buffer], grid);
   },
   save: { inputs: [0, 1] },

@@ -1,0 +1,94 @@
+// `npm run bench [-- --quick] [-- --suite matmul,peers,...]`: runs the suites on the WebGPU
+// adapter, prints one table, and writes the JSON (adapter, machine, every case) atomically to
+// bench/results/. Peers and the polite-wait comparison run in child processes.
+import { parseArgs } from "node:util";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { init, gpuRuntime } from "../src/node";
+import { writeFileAtomic } from "../src/nn/atomic-write";
+import { BUDGETS, machine } from "./lib/harness";
+import type { Suite, SuiteContext } from "./lib/context";
+import { printTable } from "./lib/table";
+import { matmulSuite } from "./suites/matmul";
+import { opSuites } from "./suites/ops";
+import { copySuite } from "./suites/copy";
+import { trainSuite } from "./suites/train";
+import { peersSuite } from "./suites/peers";
+import { waitSuite } from "./suites/wait";
+
+const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    suite: { type: "string" },
+    out: { type: "string" },
+    list: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help || values.list) {
+  console.log("usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json]\nsuites:");
+  for (const s of SUITES) console.log(`  ${s.name.padEnd(12)} ${s.describe}`);
+  process.exit(0);
+}
+
+const wanted = values.suite ? values.suite.split(",").map((s) => s.trim()).filter(Boolean) : SUITES.map((s) => s.name);
+const unknown = wanted.filter((w) => !SUITES.some((s) => s.name === w));
+if (unknown.length) {
+  console.error(`unknown suite(s): ${unknown.join(", ")}; known: ${SUITES.map((s) => s.name).join(", ")}`);
+  process.exit(2);
+}
+
+const info = await init({ backend: "webgpu" });
+const rt = gpuRuntime()!;
+const started = new Date();
+const ctx: SuiteContext = {
+  quick: values.quick,
+  budget: values.quick ? BUDGETS.quick : BUDGETS.full,
+  results: [],
+  log: (m) => console.log(m),
+  sections: {},
+};
+console.log(`adapter: ${info.adapter?.description} (software: ${info.adapter?.isSoftware}); ` +
+  `timestamps: ${rt.device.features.has("timestamp-query")}; wait: ${process.env.METAGRAD_WAIT ?? "polite"}; ` +
+  `mode: ${values.quick ? "quick" : "full"}`);
+const suiteTimes: Record<string, number> = {};
+const failures: Record<string, string> = {};
+for (const s of SUITES.filter((x) => wanted.includes(x.name))) {
+  const t0 = performance.now();
+  console.log(`\n== ${s.name}: ${s.describe}`);
+  try {
+    await s.run(ctx);
+  } catch (e) {
+    failures[s.name] = (e as Error).stack ?? String(e);
+    console.error(`suite ${s.name} failed: ${(e as Error).message}`);
+  }
+  suiteTimes[s.name] = Math.round(performance.now() - t0);
+}
+
+printTable(ctx.results, ctx.sections);
+const here = dirname(fileURLToPath(import.meta.url));
+const file = values.out ?? join(here, "results", `bench-${started.toISOString().replace(/[:.]/g, "-")}.json`);
+const report = {
+  started: started.toISOString(),
+  finished: new Date().toISOString(),
+  mode: values.quick ? "quick" : "full",
+  suites: wanted,
+  suiteMs: suiteTimes,
+  failures,
+  adapter: info.adapter,
+  timestamps: rt.device.features.has("timestamp-query"),
+  machine: machine(),
+  runtime: { ...rt.stats, buffersCreated: rt.pool.stats.buffersCreated },
+  results: ctx.results,
+  ...ctx.sections,
+};
+mkdirSync(dirname(file), { recursive: true });
+writeFileAtomic(file, `${JSON.stringify(report, null, 1)}\n`);
+if (!values.out) writeFileAtomic(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 1)}\n`);
+console.log(`\nwrote ${file}`);
+const failed = ctx.results.filter((r) => r.check && !r.check.ok).length + Object.keys(failures).length;
+process.exit(failed ? 1 : 0);

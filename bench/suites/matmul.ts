@@ -1,0 +1,152 @@
+// Matmul suite: every kernel variant (including the ones the selection rejects) at square and
+// GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
+// (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
+import { fromValues, matmul, randn, zeros, type Tensor } from "../../src/node";
+import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../../src/shaders/matmul";
+import type { RowbcastOptions } from "../../src/shaders/matmul-rowbcast";
+import { Philox } from "../../src/tensor/random";
+import { record, type Suite, type SuiteContext } from "../lib/context";
+import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
+import { GPT_SHAPES } from "../lib/shapes";
+
+/** A kernel variant as the bench names it. */
+interface Candidate {
+  label: string;
+  variant: MatmulVariant;
+  opts?: RowbcastOptions;
+}
+
+const CANDIDATES: Candidate[] = [
+  { label: "rb4x4", variant: "rb4x4" },
+  { label: "rowbcast r8 wg16", variant: "rowbcast", opts: { rows: 8, wg: 16 } },
+  { label: "rowbcast r4 wg16", variant: "rowbcast", opts: { rows: 4, wg: 16 } },
+  { label: "rowbcast r8 wg8", variant: "rowbcast", opts: { rows: 8, wg: 8 } },
+  { label: "rowbcast r8 wg32", variant: "rowbcast", opts: { rows: 8, wg: 32 } },
+  { label: "tiled64", variant: "tiled" },
+];
+
+function shape(M: number, N: number, K: number, transA = false, transB = false): MatmulShape {
+  return { M, N, K, batch: 1, transA, transB, bShared: true };
+}
+
+function describeShape(p: MatmulShape): string {
+  const a = p.transA ? [p.K, p.M] : [p.M, p.K];
+  const b = p.transB ? [p.N, p.K] : [p.K, p.N];
+  return `${shp(a)}${p.transA ? "ᵀ" : ""}x${shp(b)}${p.transB ? "ᵀ" : ""}`;
+}
+
+function f64Matmul(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {
+  const C = new Float64Array(p.M * p.N);
+  for (let m = 0; m < p.M; m++) {
+    for (let n = 0; n < p.N; n++) {
+      let s = 0;
+      for (let k = 0; k < p.K; k++) s += A[p.transA ? k * p.M + m : m * p.K + k] * B[p.transB ? n * p.K + k : k * p.N + n];
+      C[m * p.N + n] = s;
+    }
+  }
+  return C;
+}
+
+/** Checks one variant with the case's transpose flags on a small shape against f64. */
+async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: string; maxErr: number; ok: boolean }> {
+  const small = shape(72, 40, 36, p.transA, p.transB);
+  const plan = matmulVariantKernel(c.variant, small, c.opts);
+  if (!plan) return { shape: describeShape(small), maxErr: NaN, ok: false };
+  const g = new Philox(11);
+  const av = Float64Array.from({ length: small.M * small.K }, () => g.normal());
+  const bv = Float64Array.from({ length: small.K * small.N }, () => g.normal());
+  const a = fromValues(av, [av.length]), b = fromValues(bv, [bv.length]), out = zeros([small.M * small.N]);
+  rt().dispatch(plan.k, [a.storage.buffer, b.storage.buffer, out.storage.buffer], plan.grid);
+  const got = await out.data();
+  for (const t of [a, b, out]) t.dispose();
+  return { shape: describeShape(small), ...compare(got, f64Matmul(small, av, bv), 1e-4, 1e-4) };
+}
+
+async function variantCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[]): Promise<void> {
+  const tm = gpuTimer();
+  const table: Record<string, Record<string, number>> = {};
+  for (const { name, p } of shapes) {
+    const a = randn([p.M * p.K], { seed: 1 }), b = randn([p.K * p.N], { seed: 2 }), c = zeros([p.M * p.N]);
+    const flop = 2 * p.M * p.N * p.K;
+    const selected = selectMatmulVariant(p, rt().info);
+    const row: Record<string, number> = {};
+    for (const cand of CANDIDATES) {
+      // Shared memory on a software adapter is ~10× slower: sample it at one shape only.
+      if (cand.variant === "tiled" && rt().info.isSoftware && flop > 2 * 512 ** 3) continue;
+      if (ctx.quick && cand.label !== "rb4x4" && cand.label !== "rowbcast r8 wg16" && cand.variant !== "tiled") continue;
+      const plan = matmulVariantKernel(cand.variant, p, cand.opts);
+      if (!plan) continue;
+      const check = await checkVariant(cand, p);
+      const ds = [{ kernel: plan.k, buffers: [a.storage.buffer, b.storage.buffer, c.storage.buffer], grid: plan.grid }];
+      const compileMs = await tm.compile(ds);
+      const one = await tm.time(ds, 1);
+      const reps = repsFor(one.ms, 30);
+      let source = one.source;
+      const stats = await measure(`${name} ${cand.label}`, async () => {
+        const t = await tm.time(ds, reps);
+        source = t.source;
+        return t.ms;
+      }, ctx.budget);
+      const gflops = flop / stats.median / 1e6;
+      row[cand.label] = Number(gflops.toFixed(2));
+      const isSel = cand.variant === selected && (cand.variant !== "rowbcast" || (cand.opts?.rows === 8 && cand.opts.wg === 16));
+      record(ctx, {
+        suite: "matmul", name: `variant ${name}`, shape: describeShape(p), impl: "metagrad", variant: cand.label,
+        timing: source, ms: stats, gflops, check, firstRunMs: compileMs,
+        note: isSel ? "selected" : undefined,
+      });
+    }
+    table[`${name} ${describeShape(p)}`] = row;
+    for (const t of [a, b, c]) t.dispose();
+  }
+  ctx.sections.matmulVariants = { adapterIsSoftware: rt().info.isSoftware, gflops: table };
+}
+
+async function opCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[]): Promise<void> {
+  for (const { name, p } of shapes) {
+    const aShape = p.transA ? [p.K, p.M] : [p.M, p.K];
+    const bShape = p.transB ? [p.N, p.K] : [p.K, p.N];
+    const check = await checkVsCpu64((backend) => {
+      const sa = p.transA ? [24, 40] : [40, 24], sb = p.transB ? [36, 24] : [24, 36];
+      const x = randn(sa, { seed: 3, backend }), y = randn(sb, { seed: 4, backend });
+      return [matmul(x, y, { transA: p.transA, transB: p.transB })];
+    });
+    const a: Tensor = randn(aShape, { seed: 5 }), b: Tensor = randn(bShape, { seed: 6 });
+    const t = await timeEncoded(`op ${name}`, () => {
+      matmul(a, b, { transA: p.transA, transB: p.transB });
+    }, ctx.budget);
+    record(ctx, {
+      suite: "matmul", name: `op ${name}`, shape: describeShape(p), impl: "metagrad",
+      variant: selectMatmulVariant(p, rt().info), timing: t.source, ms: t.stats,
+      gflops: (2 * p.M * p.N * p.K) / t.stats.median / 1e6, check: { shape: "[40,24]x[24,36]", ...check },
+      pipelines: t.pipelines, firstRunMs: t.firstRunMs, dispatches: t.dispatches, jsUsPerDispatch: t.jsUsPerDispatch,
+    });
+    a.dispose();
+    b.dispose();
+  }
+}
+
+/** The matmul suite. */
+export const matmulSuite: Suite = {
+  name: "matmul",
+  describe: "f32 matmul variants and the matmul op: square 128..1024 and GPT-step shapes (with backward's transposed operands)",
+  run: async (ctx) => {
+    const sq = (ctx.quick ? [256, 1024] : [128, 256, 512, 1024]).map((n) => ({ name: `square ${n}`, p: shape(n, n, n) }));
+    const g = GPT_SHAPES;
+    const gpt = [
+      { name: "gpt fc fwd", p: shape(g.BT, 4 * g.C, g.C) },
+      { name: "gpt fc bwd dX", p: shape(g.BT, g.C, 4 * g.C, false, true) },
+      { name: "gpt fc bwd dW", p: shape(g.C, 4 * g.C, g.BT, true, false) },
+      { name: "gpt qkv fwd", p: shape(g.BT, 3 * g.C, g.C) },
+      { name: "gpt proj fwd", p: shape(g.BT, g.C, 4 * g.C) },
+      { name: "gpt proj bwd dX", p: shape(g.BT, 4 * g.C, g.C, false, true) },
+      { name: "gpt proj bwd dW", p: shape(4 * g.C, g.C, g.BT, true, false) },
+      { name: "gpt lm-head fwd", p: shape(g.BT, g.V, g.C, false, true) },
+    ];
+    const gptPick = ctx.quick ? gpt.slice(0, 3) : gpt;
+    ctx.log("matmul kernel variants (GPU time per dispatch):");
+    await variantCases(ctx, ctx.quick ? [...sq, ...gptPick] : [...sq, ...gptPick]);
+    ctx.log("matmul op (selected variant):");
+    await opCases(ctx, ctx.quick ? [sq[1], gpt[0]] : [...sq, ...gpt]);
+  },
+};

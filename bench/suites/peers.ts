@@ -1,0 +1,65 @@
+// Peer suite: the same matmul, softmax, layernorm and MLP training step in metagrad,
+// TensorFlow.js (tfjs-backend-webgpu) and jax-js (webgpu), each in its own child process on the
+// same adapter, timed by one harness (one call + GPU completion, polite wait for all three).
+import { fileURLToPath } from "node:url";
+import { record, type Suite } from "../lib/context";
+import { runChild } from "../lib/child";
+import { peerCases } from "../lib/shapes";
+import type { PeerRow } from "../lib/table";
+import type { PeerReport } from "../peers/child";
+
+const CHILD = fileURLToPath(new URL("../peers/child.ts", import.meta.url));
+const IMPLS = ["metagrad", "tfjs", "jax"] as const;
+
+/** The fairness statement printed with the ratios and stored in the JSON. */
+export const FAIRNESS = "Same adapter, same harness, each implementation in a fresh child process; one sample = one " +
+  "call + waiting for GPU completion. Every implementation waits through the same politeWait (0.25 ms Atomics.wait " +
+  "slices) instead of dawn.node's spinning await; the MLP step reads its loss every step in all three. " +
+  "Ratios are their median / our median (> 1: metagrad is faster).";
+
+/** The peer suite. */
+export const peersSuite: Suite = {
+  name: "peers",
+  describe: "metagrad vs tfjs-webgpu vs jax-js-webgpu: matmul, softmax, layernorm, MLP train step (child processes)",
+  run: async (ctx) => {
+    const reports: Record<string, PeerReport | { impl: string; error: string; cases: [] }> = {};
+    for (const impl of IMPLS) {
+      ctx.log(`peer ${impl}:`);
+      const o = await runChild<PeerReport>(CHILD, [impl, ctx.quick ? "quick" : "full"], {
+        timeoutMs: ctx.quick ? 240_000 : 420_000, prefix: "    ",
+      });
+      reports[impl] = o.report ?? { impl, error: o.error ?? "no report", cases: [] };
+      if (o.report && o.error) reports[impl].error = o.error;
+    }
+    const rows: PeerRow[] = [];
+    for (const c of peerCases(ctx.quick)) {
+      const ms = (impl: string) => reports[impl].cases.find((x) => x.id === c.id)?.ms?.median ?? null;
+      const ours = ms("metagrad"), tf = ms("tfjs"), jx = ms("jax");
+      rows.push({
+        id: c.id, metagradMs: ours, tfjsMs: tf, jaxMs: jx,
+        vsTfjs: ours && tf ? tf / ours : null, vsJax: ours && jx ? jx / ours : null,
+      });
+      for (const impl of IMPLS) {
+        const r = reports[impl].cases.find((x) => x.id === c.id);
+        if (!r?.ms) continue;
+        const name = reports[impl].impl;
+        record(ctx, {
+          suite: "peers", name: c.id, shape: c.dims.join("x"), impl: name, timing: "wall-e2e", ms: r.ms,
+          gflops: c.flop ? c.flop / r.ms.median / 1e6 : undefined, gbps: c.bytes ? c.bytes / r.ms.median / 1e6 : undefined,
+          check: r.check ? { shape: "small", ...r.check } : undefined, firstRunMs: r.firstRunMs,
+        });
+      }
+    }
+    ctx.sections.peers = {
+      note: FAIRNESS,
+      rows,
+      errors: Object.fromEntries(IMPLS.flatMap((i) => {
+        const rep = reports[i];
+        const caseErrs = rep.cases.filter((x) => x.error).map((x) => `${x.id}: ${x.error}`);
+        return rep.error || caseErrs.length ? [[i, { process: rep.error ?? null, cases: caseErrs }]] : [];
+      })),
+      versions: Object.fromEntries(IMPLS.map((i) => [i, (reports[i] as PeerReport).version ?? null])),
+      setup: Object.fromEntries(IMPLS.map((i) => [i, (reports[i] as PeerReport).setup ?? null])),
+    };
+  },
+};

@@ -1,0 +1,140 @@
+// Training-step suite: one full GPT training step (src/nn GPT + AdamW + Trainer: forward, fused
+// cross-entropy, backward, clipping, AdamW, one loss readback) and the small MLP step of the peer
+// comparison, with tokens/s, dispatches/submits per step, new GPU buffers after warm-up, and the
+// JS encode time per dispatch (the synchronous part of a step, before its first await).
+import * as mg from "../../src/node";
+import type { Tensor } from "../../src/node";
+import { Philox } from "../../src/tensor/random";
+import { record, type Suite, type SuiteContext } from "../lib/context";
+import { measure, rt } from "../lib/harness";
+import { GPT_SHAPES, peerCases } from "../lib/shapes";
+import { inputs, MLP_LR } from "../peers/common";
+
+/** One training step: the synchronous encode part returns the promise of the readback. */
+type Step = () => Promise<unknown>;
+
+interface StepReport {
+  ms: ReturnType<typeof measure> extends Promise<infer S> ? S : never;
+  firstStepMs: number;
+  pipelines: number;
+  dispatches: number;
+  submits: number;
+  newBuffers: number;
+  jsUsPerDispatch: number;
+}
+
+/** Warm-up (two steps), then tinybench samples; counters come from two more steady steps. */
+async function timeSteps(ctx: SuiteContext, name: string, step: Step): Promise<StepReport> {
+  const r = rt();
+  const p0 = r.stats.pipelines;
+  let t0 = performance.now();
+  await step();
+  const firstStepMs = performance.now() - t0;
+  const pipelines = r.stats.pipelines - p0;
+  await step();
+  const s0 = { ...r.stats }, b0 = r.pool.stats.buffersCreated;
+  let encodeMs = 0;
+  const n = 2;
+  for (let i = 0; i < n; i++) {
+    t0 = performance.now();
+    const pending = step();
+    encodeMs += performance.now() - t0;
+    await pending;
+  }
+  const dispatches = (r.stats.dispatches - s0.dispatches) / n;
+  const submits = (r.stats.submits - s0.submits) / n;
+  const newBuffers = (r.pool.stats.buffersCreated - b0) / n;
+  const ms = await measure(name, async () => {
+    await step();
+  }, { ...ctx.budget, minSamples: Math.min(ctx.budget.minSamples, 4), warmup: 0 });
+  return { ms, firstStepMs, pipelines, dispatches, submits, newBuffers, jsUsPerDispatch: (encodeMs * 1000) / n / Math.max(1, dispatches) };
+}
+
+interface NnModule {
+  GPT: new (c: Record<string, number>, o?: Record<string, unknown>) => { dispose?: () => void };
+  AdamW: { forModel: (m: unknown, o?: Record<string, number>) => { dispose: () => void } };
+  Trainer: new (m: unknown, opt: unknown, o: Record<string, unknown>) => {
+    trainStep: (b: { B: number; T: number; x: Int32Array; y: Int32Array }[]) => Promise<{ loss: number }>;
+  };
+}
+
+async function gptStep(ctx: SuiteContext): Promise<void> {
+  let nn: NnModule;
+  const path = "../../src/nn/index";
+  try {
+    nn = (await import(/* @vite-ignore */ path)) as NnModule;
+    if (typeof nn.GPT !== "function" || typeof nn.Trainer !== "function") throw new Error("GPT/Trainer not exported");
+  } catch (e) {
+    ctx.log(`  GPT step skipped: src/nn has no GPT/Trainer yet (${(e as Error).message.split("\n")[0]})`);
+    (ctx.sections.unavailable ??= {} as Record<string, string>);
+    (ctx.sections.unavailable as Record<string, string>)["gpt step"] = "src/nn GPT/Trainer not available";
+    return;
+  }
+  const g = GPT_SHAPES;
+  const [B, T] = ctx.quick ? [8, 128] : [g.B, g.T];
+  const config = { nLayer: 2, nHead: g.H, nEmbd: g.C, blockSize: g.T, vocabSize: g.V };
+  const model = new nn.GPT(config, { seed: 1 });
+  const opt = nn.AdamW.forModel(model, { lr: 1e-3 });
+  const trainer = new nn.Trainer(model, opt, { schedule: { lr: 1e-3, warmup: 2, total: 1000 } });
+  const rng = new Philox(5);
+  const batch = () => {
+    const x = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * g.V));
+    const y = Int32Array.from({ length: B * T }, (_, i) => x[(i + 1) % x.length]);
+    return [{ B, T, x, y }];
+  };
+  const data = [batch(), batch(), batch()];
+  let k = 0;
+  const losses: number[] = [];
+  const rep = await timeSteps(ctx, "gpt step", () => trainer.trainStep(data[k++ % data.length]).then((r) => losses.push(r.loss)));
+  const ok = losses.every(Number.isFinite) && losses[losses.length - 1] < losses[0];
+  record(ctx, {
+    suite: "train", name: "GPT training step", shape: `L2 C${g.C} H${g.H} V${g.V} B${B} T${T}`, impl: "metagrad",
+    timing: "wall-e2e", ms: rep.ms, check: { shape: "loss decreases", maxErr: 0, ok },
+    pipelines: rep.pipelines, firstRunMs: rep.firstStepMs, dispatches: rep.dispatches, jsUsPerDispatch: rep.jsUsPerDispatch,
+    extra: { tokensPerS: Math.round((B * T * 1000) / rep.ms.median), submitsPerStep: rep.submits, newBuffersPerStep: rep.newBuffers,
+      firstLoss: losses[0], lastLoss: losses[losses.length - 1] },
+  });
+  opt.dispose();
+}
+
+async function mlpStep(ctx: SuiteContext): Promise<void> {
+  const c = peerCases(true).find((x) => x.kind === "mlp")!;
+  let xs: Tensor[] = inputs(c).map((x) => mg.fromValues(x.data, x.shape));
+  for (const p of xs.slice(2)) p.requireGrad();
+  const step = () => {
+    const [x, t] = xs;
+    const loss = mg.tidy(() => {
+      const h = mg.relu(mg.add(mg.matmul(x, xs[2]), xs[3]));
+      const y = mg.add(mg.matmul(h, xs[4]), xs[5]);
+      const d = mg.sub(y, t);
+      const l = mg.mean(mg.mul(d, d));
+      l.backward();
+      return l;
+    });
+    const next = mg.noGrad(() => xs.slice(2).map((p) => mg.sub(p, mg.mul(p.grad!, MLP_LR)).requireGrad()));
+    for (const p of xs.slice(2)) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+    xs = [x, t, ...next];
+    return loss.item().finally(() => loss.dispose());
+  };
+  const rep = await timeSteps(ctx, "mlp step", step);
+  record(ctx, {
+    suite: "train", name: "MLP training step (SGD)", shape: c.dims.join("x"), impl: "metagrad", timing: "wall-e2e",
+    ms: rep.ms, gflops: c.flop! / rep.ms.median / 1e6, pipelines: rep.pipelines, firstRunMs: rep.firstStepMs,
+    dispatches: rep.dispatches, jsUsPerDispatch: rep.jsUsPerDispatch,
+    extra: { submitsPerStep: rep.submits, newBuffersPerStep: rep.newBuffers },
+  });
+  for (const x of xs) x.dispose();
+}
+
+/** The training-step suite. */
+export const trainSuite: Suite = {
+  name: "train",
+  describe: "full GPT training step (tokens/s, dispatches and submits per step, new buffers) and the MLP step",
+  run: async (ctx) => {
+    await mlpStep(ctx);
+    await gptStep(ctx);
+  },
+};
