@@ -154,14 +154,17 @@ test("logit lens helpers: unembed(lnF(h^L)) equals the model's logits", async ()
   model.dispose();
 });
 
-test("cpu64 and webgpu agree on logits, loss and every gradient (f32 tolerance)", async () => {
-  const ref = new GPT(CFG, { backend: "cpu64", seed: 11 });
-  const gpuModel = new GPT(CFG, { backend: "webgpu", seed: 11 });
-  const a = await run(ref, "cpu64");
-  const b = await run(gpuModel, "webgpu");
-  expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-5);
-  expect(maxRelDiff(b.logits, a.logits)).toBeLessThan(1e-4);
-  for (const [n, g] of a.grads) expect(maxRelDiff(b.grads.get(n)!, g), n).toBeLessThan(2e-3);
-  ref.dispose();
-  gpuModel.dispose();
+test("cpu64 and webgpu agree on logits, loss and every gradient (f32 tolerance), tied and untied", async () => {
+  for (const tiedUnembedding of [true, false]) {
+    const ref = new GPT({ ...CFG, tiedUnembedding }, { backend: "cpu64", seed: 11 });
+    const gpuModel = new GPT({ ...CFG, tiedUnembedding }, { backend: "webgpu", seed: 11 });
+    const a = await run(ref, "cpu64");
+    const b = await run(gpuModel, "webgpu");
+    expect(a.grads.has("lm_head.weight")).toBe(!tiedUnembedding);
+    expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-5);
+    expect(maxRelDiff(b.logits, a.logits)).toBeLessThan(1e-4);
+    for (const [n, g] of a.grads) expect(maxRelDiff(b.grads.get(n)!, g), n).toBeLessThan(2e-3);
+    ref.dispose();
+    gpuModel.dispose();
+  }
 });

@@ -38,6 +38,9 @@ test("default weight decay: Linear weights only (no embeddings, LayerNorm or bia
   expect(opt.decay.has("wte.weight")).toBe(false);
   opt.dispose();
   model.dispose();
+  const untied = new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, blockSize: 4, vocabSize: 5, tiedUnembedding: false }, { backend: "cpu64" });
+  expect(decayedParameterNames(untied).has("lm_head.weight")).toBe(true);
+  untied.dispose();
 });
 
 test("AdamW: a tensor gradScale gives the same update as the number; decay only where asked", async () => {

@@ -17,12 +17,16 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** Names of the parameters that get weight decay by default: Linear weights only (no LN, biases, embeddings). */
+/**
+ * Names of the parameters that get weight decay by default: Linear weights and an untied
+ * `lm_head.weight` (no LayerNorm, biases or embeddings).
+ */
 export function decayedParameterNames(model: Module): Set<string> {
   const out = new Set<string>();
   for (const [name, m] of model.namedModules()) {
     if (m instanceof Linear) out.add(name ? `${name}.weight` : "weight");
   }
+  for (const name of model.namedParameters().keys()) if (/(^|\.)lm_head\.weight$/.test(name)) out.add(name);
   return out;
 }
 
