@@ -4,7 +4,7 @@
 import { readAll, type Tensor } from "../tensor/index";
 import type { GPT, GPTConfig } from "./gpt";
 import { setValues } from "./module";
-import type { AdamW, AdamWOptions } from "./optim";
+import type { AdamW, AdamWConfig } from "./optim";
 import type { SafeTensor, TensorInput } from "./safetensors";
 import { readSafetensors, writeSafetensors } from "./safetensors-file";
 
@@ -18,7 +18,7 @@ export interface CheckpointMeta {
   step: number;
   config: Required<GPTConfig>;
   /** AdamW settings, or null when no optimizer state was saved. */
-  optimizer: Required<AdamWOptions> | null;
+  optimizer: Required<AdamWConfig> | null;
   /** Data-source position (batcher / RNG state), as given at save time. */
   data: unknown;
   /** Run settings (e.g. CLI options), as given at save time. */
@@ -82,7 +82,7 @@ function parseMeta(path: string, md: Record<string, string>): CheckpointMeta {
   if (typeof config !== "object" || config === null) throw new Error(`checkpoint ${path}: __metadata__.config is not an object`);
   return {
     format: md.format, step, config: config as Required<GPTConfig>,
-    optimizer: json("optimizer") as Required<AdamWOptions> | null, data: json("data"), run: json("run"),
+    optimizer: json("optimizer") as Required<AdamWConfig> | null, data: json("data"), run: json("run"),
   };
 }
 

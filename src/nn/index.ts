@@ -3,13 +3,13 @@
 export { Module, setValues } from "./module";
 export type { TapFn, TapHook } from "./module";
 export { Linear, Embedding, LayerNorm, initNormal } from "./layers";
-export type { InitOptions } from "./layers";
+export type { ParamInitOptions } from "./layers";
 export { CausalSelfAttention, MLP, Block } from "./transformer";
 export type { BlockOptions } from "./transformer";
 export { GPT, gptConfig } from "./gpt";
 export type { GPTConfig, GPTOptions, GPTOutput } from "./gpt";
 export { AdamW, decayedParameterNames, lrAt, clipFactor } from "./optim";
-export type { AdamWOptions, LrSchedule } from "./optim";
+export type { AdamWConfig, LrSchedule } from "./optim";
 export { Trainer, flushBackend } from "./train";
 export type { LMBatch, TrainerOptions, StepResult } from "./train";
 export { parseSafetensors, serializeSafetensors, toFloat32 } from "./safetensors";

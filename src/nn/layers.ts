@@ -6,7 +6,7 @@ import {
 import { Module } from "./module";
 
 /** Where and how a layer initializes its weights. */
-export interface InitOptions {
+export interface ParamInitOptions {
   /** Backend of the parameters (default: the current default backend). */
   backend?: BackendName;
   /** Seed of the weight draw (same seed, same values on both backends). */
@@ -16,7 +16,7 @@ export interface InitOptions {
 }
 
 /** A parameter-shaped tensor drawn N(0, std²) with `o.seed` (zeros when std is 0). */
-export function initNormal(shape: number[], o: InitOptions): Tensor {
+export function initNormal(shape: number[], o: ParamInitOptions): Tensor {
   const std = o.std ?? 0.02;
   return std === 0
     ? full(shape, 0, { backend: o.backend })
@@ -30,7 +30,7 @@ export class Linear extends Module {
   /** [out], or null without bias. */
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { bias?: boolean } = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: ParamInitOptions & { bias?: boolean } = {}) {
     super();
     this.weight = this.param("weight", initNormal([inFeatures, outFeatures], opts));
     this.bias = opts.bias === false ? null : this.param("bias", full([outFeatures], 0, { backend: opts.backend }));
@@ -48,7 +48,7 @@ export class Embedding extends Module {
   /** [num, dim] */
   readonly weight: Tensor;
 
-  constructor(readonly num: number, readonly dim: number, opts: InitOptions = {}) {
+  constructor(readonly num: number, readonly dim: number, opts: ParamInitOptions = {}) {
     super();
     this.weight = this.param("weight", initNormal([num, dim], opts));
   }

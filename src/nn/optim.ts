@@ -7,7 +7,7 @@ import { Linear } from "./layers";
 import type { Module } from "./module";
 
 /** AdamW hyperparameters. */
-export interface AdamWOptions {
+export interface AdamWConfig {
   /** Peak learning rate (a step may override it, e.g. from a schedule). Default 3e-4. */
   lr?: number;
   beta1?: number;
@@ -32,7 +32,7 @@ export function decayedParameterNames(model: Module): Set<string> {
 
 /** AdamW over named parameters; its moments m, v are persistent tensors (checkpointed by name). */
 export class AdamW {
-  readonly opts: Required<AdamWOptions>;
+  readonly opts: Required<AdamWConfig>;
   /** Completed update steps (the bias-correction step is `stepCount + 1` during an update). */
   stepCount = 0;
   readonly params: Map<string, Tensor>;
@@ -44,7 +44,7 @@ export class AdamW {
    * @param params named parameters (e.g. `model.namedParameters()`)
    * @param decay names that get weight decay (default: all parameters of rank >= 2)
    */
-  constructor(params: Map<string, Tensor>, opts: AdamWOptions = {}, decay?: Set<string>) {
+  constructor(params: Map<string, Tensor>, opts: AdamWConfig = {}, decay?: Set<string>) {
     this.opts = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, ...opts };
     this.params = params;
     this.decay = decay ?? new Set([...params].filter(([, p]) => p.rank >= 2).map(([n]) => n));
@@ -55,7 +55,7 @@ export class AdamW {
   }
 
   /** AdamW for a model with the default decay set ({@link decayedParameterNames}). */
-  static forModel(model: Module, opts: AdamWOptions = {}): AdamW {
+  static forModel(model: Module, opts: AdamWConfig = {}): AdamW {
     return new AdamW(model.namedParameters(), opts, decayedParameterNames(model));
   }
 

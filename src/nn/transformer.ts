@@ -1,7 +1,7 @@
 // The pre-LN GPT-2 block and its parts: causal self-attention on the fused attention op (c_attn
 // packs q|k|v as GPT-2 does), the GELU MLP, and Block with its tap points. The model is gpt.ts.
 import { add, causalAttention, causalAttentionWithStats, gelu, type Tensor } from "../tensor/index";
-import { LayerNorm, Linear, type InitOptions } from "./layers";
+import { LayerNorm, Linear, type ParamInitOptions } from "./layers";
 import { Module } from "./module";
 
 /** Sizes and init of one block. */
@@ -14,7 +14,7 @@ export interface BlockOptions {
   mlpRatio: number;
   /** Biases in the linear layers (GPT-2: true). */
   bias: boolean;
-  backend?: InitOptions["backend"];
+  backend?: ParamInitOptions["backend"];
   /** Weight std of c_attn / c_fc, and of the residual projections (c_proj). */
   std: number;
   residStd: number;
