@@ -10,3 +10,5 @@ if ! node scripts/check-adapter.mjs 2>/dev/null; then
   if [ "$(id -u)" -eq 0 ]; then bash .ci/install-vulkan.sh; else sudo bash .ci/install-vulkan.sh; fi
   node scripts/check-adapter.mjs
 fi
+# Debian's Chromium for the real-browser test (never downloaded from anywhere else).
+bash .ci/install-chromium.sh
