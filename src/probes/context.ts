@@ -1,0 +1,98 @@
+// One forward's probe state: the ProbeContext handed to probes (device copies of targets, masks
+// and ids, made once per forward), the taps seen so far, and the scalars and arrays recorded.
+// Internal to ProbeSet; probes only see the ProbeContext interface.
+import { fromValues, keep, type BackendName, type Tensor } from "../tensor/index";
+import type { Combine, Lens, ProbeBatch, ProbeContext } from "./probe";
+
+/** An array recorded by a probe in one forward. */
+export interface RecordedArray {
+  key: string;
+  index: number;
+  t: Tensor;
+  combine: Combine;
+  read: boolean;
+}
+
+/** Settings shared by every forward of a ProbeSet. */
+export interface ForwardEnv {
+  mode: "train" | "eval";
+  backend: BackendName;
+  ignoreIndex: number;
+  lens: Lens | null;
+  persistent(key: string, make: () => Tensor): Tensor;
+}
+
+/** Slot name of (key, index) in a scalar row. */
+export const slotOf = (key: string, index: number): string => `${key}#${index}`;
+
+/** The state of one forward pass under a ProbeSet. */
+export class Forward {
+  /** Tap names seen in this forward (a repeat starts the next forward). */
+  readonly seen = new Set<string>();
+  readonly taps = new Map<string, Tensor>();
+  /** Per probe: the distinct tensors matched so far and their stream index. */
+  readonly idents = new Map<object, Map<Tensor, number>>();
+  readonly scalars = new Map<string, Tensor>();
+  readonly arrays: RecordedArray[] = [];
+  readonly ctx: ProbeContext;
+  #owned = new Map<string, Tensor>();
+
+  constructor(readonly index: number, readonly batch: ProbeBatch, env: ForwardEnv) {
+    const { B, T, y } = batch;
+    const n = B * T;
+    if (batch.x.length !== n) throw new Error(`ProbeSet: batch ${index} has ${batch.x.length} ids for B·T = ${n}`);
+    if (y && y.length !== n) throw new Error(`ProbeSet: batch ${index} has ${y.length} targets for B·T = ${n}`);
+    let nValid = 0;
+    if (y) for (const v of y) if (v !== env.ignoreIndex) nValid++;
+    const own = (key: string, make: () => Tensor): Tensor => {
+      let t = this.#owned.get(key);
+      if (!t) this.#owned.set(key, (t = keep(make())));
+      return t;
+    };
+    const self = this;
+    this.ctx = {
+      mode: env.mode,
+      arrays: env.mode === "eval",
+      forward: index,
+      batch,
+      backend: env.backend,
+      ignoreIndex: env.ignoreIndex,
+      get lens(): Lens {
+        if (!env.lens) throw new Error("ProbeSet: this probe needs the model's logit lens; pass { lens } for a non-GPT model");
+        return env.lens;
+      },
+      nValid,
+      targets: () => own("@targets", () => {
+        if (!y) throw new Error(`ProbeSet: batch ${index} has no targets (y), which this probe needs`);
+        return fromValues(y, [n], { dtype: "i32", backend: env.backend });
+      }),
+      valid: () => own("@valid", () => {
+        if (!y) throw new Error(`ProbeSet: batch ${index} has no targets (y), which this probe needs`);
+        return fromValues(Float64Array.from(y, (v) => +(v !== env.ignoreIndex)), [n], { backend: env.backend });
+      }),
+      ids: (key, values, size) => own(`ids:${key}:${size}`, () => {
+        if (values.length !== n) throw new Error(`ProbeSet: ids '${key}' has ${values.length} entries for B·T = ${n}`);
+        return fromValues(Int32Array.from(values, (v) => (v >= 0 && v < size ? v : size)), [n], { dtype: "i32", backend: env.backend });
+      }),
+      tapped: (name) => self.taps.get(name),
+      scalar: (key, i, t) => {
+        if (t.size !== 1) throw new Error(`ProbeSet: scalar '${key}' [${i}] must have one element, got [${t.shape.join(", ")}]`);
+        const slot = slotOf(key, i);
+        self.scalars.get(slot)?.dispose();
+        self.scalars.set(slot, keep(t));
+      },
+      array: (key, i, t, combine, o = {}) => {
+        if (env.mode !== "eval") return;
+        self.arrays.push({ key, index: i, t: keep(t), combine, read: o.read ?? true });
+      },
+      persistent: env.persistent,
+    };
+  }
+
+  /** Disposes the forward's own device inputs (targets, masks, ids). */
+  disposeInputs(): void {
+    for (const t of this.#owned.values()) t.dispose();
+    this.#owned.clear();
+    this.taps.clear();
+  }
+}

@@ -1,0 +1,383 @@
+// ProbeSet: attaches probes to a Module's tap points and runs them inside the model's own
+// forward, on the same backend and in the same command stream. Training steps pack every probe
+// scalar into a device-side row; rows gather in a ring that rides along the step's single
+// readback every `ringSize` steps. Evaluation passes also collect arrays and run finish().
+import {
+  backendOf, concat, fromValues, keep, mul, noGrad, readAll, reshape, tidy, add, type BackendName, type Tensor,
+} from "../tensor/index";
+import { GPT } from "../nn/gpt";
+import type { Module, TapHook } from "../nn/module";
+import { flushBackend, type StepResult, type Trainer } from "../nn/train";
+import { Forward, type ForwardEnv } from "./context";
+import { TapPattern } from "./pattern";
+import { gptLens, describeProbe, type Lens, type Probe, type ProbeBatch, type ResultOf } from "./probe";
+import { EvalCollector } from "./collect";
+
+/** Options of a {@link ProbeSet}. */
+export interface ProbeSetOptions {
+  /** The logit lens (LN_f, W_U); default {@link gptLens} for a GPT, else none. */
+  lens?: Lens;
+  /** Forward used by evaluate(): default `model.forward(x)` for a GPT; required otherwise. */
+  forward?: (x: Tensor, batch: ProbeBatch) => unknown;
+  /** Targets equal to this are not scored (default −1, as in Trainer). */
+  ignoreIndex?: number;
+  /** Probed training steps per readback of the metrics ring (default 8). */
+  ringSize?: number;
+  /** Backend of the model (default: that of its first parameter). */
+  backend?: BackendName;
+}
+
+/** How often a probe runs in training steps. */
+export interface AddOptions {
+  /** Run in every n-th training step (step % n === 0); 0 = only in evaluation passes. Default 1. */
+  every?: number;
+}
+
+/** One training step's probe scalars: `values[key][index]`, e.g. `values["D1.inner_loss"][l]`. */
+export interface ProbeRecord {
+  /** 0-based optimizer step whose forward was probed. */
+  step: number;
+  values: Record<string, number[]>;
+}
+
+/** A training step's result plus the probe records that became available with it. */
+export interface ProbedStepResult extends StepResult {
+  records: ProbeRecord[];
+}
+
+interface Entry {
+  probe: Probe;
+  pattern: TapPattern;
+  every: number;
+}
+
+interface Armed {
+  mode: "train" | "eval";
+  step: number;
+  batches: readonly ProbeBatch[];
+  entries: Entry[];
+  probs: boolean;
+  fwd: Forward | null;
+  done: number;
+  /** Training: the layout of the step's row and the sum of its forwards' rows. */
+  layout: string[] | null;
+  rowSum: Tensor | null;
+  collector: EvalCollector | null;
+}
+
+/** Keys and values of a row tensor, decoded. */
+function decodeRow(layout: readonly string[], vals: Float64Array, off: number, into: Record<string, number[]>): void {
+  layout.forEach((slot, j) => {
+    const at = slot.lastIndexOf("#");
+    const key = slot.slice(0, at), i = Number(slot.slice(at + 1));
+    (into[key] ??= [])[i] = vals[off + j];
+  });
+}
+
+/** Probes attached to one model's tap points. See src/probes/index.ts for the API tour. */
+export class ProbeSet {
+  readonly lens: Lens | null;
+  readonly backend: BackendName;
+  readonly ringSize: number;
+  readonly ignoreIndex: number;
+  #entries: Entry[] = [];
+  #armed: Armed | null = null;
+  #persistent = new Map<string, Tensor>();
+  #pending: { step: number; layout: string[]; t: Tensor }[] = [];
+  #inflight: { step: number; layout: string[] }[] = [];
+  #prev: TapHook | null;
+  #forward: (x: Tensor, batch: ProbeBatch) => unknown;
+
+  constructor(readonly model: Module, opts: ProbeSetOptions = {}) {
+    this.lens = opts.lens ?? (model instanceof GPT ? gptLens(model) : null);
+    this.backend = opts.backend ?? model.parameters()[0]?.backend.name ?? "webgpu";
+    this.ringSize = opts.ringSize ?? 8;
+    this.ignoreIndex = opts.ignoreIndex ?? -1;
+    if (!(Number.isInteger(this.ringSize) && this.ringSize >= 1)) throw new Error(`ProbeSet: ringSize must be a positive integer, got ${this.ringSize}`);
+    const fwd = opts.forward ?? (model instanceof GPT ? (x: Tensor) => model.forward(x) : null);
+    this.#forward = fwd ?? (() => {
+      throw new Error("ProbeSet.evaluate: pass { forward: (x) => model.forward(x) } for a non-GPT model");
+    });
+    this.#prev = model.tapHook;
+    const prev = this.#prev;
+    model.setTapHook({
+      tap: (name, x) => {
+        prev?.tap(name, x);
+        this.#tap(name, x);
+      },
+      wantsProbs: (l) => (this.#armed?.probs ?? false) ||
+        (typeof prev?.wantsProbs === "function" ? prev.wantsProbs(l) : prev?.wantsProbs === true),
+    });
+  }
+
+  /** Adds a probe (names must be unique); returns the probe for typed access to its result. */
+  add<P extends Probe>(probe: P, opts: AddOptions = {}): P {
+    if (this.#entries.some((e) => e.probe.name === probe.name)) throw new Error(`ProbeSet: a probe named '${probe.name}' is already attached`);
+    const every = probe.evalOnly ? 0 : opts.every ?? 1;
+    if (!(Number.isInteger(every) && every >= 0)) throw new Error(`ProbeSet.add: every must be an integer ≥ 0, got ${every}`);
+    this.#entries.push({ probe, pattern: new TapPattern(probe.taps), every });
+    return probe;
+  }
+
+  /** The attached probes. */
+  get probes(): Probe[] {
+    return this.#entries.map((e) => e.probe);
+  }
+
+  // ---- training ----------------------------------------------------------------------------
+
+  /**
+   * One Trainer step with the probes scheduled for it: their scalars join the step's single
+   * readback through `collect`. Returns the step result plus the records that became available.
+   */
+  async trainStep(trainer: Trainer, batches: readonly ProbeBatch[]): Promise<ProbedStepResult> {
+    if (trainer.model !== this.model) throw new Error("ProbeSet.trainStep: the trainer trains a different model");
+    if (trainer.opts.ignoreIndex !== this.ignoreIndex) {
+      throw new Error(`ProbeSet.trainStep: trainer ignoreIndex ${trainer.opts.ignoreIndex} differs from the ProbeSet's ${this.ignoreIndex}`);
+    }
+    this.beginStep(trainer.step, batches);
+    let r: StepResult;
+    try {
+      r = await trainer.trainStep(batches.map((b) => ({ B: b.B, T: b.T, x: b.x, y: b.y! })), () => this.endStep());
+    } catch (e) {
+      this.#abort();
+      throw e;
+    }
+    return { ...r, records: r.extra.length ? this.ingest(r.extra[0]) : [] };
+  }
+
+  /**
+   * Arms the probes scheduled for `step` for the next `batches.length` forwards (a repeated tap
+   * name starts the next forward). Use with endStep()/ingest() in a hand-written training loop.
+   */
+  beginStep(step: number, batches: readonly ProbeBatch[]): void {
+    if (this.#armed) throw new Error("ProbeSet.beginStep: the previous step or pass was not ended");
+    const entries = this.#entries.filter((e) => e.every > 0 && step % e.every === 0);
+    if (entries.length === 0) return;
+    this.#check(entries, batches);
+    this.#armed = { mode: "train", step, batches, entries, probs: false, fwd: null, done: 0, layout: null, rowSum: null, collector: null };
+  }
+
+  /**
+   * Ends a probed step (call it after the optimizer update, e.g. as Trainer's `collect`): returns
+   * the tensors to read back in the step's readback, [] on steps that do not flush the ring.
+   */
+  endStep(): Tensor[] {
+    const a = this.#armed;
+    if (!a || a.mode !== "train") return this.#pending.length >= this.ringSize ? this.#drain() : [];
+    if (a.fwd) this.#endForward();
+    this.#armed = null;
+    if (a.rowSum) {
+      const row = a.done > 1 ? noGrad(() => mul(a.rowSum!, 1 / a.done)) : a.rowSum;
+      if (row !== a.rowSum) a.rowSum.dispose();
+      this.#pending.push({ step: a.step, layout: a.layout!, t: keep(row) });
+    }
+    return this.#pending.length >= this.ringSize ? this.#drain() : [];
+  }
+
+  /** Decodes the values read back for the tensors of the last endStep() into records. */
+  ingest(values: Float64Array): ProbeRecord[] {
+    const out: ProbeRecord[] = [];
+    let off = 0;
+    for (const { step, layout } of this.#inflight) {
+      const rec: ProbeRecord = { step, values: {} };
+      decodeRow(layout, values, off, rec.values);
+      off += layout.length;
+      out.push(rec);
+    }
+    if (off !== values.length) throw new Error(`ProbeSet.ingest: expected ${off} values, got ${values.length}`);
+    this.#inflight = [];
+    return out;
+  }
+
+  /** Reads back the rows still in the ring (one readback) and returns their records. */
+  async flush(): Promise<ProbeRecord[]> {
+    if (this.#pending.length === 0) return [];
+    const [t] = this.#drain();
+    try {
+      return this.ingest((await readAll([t]))[0]);
+    } finally {
+      t.dispose();
+    }
+  }
+
+  #drain(): Tensor[] {
+    const rows = this.#pending;
+    this.#pending = [];
+    this.#inflight = rows.map(({ step, layout }) => ({ step, layout }));
+    const t = noGrad(() => (rows.length === 1 ? rows[0].t : concat(rows.map((r) => r.t), 0)));
+    if (rows.length > 1) for (const r of rows) r.t.dispose();
+    return [t];
+  }
+
+  // ---- evaluation --------------------------------------------------------------------------
+
+  /**
+   * An evaluation pass (no training): runs the forward on each batch with the probes (all, or
+   * `opts.probes`), reads everything back once, then lets each probe finish on the host.
+   */
+  async evaluate(batches: readonly ProbeBatch[], opts: { probes?: readonly Probe[] } = {}): Promise<ProbeReport> {
+    if (this.#armed) throw new Error("ProbeSet.evaluate: a training step is still armed (call endStep())");
+    if (batches.length === 0) throw new Error("ProbeSet.evaluate: no batches");
+    const entries = opts.probes
+      ? opts.probes.map((p) => {
+        const e = this.#entries.find((x) => x.probe === p);
+        if (!e) throw new Error(`ProbeSet.evaluate: probe '${p.name}' is not attached (add() it first)`);
+        return e;
+      })
+      : this.#entries;
+    this.#check(entries, batches);
+    for (const e of entries) await e.probe.prepare?.({ batches, backend: this.backend, lens: this.lens, ignoreIndex: this.ignoreIndex });
+    const collector = new EvalCollector(batches, this.lens, this.ignoreIndex);
+    const grad = entries.some((e) => e.probe.needs?.grad);
+    this.#armed = {
+      mode: "eval", step: -1, batches, entries, probs: entries.some((e) => e.probe.needs?.probs),
+      fwd: null, done: 0, layout: null, rowSum: null, collector,
+    };
+    const wasTraining = this.model.training;
+    this.model.eval();
+    try {
+      for (const b of batches) {
+        tidy(() => {
+          const x = fromValues(b.x, [b.B, b.T], { dtype: "i32", backend: this.backend });
+          if (grad) this.#forward(x, b);
+          else noGrad(() => this.#forward(x, b));
+          if (this.#armed?.fwd) this.#endForward();
+          else this.#armed!.done++;
+        });
+        flushBackend(backendOf(this.backend));
+      }
+    } catch (e) {
+      collector.dispose();
+      throw e;
+    } finally {
+      this.#armed = null;
+      this.model.train(wasTraining);
+    }
+    try {
+      const out = await collector.read();
+      const results = new Map<Probe, unknown>();
+      for (const e of entries) results.set(e.probe, await e.probe.finish?.(out));
+      return new ProbeReport(entries.map((e) => e.probe), out.allScalars(), results);
+    } finally {
+      collector.dispose();
+    }
+  }
+
+  // ---- the hook ----------------------------------------------------------------------------
+
+  #tap(name: string, x: Tensor): void {
+    const a = this.#armed;
+    if (!a) return;
+    if (a.fwd?.seen.has(name)) this.#endForward();
+    if (!a.fwd) {
+      if (a.done >= a.batches.length) {
+        throw new Error(`ProbeSet: forward ${a.done + 1} of a step armed for ${a.batches.length} batch(es)`);
+      }
+      a.fwd = new Forward(a.done, a.batches[a.done], this.#env(a.mode));
+    }
+    const f = a.fwd;
+    f.seen.add(name);
+    f.taps.set(name, x);
+    for (const e of a.entries) {
+      if (!e.pattern.test(name)) continue;
+      let ids = f.idents.get(e);
+      if (!ids) f.idents.set(e, (ids = new Map()));
+      if (ids.has(x)) continue;
+      const index = ids.size;
+      ids.set(x, index);
+      const run = () => tidy(() => e.probe.onTap(name, x, index, f.ctx));
+      if (e.probe.needs?.grad) run();
+      else noGrad(run);
+    }
+  }
+
+  #env(mode: "train" | "eval"): ForwardEnv {
+    return {
+      mode, backend: this.backend, ignoreIndex: this.ignoreIndex, lens: this.lens,
+      persistent: (key, make) => {
+        let t = this.#persistent.get(key);
+        if (!t) this.#persistent.set(key, (t = keep(noGrad(make))));
+        return t;
+      },
+    };
+  }
+
+  #endForward(): void {
+    const a = this.#armed!, f = a.fwd!;
+    a.fwd = null;
+    a.done++;
+    f.disposeInputs();
+    const layout = [...f.scalars.keys()];
+    if (a.mode === "eval") {
+      a.collector!.addForward(layout, f.scalars, f.arrays);
+      return;
+    }
+    if (layout.length === 0) return;
+    const row = noGrad(() => concat(layout.map((s) => reshape(f.scalars.get(s)!, [1])), 0));
+    for (const t of f.scalars.values()) t.dispose();
+    keep(row);
+    if (!a.layout) a.layout = layout;
+    else if (a.layout.join() !== layout.join()) throw new Error("ProbeSet: the forwards of one step recorded different scalars");
+    if (!a.rowSum) a.rowSum = row;
+    else {
+      const s = keep(noGrad(() => add(a.rowSum!, row)));
+      a.rowSum.dispose();
+      row.dispose();
+      a.rowSum = s;
+    }
+  }
+
+  #check(entries: readonly Entry[], batches: readonly ProbeBatch[]): void {
+    for (const { probe: p } of entries) {
+      if (p.needs?.lens && !this.lens) throw new Error(`ProbeSet: probe '${p.name}' needs the logit lens; pass { lens } for a non-GPT model`);
+      batches.forEach((b, i) => {
+        if (p.needs?.targets && !b.y) throw new Error(`ProbeSet: probe '${p.name}' needs targets, batch ${i} has no y`);
+        for (const l of p.needs?.labels ?? []) {
+          if (!b.labels?.[l]) throw new Error(`ProbeSet: probe '${p.name}' needs label '${l}', missing in batch ${i}`);
+        }
+      });
+    }
+  }
+
+  #abort(): void {
+    const a = this.#armed;
+    this.#armed = null;
+    if (!a) return;
+    a.fwd?.disposeInputs();
+    for (const t of a.fwd?.scalars.values() ?? []) t.dispose();
+    a.rowSum?.dispose();
+  }
+
+  /** Removes the hook (restoring any previous one) and frees everything the probes keep. */
+  dispose(): void {
+    this.#abort();
+    if (this.model.tapHook && this.#prev !== this.model.tapHook) this.model.setTapHook(this.#prev);
+    for (const r of this.#pending) r.t.dispose();
+    this.#pending = [];
+    for (const t of this.#persistent.values()) t.dispose();
+    this.#persistent.clear();
+    for (const e of this.#entries) e.probe.dispose?.();
+  }
+}
+
+/** The result of an evaluation pass: each probe's result, its scalars and definitions. */
+export class ProbeReport {
+  constructor(
+    readonly probes: readonly Probe[],
+    /** Mean over the pass's forwards of every scalar key, by index. */
+    readonly scalars: Record<string, number[]>,
+    readonly results: ReadonlyMap<Probe, unknown>,
+  ) {}
+
+  /** The result of `probe` (typed by the probe). */
+  get<P extends Probe>(probe: P): ResultOf<P> {
+    if (!this.results.has(probe)) throw new Error(`ProbeReport: probe '${probe.name}' did not run in this pass`);
+    return this.results.get(probe) as ResultOf<P>;
+  }
+
+  /** Probe name → "Dn name: reading" (what every output must state). */
+  get definitions(): Record<string, string> {
+    return Object.fromEntries(this.probes.map((p) => [p.name, describeProbe(p)]));
+  }
+}
