@@ -1,10 +1,10 @@
-// ProbeSet with D1 (logit-lens inner loss) and D3 (norms) on a tiny GPT: probes change neither
-// losses nor gradients (bit-identical on webgpu), a probed step still reads back once, the ring
+// ProbeSet with D1 (logit-lens inner loss), D3 (norms) and D2 (alignment, a grad() inside the
+// forward) on a tiny GPT: probes change neither losses nor gradients (bit-identical on webgpu), a probed step still reads back once, the ring
 // delivers every step's record, GPU values match cpu64, and D1 at layer L is the model's loss.
 import { beforeAll, describe, expect, test } from "vitest";
 import { fromValues, gpuRuntime, readAll, tidy, type BackendName } from "../src/node";
 import { AdamW, GPT, Linear, Module, Trainer, type GPTConfig, type LMBatch } from "../src/nn/index";
-import { ProbeSet, innerLoss, matchTap, norms, type ProbeRecord } from "../src/probes/index";
+import { ProbeSet, alignment, innerLoss, matchTap, norms, type ProbeRecord } from "../src/probes/index";
 import { gpu } from "./helpers/gpu";
 
 const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };
@@ -43,6 +43,7 @@ describe("ProbeSet in training (D1, D3)", () => {
       const ps = probed ? new ProbeSet(s.model, { ringSize: 3 }) : null;
       ps?.add(innerLoss());
       ps?.add(norms());
+      ps?.add(alignment(), { every: 2 }); // D2 runs grad() inside the forward
       const losses: number[] = [], records: ProbeRecord[] = [];
       for (let i = 0; i < 5; i++) {
         const before = { ...rt.stats };
@@ -66,6 +67,7 @@ describe("ProbeSet in training (D1, D3)", () => {
     expect(on.losses).toEqual(off.losses);
     on.params.forEach((p, i) => expect(p).toEqual(off.params[i]));
     expect(on.records.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
+    expect(on.records.map((r) => "D2.cos" in r.values)).toEqual([true, false, true, false, true]);
     for (const [i, r] of on.records.entries()) {
       expect(r.values["D1.inner_loss"]).toHaveLength(CFG.nLayer + 1);
       expect(r.values["D3.norm"]).toHaveLength(CFG.nLayer + 1);
@@ -91,6 +93,7 @@ describe("ProbeSet in training (D1, D3)", () => {
     const ps = new ProbeSet(s.model, { ringSize: 1 });
     ps.add(innerLoss());
     ps.add(norms());
+    ps.add(alignment());
     const on = await grads(ps);
     on.g.forEach((g, i) => expect(g).toEqual(off.g[i]));
     expect(on.recs).toHaveLength(1);

@@ -23,6 +23,8 @@ export type {
 export { TapPattern, matchTap } from "./pattern";
 export { innerLoss, D1_READING } from "./inner-loss";
 export type { InnerLossOptions, InnerLossResult } from "./inner-loss";
+export { alignment, innerGradient, D2_READING } from "./alignment";
+export type { AlignmentOptions, AlignmentResult } from "./alignment";
 export { norms, D3_READING } from "./norms";
 export type { NormsOptions, NormsResult } from "./norms";
 export * from "./metrics";
