@@ -6,3 +6,8 @@ export * from "./matmul";
 export * from "./movement";
 export * from "./softmax";
 export * from "./select";
+export * from "./layer-norm";
+export * from "./cross-entropy";
+export * from "./embedding";
+export * from "./attention";
+export * from "./adamw";

@@ -1,0 +1,147 @@
+// WGSL for layer normalization over the last dim: a row-per-invocation forward (two-pass: the
+// mean, shifted by the row's first element, then the centred variance), a row-per-invocation dx
+// kernel, and a deterministic dw/db column sum (per row-chunk partials plus an in-order final
+// pass when there are many rows). No atomics, no barriers.
+import type { Kernel } from "../tensor/webgpu/runtime";
+import { f32, grid1d, kernel, main1d } from "./wgsl";
+
+/** Rows (N) and channels (C) of a layer norm; vec4 words when C % 4 == 0. */
+export interface LayerNormDims {
+  N: number;
+  C: number;
+}
+
+const ROW_WG = 64;
+
+function words(C: number): { T: string; Cw: number; hsum: (x: string) => string } {
+  const vec = C % 4 === 0;
+  return {
+    T: vec ? "vec4f" : "f32",
+    Cw: vec ? C / 4 : C,
+    hsum: (x) => (vec ? `dot(${x}, vec4f(1.0))` : x),
+  };
+}
+
+/** Forward: y = (x - mean) · rstd · w + b per row, plus mean [N] and rstd [N]. */
+export function layerNormKernel({ N, C }: LayerNormDims, eps: number): { k: Kernel; grid: number[] } {
+  const { T, Cw, hsum } = words(C);
+  const k = kernel(`layer_norm${T === "f32" ? "" : "_v4"}`, [
+    { name: "x", kind: "read", type: T },
+    { name: "w", kind: "read", type: T },
+    { name: "b", kind: "read", type: T },
+    { name: "y", kind: "rw", type: T },
+    { name: "mean_out", kind: "rw", type: "f32" },
+    { name: "rstd_out", kind: "rw", type: "f32" },
+  ], `${main1d(ROW_WG)}
+  if (i >= ${N}u) { return; }
+  let o = i * ${Cw}u;
+  let x0 = ${T}(x[o]${T === "f32" ? "" : ".x"});
+  var s = 0.0;
+  for (var c = 0u; c < ${Cw}u; c++) { s += ${hsum("x[o + c] - x0")}; }
+  let mean = x0${T === "f32" ? "" : ".x"} + s / ${f32(C)};
+  var q = 0.0;
+  for (var c = 0u; c < ${Cw}u; c++) { let d = x[o + c] - mean; q += ${hsum("d * d")}; }
+  let rstd = inverseSqrt(q / ${f32(C)} + ${f32(eps)});
+  for (var c = 0u; c < ${Cw}u; c++) { y[o + c] = (x[o + c] - mean) * rstd * w[c] + b[c]; }
+  mean_out[i] = mean;
+  rstd_out[i] = rstd;
+}`);
+  return { k, grid: grid1d(N, ROW_WG) };
+}
+
+/** Backward dx per row: dx = rstd · (g - mean(g) - x̂ · mean(g · x̂)) with g = dy · w. */
+export function layerNormDxKernel({ N, C }: LayerNormDims): { k: Kernel; grid: number[] } {
+  const { T, Cw, hsum } = words(C);
+  const k = kernel(`layer_norm_dx${T === "f32" ? "" : "_v4"}`, [
+    { name: "dy", kind: "read", type: T },
+    { name: "x", kind: "read", type: T },
+    { name: "w", kind: "read", type: T },
+    { name: "mean", kind: "read", type: "f32" },
+    { name: "rstd", kind: "read", type: "f32" },
+    { name: "dx", kind: "rw", type: T },
+  ], `${main1d(ROW_WG)}
+  if (i >= ${N}u) { return; }
+  let o = i * ${Cw}u;
+  let mu = mean[i];
+  let rs = rstd[i];
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var c = 0u; c < ${Cw}u; c++) {
+    let g = dy[o + c] * w[c];
+    sg += ${hsum("g")};
+    sgx += ${hsum("g * (x[o + c] - mu) * rs")};
+  }
+  let a = sg / ${f32(C)};
+  let bq = sgx / ${f32(C)};
+  for (var c = 0u; c < ${Cw}u; c++) {
+    let xh = (x[o + c] - mu) * rs;
+    dx[o + c] = rs * (dy[o + c] * w[c] - a - xh * bq);
+  }
+}`);
+  return { k, grid: grid1d(N, ROW_WG) };
+}
+
+/** The dw/db plan: P row chunks of L rows (P = 1 writes dw, db directly). */
+export interface LayerNormDwPlan {
+  /** Pass 1: per (chunk, channel word) sums of dy · x̂ and dy over the chunk's rows, in order. */
+  partial: { k: Kernel; grid: number[] };
+  /** Pass 2 when P > 1: sums the P partials in order. */
+  final: { k: Kernel; grid: number[] } | null;
+  /** Bytes of the partials scratch buffer (0 when P = 1). */
+  scratchBytes: number;
+}
+
+/** Plans dw = Σ_rows dy · x̂ and db = Σ_rows dy, deterministic (fixed summation order). */
+export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
+  const { T, Cw } = words(C);
+  const P = N <= 256 ? 1 : Math.ceil(N / 128);
+  const L = Math.ceil(N / P);
+  const v4 = T === "f32" ? "" : "_v4";
+  const outs = P === 1
+    ? [{ name: "dw", kind: "rw" as const, type: T }, { name: "db", kind: "rw" as const, type: T }]
+    : [{ name: "part", kind: "rw" as const, type: T }];
+  const store = P === 1
+    ? "dw[c] = aw; db[c] = ab;"
+    : `part[(p * 2u) * ${Cw}u + c] = aw; part[(p * 2u + 1u) * ${Cw}u + c] = ab;`;
+  const partial = kernel(`layer_norm_dwdb${P === 1 ? "" : "_partial"}${v4}`, [
+    { name: "dy", kind: "read", type: T },
+    { name: "x", kind: "read", type: T },
+    { name: "mean", kind: "read", type: "f32" },
+    { name: "rstd", kind: "read", type: "f32" },
+    ...outs,
+  ], `${main1d(ROW_WG)}
+  if (i >= ${P * Cw}u) { return; }
+  let p = i / ${Cw}u;
+  let c = i % ${Cw}u;
+  var aw = ${T}(0.0);
+  var ab = ${T}(0.0);
+  let r1 = min(${N}u, (p + 1u) * ${L}u);
+  for (var r = p * ${L}u; r < r1; r++) {
+    let g = dy[r * ${Cw}u + c];
+    aw += g * (x[r * ${Cw}u + c] - mean[r]) * rstd[r];
+    ab += g;
+  }
+  ${store}
+}`);
+  if (P === 1) return { partial: { k: partial, grid: grid1d(Cw, ROW_WG) }, final: null, scratchBytes: 0 };
+  const final = kernel(`layer_norm_dwdb_final${v4}`, [
+    { name: "part", kind: "read", type: T },
+    { name: "dw", kind: "rw", type: T },
+    { name: "db", kind: "rw", type: T },
+  ], `${main1d(ROW_WG)}
+  if (i >= ${Cw}u) { return; }
+  var aw = ${T}(0.0);
+  var ab = ${T}(0.0);
+  for (var p = 0u; p < ${P}u; p++) {
+    aw += part[(p * 2u) * ${Cw}u + i];
+    ab += part[(p * 2u + 1u) * ${Cw}u + i];
+  }
+  dw[i] = aw;
+  db[i] = ab;
+}`);
+  return {
+    partial: { k: partial, grid: grid1d(P * Cw, ROW_WG) },
+    final: { k: final, grid: grid1d(Cw, ROW_WG) },
+    scratchBytes: P * 2 * C * 4,
+  };
+}

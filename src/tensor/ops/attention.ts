@@ -1,0 +1,176 @@
+// Fused causal self-attention on GPT-2's packed qkv [B, T, 3C] (q = [..., 0:C], k = [..., C:2C],
+// v = [..., 2C:3C], heads = contiguous D-wide chunks): y [B, T, C] with heads merged, lse saved for
+// a flash-style backward op, optional probabilities for probes. Kernels: shaders/attention.ts.
+import { fmt, OpError, sameShape } from "../shape";
+import { apply, apply1, defineOp, type Meta } from "../op";
+import {
+  attentionDkvKernel, attentionDqKernel, attentionKernel, type AttentionDims, type AttentionLoops, type AttentionPlan,
+} from "../../shaders/attention";
+import type { Tensor } from "../tensor";
+import type { WebGpuRuntime } from "../webgpu/runtime";
+import { requireFloat } from "./util";
+
+export type { AttentionLoops } from "../../shaders/attention";
+
+/** Attributes of causalAttention (the backward op takes nHead and loops). */
+export interface AttentionAttrs {
+  nHead: number;
+  returnProbs: boolean;
+  /** Kernel variant; "auto" = dynamic loops on software adapters, unrolled on GPUs. */
+  loops: "auto" | AttentionLoops;
+}
+type BackwardAttrs = Pick<AttentionAttrs, "nHead" | "loops">;
+
+/** Encodes one attention kernel plan with its optional uniform (bound last). */
+function run(rt: WebGpuRuntime, p: AttentionPlan, buffers: GPUBuffer[]): void {
+  rt.dispatch(p.k, p.uniform ? [...buffers, rt.uniform(p.uniform)] : buffers, p.grid);
+}
+const loopsFor = (rt: WebGpuRuntime, a: BackwardAttrs): AttentionLoops =>
+  a.loops !== "auto" ? a.loops : rt.info.isSoftware ? "dynamic" : "unrolled";
+
+function dimsOf(op: string, qkv: Meta, nHead: number): AttentionDims {
+  const [B, T, C3] = qkv.shape;
+  if (qkv.shape.length !== 3 || C3 % 3 !== 0 || T < 1) {
+    throw new OpError(op, `qkv must be [B, T, 3C] with T >= 1, got ${fmt(qkv.shape)}`);
+  }
+  const C = C3 / 3;
+  if (!Number.isInteger(nHead) || nHead < 1 || C % nHead !== 0) {
+    throw new OpError(op, `nHead ${nHead} must be a positive divisor of C = ${C} (qkv ${fmt(qkv.shape)})`);
+  }
+  return { B, T, H: nHead, D: C / nHead };
+}
+
+/** f64 reference of the scaled causal scores row of (b, h, t): s[0..t]. */
+function scores(Q: Float64Array, d: AttentionDims, b: number, h: number, t: number): number[] {
+  const { T, H, D } = d, C = H * D, sc = 1 / Math.sqrt(D), out: number[] = [];
+  const q = (b * T + t) * 3 * C + h * D;
+  for (let s = 0; s <= t; s++) {
+    const k = (b * T + s) * 3 * C + C + h * D;
+    let acc = 0;
+    for (let j = 0; j < D; j++) acc += Q[q + j] * Q[k + j];
+    out.push(acc * sc);
+  }
+  return out;
+}
+
+const attentionOp = defineOp<AttentionAttrs>({
+  name: "causalAttention",
+  infer: ([qkv], a) => {
+    requireFloat("causalAttention", [qkv]);
+    const { B, T, H, D } = dimsOf("causalAttention", qkv, a.nHead);
+    const outs: Meta[] = [{ shape: [B, T, H * D], dtype: "f32" }, { shape: [B, H, T], dtype: "f32" }];
+    if (a.returnProbs) outs.push({ shape: [B, H, T, T], dtype: "f32" });
+    return outs;
+  },
+  cpu: ([qkv], [y, lse, probs], a) => {
+    const d = dimsOf("causalAttention", qkv, a.nHead), { B, T, H, D } = d, C = H * D;
+    const Q = qkv.s.f64;
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) {
+      const sc = scores(Q, d, b, h, t);
+      const m = Math.max(...sc);
+      const ls = m + Math.log(sc.reduce((acc, x) => acc + Math.exp(x - m), 0));
+      const row = (b * H + h) * T + t;
+      lse.s.f64[row] = ls;
+      const yo = (b * T + t) * C + h * D;
+      for (let j = 0; j < D; j++) y.s.f64[yo + j] = 0;
+      sc.forEach((x, s) => {
+        const p = Math.exp(x - ls), vo = (b * T + s) * 3 * C + 2 * C + h * D;
+        for (let j = 0; j < D; j++) y.s.f64[yo + j] += p * Q[vo + j];
+      });
+      if (probs) for (let s = 0; s < T; s++) probs.s.f64[row * T + s] = s <= t ? Math.exp(sc[s] - ls) : 0;
+    }
+  },
+  gpu: (rt, [qkv], outs, a) => {
+    const p = attentionKernel(dimsOf("causalAttention", qkv, a.nHead), a.returnProbs, loopsFor(rt, a));
+    run(rt, p, [qkv, ...outs].map((x) => x.s.buffer));
+  },
+  nondiff: [1, 2],
+  save: { inputs: [0], outputs: [0, 1] },
+  backward: ({ inputs: [qkv], outputs: [y, lse], attrs }, [dy]) => {
+    if (!dy) return [null];
+    return [apply1(attentionBackwardOp, [dy, qkv!, y!, lse!], { nHead: attrs.nHead, loops: attrs.loops })];
+  },
+});
+
+const attentionBackwardOp = defineOp<BackwardAttrs>({
+  name: "causalAttentionBackward",
+  infer: ([dy, qkv, y, lse], { nHead }) => {
+    requireFloat("causalAttentionBackward", [dy, qkv, y, lse]);
+    const { B, T, H, D } = dimsOf("causalAttentionBackward", qkv, nHead);
+    if (!sameShape(dy.shape, [B, T, H * D]) || !sameShape(y.shape, dy.shape) || !sameShape(lse.shape, [B, H, T])) {
+      throw new OpError("causalAttentionBackward", `for qkv ${fmt(qkv.shape)} with ${H} heads expected dy and ` +
+        `y [${B}, ${T}, ${H * D}] and lse [${B}, ${H}, ${T}]; got ${fmt(dy.shape)}, ${fmt(y.shape)}, ${fmt(lse.shape)}`);
+    }
+    return [{ shape: qkv.shape, dtype: "f32" }];
+  },
+  cpu: ([dy, qkv, y, lse], [dqkv], { nHead }) => {
+    const d = dimsOf("causalAttentionBackward", qkv, nHead), { B, T, H, D } = d, C = H * D;
+    const Q = qkv.s.f64, G = dy.s.f64, Y = y.s.f64, DQ = dqkv.s.f64, sc = 1 / Math.sqrt(D);
+    DQ.fill(0);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) {
+      const yo = (b * T + t) * C + h * D, qo = (b * T + t) * 3 * C + h * D;
+      let dt = 0;
+      for (let j = 0; j < D; j++) dt += G[yo + j] * Y[yo + j];
+      const ls = lse.s.f64[(b * H + h) * T + t];
+      scores(Q, d, b, h, t).forEach((x, s) => {
+        const ko = (b * T + s) * 3 * C + C + h * D, vo = ko + C;
+        const p = Math.exp(x - ls);
+        let dp = 0;
+        for (let j = 0; j < D; j++) dp += G[yo + j] * Q[vo + j];
+        const ds = p * (dp - dt);
+        for (let j = 0; j < D; j++) {
+          DQ[qo + j] += ds * Q[ko + j] * sc;
+          DQ[ko + j] += ds * Q[qo + j] * sc;
+          DQ[vo + j] += p * G[yo + j];
+        }
+      });
+    }
+  },
+  gpu: (rt, [dy, qkv, y, lse], [dqkv], a) => {
+    const d = dimsOf("causalAttentionBackward", qkv, a.nHead);
+    const dvec = rt.scratch(d.B * d.H * d.T * 4); // [B, H, T] rowsum(dY∘Y)
+    run(rt, attentionDqKernel(d, loopsFor(rt, a)), [qkv, dy, y, lse, dqkv].map((x) => x.s.buffer).concat(dvec));
+    run(rt, attentionDkvKernel(d, loopsFor(rt, a)), [qkv.s.buffer, dy.s.buffer, lse.s.buffer, dvec, dqkv.s.buffer]);
+  },
+});
+
+/** Options of {@link causalAttention} and {@link causalAttentionWithStats}. */
+export interface AttentionOptions {
+  /** Also return the attention probabilities [B, H, T, T] (for probes; costs a T×T write). */
+  returnProbs?: boolean;
+  /** Force a kernel variant (default "auto": by adapter); the backward uses the same. */
+  loops?: "auto" | AttentionLoops;
+}
+
+/**
+ * Causal multi-head self-attention on packed qkv [B, T, 3C] with `nHead` heads (scale 1/sqrt(D)):
+ * returns y [B, T, C] with heads merged, ready for the output projection.
+ */
+export function causalAttention(qkv: Tensor, nHead: number, opts: Omit<AttentionOptions, "returnProbs"> = {}): Tensor {
+  const [y, lse] = apply(attentionOp, [qkv], { nHead, returnProbs: false, loops: opts.loops ?? "auto" });
+  lse.dispose();
+  return y;
+}
+
+/**
+ * Causal attention returning its statistics too: lse [B, H, T] (logsumexp of each query's
+ * scaled scores) and, with `returnProbs`, probs [B, H, T, T] (zeros above the diagonal; else null).
+ */
+export function causalAttentionWithStats(
+  qkv: Tensor, nHead: number, opts: AttentionOptions = {},
+): { y: Tensor; lse: Tensor; probs: Tensor | null } {
+  const [y, lse, probs] = apply(attentionOp, [qkv], {
+    nHead, returnProbs: opts.returnProbs ?? false, loops: opts.loops ?? "auto",
+  });
+  return { y, lse, probs: probs ?? null };
+}
+
+/**
+ * The fused attention backward: dqkv [B, T, 3C] from dy [B, T, C], qkv, the forward's y and
+ * lse, recomputing probabilities (flash-attention style; deterministic, no atomics).
+ */
+export function causalAttentionBackward(
+  dy: Tensor, qkv: Tensor, y: Tensor, lse: Tensor, nHead: number, opts: Pick<AttentionOptions, "loops"> = {},
+): Tensor {
+  return apply1(attentionBackwardOp, [dy, qkv, y, lse], { nHead, loops: opts.loops ?? "auto" });
+}

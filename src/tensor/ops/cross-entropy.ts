@@ -1,0 +1,168 @@
+// Fused softmax cross-entropy (log-softmax + NLL) over the last dim of logits [N, V] with integer
+// targets, ignore_index and mean/sum/none reductions, and its one-kernel fused backward op.
+// Kernels live in shaders/cross-entropy.ts.
+import { fmt, OpError, sameShape } from "../shape";
+import { apply, apply1, defineOp, type Arg, type Meta } from "../op";
+import {
+  crossEntropyBackwardKernel, crossEntropyReduceKernel, crossEntropyRowKernel, type CrossEntropyReduction,
+} from "../../shaders/cross-entropy";
+import type { Tensor } from "../tensor";
+import { requireFloat } from "./util";
+
+export type { CrossEntropyReduction } from "../../shaders/cross-entropy";
+
+/** Options of {@link crossEntropy}. */
+export interface CrossEntropyOptions {
+  /** Rows whose target equals this value add no loss and get no gradient (default -1). */
+  ignoreIndex?: number;
+  /** "mean" over non-ignored rows (default; 0 when all are ignored), "sum", or "none" (per-row [N]). */
+  reduction?: CrossEntropyReduction;
+}
+
+type Attrs = Required<CrossEntropyOptions>;
+
+function dims(op: string, logits: Meta, targets: Meta): [number, number] {
+  if (logits.shape.length !== 2 || logits.shape[1] < 1) {
+    throw new OpError(op, `logits must be [N, V] with V >= 1, got ${fmt(logits.shape)}; reshape to [-1, V]`);
+  }
+  const [N, V] = logits.shape;
+  if (targets.dtype !== "i32" || !sameShape(targets.shape, [N])) {
+    throw new OpError(op, `targets must be i32 [${N}] (one class id per row of logits ${fmt(logits.shape)}), ` +
+      `got ${targets.dtype} ${fmt(targets.shape)}`);
+  }
+  return [N, V];
+}
+
+/** The cpu64 target check: a class id in [0, V) or the ignore index (else an OpError). */
+function targetOf(op: string, t: Arg, r: number, V: number, ignore: number): number | null {
+  const v = t.s.f64[r];
+  if (v === ignore) return null;
+  if (!Number.isInteger(v) || v < 0 || v >= V) {
+    throw new OpError(op, `target ${v} at row ${r} is outside [0, ${V}) and is not ignoreIndex ${ignore}; ` +
+      "fix the data or pass { ignoreIndex } for padding rows");
+  }
+  return v;
+}
+
+const lossShape = (N: number, a: Attrs) => (a.reduction === "none" ? [N] : []);
+
+const crossEntropyOp = defineOp<Attrs>({
+  name: "crossEntropy",
+  infer: ([logits, targets], a) => {
+    requireFloat("crossEntropy", [logits]);
+    const [N] = dims("crossEntropy", logits, targets);
+    return [
+      { shape: lossShape(N, a), dtype: "f32" },
+      { shape: [N], dtype: "f32" }, // lse
+      { shape: [], dtype: "f32" }, // count of non-ignored rows
+    ];
+  },
+  cpu: ([logits, targets], [loss, lse, count], a) => {
+    const [N, V] = dims("crossEntropy", logits, targets);
+    const Z = logits.s.f64;
+    let s = 0, n = 0;
+    for (let r = 0; r < N; r++) {
+      let m = -Infinity;
+      for (let j = 0; j < V; j++) m = Math.max(m, Z[r * V + j]);
+      let l = 0;
+      for (let j = 0; j < V; j++) l += Math.exp(Z[r * V + j] - m);
+      lse.s.f64[r] = m + Math.log(l);
+      const t = targetOf("crossEntropy", targets, r, V, a.ignoreIndex);
+      const row = t === null ? 0 : lse.s.f64[r] - Z[r * V + t];
+      if (a.reduction === "none") loss.s.f64[r] = row;
+      s += row;
+      n += t === null ? 0 : 1;
+    }
+    count.s.f64[0] = n;
+    if (a.reduction !== "none") loss.s.f64[0] = a.reduction === "sum" ? s : n > 0 ? s / n : 0;
+  },
+  gpu: (rt, [logits, targets], [loss, lse, count], a) => {
+    const [N, V] = dims("crossEntropy", logits, targets);
+    const d = { N, V, ...a };
+    const rows = a.reduction === "none" ? loss.s.buffer : rt.scratch(N * 4);
+    const rk = crossEntropyRowKernel(d);
+    rt.dispatch(rk.k, [logits.s.buffer, targets.s.buffer, lse.s.buffer, rows], rk.grid);
+    const red = crossEntropyReduceKernel(d);
+    const bufs = a.reduction === "none"
+      ? [targets.s.buffer, count.s.buffer]
+      : [targets.s.buffer, count.s.buffer, rows, loss.s.buffer];
+    rt.dispatch(red, bufs, [1]);
+  },
+  nondiff: [1, 2],
+  save: { inputs: [0, 1], outputs: [1, 2] },
+  backward: ({ inputs: [logits, targets], outputs: [, lse, count], attrs }, [dloss]) => {
+    if (!dloss) return [null, null];
+    return [crossEntropyBackward(dloss, logits!, targets!, lse!, count!, attrs), null];
+  },
+});
+
+const crossEntropyBackwardOp = defineOp<Attrs>({
+  name: "crossEntropyBackward",
+  infer: ([dloss, logits, targets, lse, count], a) => {
+    requireFloat("crossEntropyBackward", [dloss, logits, lse, count]);
+    const [N] = dims("crossEntropyBackward", logits, targets);
+    if (!sameShape(dloss.shape, lossShape(N, a)) || !sameShape(lse.shape, [N]) || count.shape.length !== 0) {
+      throw new OpError("crossEntropyBackward", `expected dloss ${fmt(lossShape(N, a))}, lse [${N}], count []` +
+        ` for logits ${fmt(logits.shape)} (reduction ${a.reduction}); got ${fmt(dloss.shape)}, ` +
+        `${fmt(lse.shape)}, ${fmt(count.shape)}`);
+    }
+    return [{ shape: logits.shape, dtype: "f32" }];
+  },
+  cpu: ([dloss, logits, targets, lse, count], [dlogits], a) => {
+    const [N, V] = dims("crossEntropyBackward", logits, targets);
+    const Z = logits.s.f64, G = dlogits.s.f64;
+    for (let r = 0; r < N; r++) {
+      const t = targetOf("crossEntropyBackward", targets, r, V, a.ignoreIndex);
+      const g = t === null ? 0
+        : a.reduction === "none" ? dloss.s.f64[r]
+          : a.reduction === "sum" ? dloss.s.f64[0] : dloss.s.f64[0] / Math.max(count.s.f64[0], 1);
+      for (let j = 0; j < V; j++) {
+        G[r * V + j] = (Math.exp(Z[r * V + j] - lse.s.f64[r]) - (j === t ? 1 : 0)) * g;
+      }
+    }
+  },
+  gpu: (rt, [dloss, logits, targets, lse, count], [dlogits], a) => {
+    const [N, V] = dims("crossEntropyBackward", logits, targets);
+    const { k, grid } = crossEntropyBackwardKernel({ N, V, ...a });
+    rt.dispatch(k, [dloss, logits, targets, lse, count, dlogits].map((x) => x.s.buffer), grid);
+  },
+});
+
+const attrsOf = (o: CrossEntropyOptions): Attrs => {
+  const a = { ignoreIndex: o.ignoreIndex ?? -1, reduction: o.reduction ?? "mean" };
+  if (!Number.isInteger(a.ignoreIndex) || !["mean", "sum", "none"].includes(a.reduction)) {
+    throw new OpError("crossEntropy", `bad options ${JSON.stringify(o)}: ignoreIndex must be an integer ` +
+      "and reduction one of mean, sum, none");
+  }
+  return a;
+};
+
+/**
+ * Softmax cross-entropy of logits [N, V] against i32 targets [N]: a scalar for "mean" (over
+ * non-ignored rows) and "sum", per-row losses [N] for "none". On cpu64 a target outside [0, V)
+ * other than ignoreIndex throws; on webgpu such a row is treated as ignored.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const [loss, lse, count] = apply(crossEntropyOp, [logits, targets], attrsOf(opts));
+  lse.dispose();
+  count.dispose();
+  return loss;
+}
+
+/** Cross-entropy plus its saved statistics: per-row logsumexp [N] and the non-ignored row count []. */
+export function crossEntropyWithStats(
+  logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {},
+): { loss: Tensor; lse: Tensor; count: Tensor } {
+  const [loss, lse, count] = apply(crossEntropyOp, [logits, targets], attrsOf(opts));
+  return { loss, lse, count };
+}
+
+/**
+ * The fused cross-entropy backward: dlogits [N, V] = (softmax − onehot) · dloss (/ count for
+ * "mean"), zero on ignored rows. `dloss` is [] for mean/sum and [N] for "none".
+ */
+export function crossEntropyBackward(
+  dloss: Tensor, logits: Tensor, targets: Tensor, lse: Tensor, count: Tensor, opts: CrossEntropyOptions = {},
+): Tensor {
+  return apply1(crossEntropyBackwardOp, [dloss, logits, targets, lse, count], attrsOf(opts));
+}
