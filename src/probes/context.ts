@@ -70,10 +70,8 @@ export class Forward {
         if (!y) throw new Error(`ProbeSet: batch ${index} has no targets (y), which this probe needs`);
         return fromValues(Float64Array.from(y, (v) => +(v !== env.ignoreIndex)), [n], { backend: env.backend });
       }),
-      ids: (key, values, size) => own(`ids:${key}:${size}`, () => {
-        if (values.length !== n) throw new Error(`ProbeSet: ids '${key}' has ${values.length} entries for B·T = ${n}`);
-        return fromValues(Int32Array.from(values, (v) => (v >= 0 && v < size ? v : size)), [n], { dtype: "i32", backend: env.backend });
-      }),
+      ids: (key, values, size) => own(`ids:${key}:${size}`, () =>
+        fromValues(Int32Array.from(values, (v) => (v >= 0 && v < size ? v : size)), [values.length], { dtype: "i32", backend: env.backend })),
       tapped: (name) => self.taps.get(name),
       scalar: (key, i, t) => {
         if (t.size !== 1) throw new Error(`ProbeSet: scalar '${key}' [${i}] must have one element, got [${t.shape.join(", ")}]`);

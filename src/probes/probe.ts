@@ -80,7 +80,10 @@ export interface ProbeContext {
   targets(): Tensor;
   /** f32 [B·T]: 1 where the target is scored, else 0. */
   valid(): Tensor;
-  /** A host id array [B·T] as i32 on the device, values outside [0, size) mapped to `size`. */
+  /**
+   * A host id array (e.g. [B·T] token ids, or gather indices) as i32 on the device, made once per
+   * forward and `key`; values outside [0, size) are mapped to `size` (an overflow bucket).
+   */
   ids(key: string, values: Int32Array, size: number): Tensor;
   /** Another tap of the current forward by its full name (e.g. `blocks.2.attn_out`). */
   tapped(name: string): Tensor | undefined;

@@ -1,0 +1,95 @@
+// GPU k-means (D6's engine) against metrics.kmeansCpu: identical assignments, iterations and best
+// restart on separated data (webgpu and cpu64), the seeding from device-computed distances equals
+// the reference k-means++, empty clusters keep their centroid, ties go to the lower index, and the
+// cluster scores are invariant to label permutations.
+import { beforeAll, expect, test } from "vitest";
+import { fromValues, tidy, type BackendName } from "../src/node";
+import {
+  ari, kmeansCpu, kmeansGpu, kmeansPlusPlusFromDistances, kmeansPlusPlusInit, matchedMacroF1, mulberry32, nmi,
+  pairwiseSqDistances, purity,
+} from "../src/probes/index";
+import { gpu } from "./helpers/gpu";
+
+beforeAll(async () => {
+  await gpu();
+});
+
+/** n points in d dims around k well-separated centres; labels = centre ids. */
+function blobs(n: number, d: number, k: number, seed: number): { X: Float64Array; labels: Int32Array } {
+  const rng = mulberry32(seed);
+  const centres = Float64Array.from({ length: k * d }, () => 20 * (rng() - 0.5));
+  const X = new Float64Array(n * d), labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = (labels[i] = Math.floor(rng() * k));
+    for (let f = 0; f < d; f++) X[i * d + f] = centres[c * d + f] + (rng() - 0.5);
+  }
+  return { X: Float64Array.from(Float32Array.from(X)), labels }; // f32-representable, same data for both sides
+}
+
+for (const backend of ["cpu64", "webgpu"] as BackendName[]) {
+  test(`${backend}: matches kmeansCpu (assignments, iterations, best restart, inertia) on separated data`, async () => {
+    // Every distinct shape compiles its own kernels (slow on lavapipe): webgpu runs one shape.
+    const shapes = backend === "cpu64" ? [[120, 3, 4, 1], [200, 8, 7, 2]] : [[120, 3, 4, 1]];
+    for (const [n, d, k, seed] of shapes) {
+      const { X, labels } = blobs(n, d, k, seed);
+      const ref = kmeansCpu(X, n, d, k, { restarts: 3, seed: 11 });
+      for (const seeding of ["exact", "distances"] as const) {
+        const got = await tidy(() => kmeansGpu(fromValues(X, [n, d], { backend }), k, { restarts: 3, seed: 11, seeding }));
+        expect([...got.assign]).toEqual([...ref.assign]);
+        expect(got.iterations).toBe(ref.iterations);
+        expect(got.restart).toBe(ref.restart);
+        expect(Math.abs(got.inertia - ref.inertia) / ref.inertia).toBeLessThan(backend === "cpu64" ? 1e-12 : 1e-5);
+        expect(got.restarts).toHaveLength(3);
+        expect(ari(got.assign, labels)).toBeGreaterThan(0.9);
+      }
+    }
+  });
+}
+
+test("seeding from device-computed distances reproduces kmeansPlusPlusInit's picks (cpu64)", async () => {
+  const n = 60, d = 4, rng = mulberry32(3);
+  const X = Float64Array.from({ length: n * d }, () => rng());
+  const D = await tidy(() => pairwiseSqDistances(fromValues(X, [n, d], { backend: "cpu64" }))).data();
+  for (let i = 0; i < n; i++) {
+    expect(D[i * n + i]).toBe(0);
+    let s = 0;
+    for (let f = 0; f < d; f++) s += (X[i * d + f] - X[((i + 7) % n) * d + f]) ** 2;
+    expect(D[i * n + ((i + 7) % n)]).toBeCloseTo(s, 12);
+  }
+  for (const k of [1, 5, 20]) {
+    for (let r = 0; r < 3; r++) {
+      expect([...kmeansPlusPlusFromDistances(D, n, k, mulberry32(r))]).toEqual([...kmeansPlusPlusInit(X, n, d, k, mulberry32(r))]);
+    }
+  }
+});
+
+for (const backend of ["cpu64", "webgpu"] as BackendName[]) {
+  test(`${backend}: an empty cluster keeps its centroid; ties go to the lower index`, async () => {
+    // 1-D points 0, 0, 5, 6 from centroids rows [0, 1, 2] = (0, 0, 5): the two identical centroids
+    // tie for the zeros, which go to centroid 0, so centroid 1 is empty and stays at 0.
+    const X = [0, 0, 5, 6];
+    const r = await tidy(() => kmeansGpu(fromValues(X, [4, 1], { backend }), 3, { restarts: 1, init: [[0, 1, 2]] }));
+    expect([...r.assign]).toEqual([0, 0, 2, 2]);
+    expect([...r.centroids]).toEqual([0, 0, 5.5]);
+    expect(r.iterations).toBe(1);
+    expect(r.inertia).toBeCloseTo(0.5, 6);
+  });
+}
+
+test("webgpu k-means scores: F1, NMI, ARI and purity are 1 under any permutation of the label ids", async () => {
+  const n = 120, d = 3, k = 4;
+  const { X, labels } = blobs(n, d, k, 9);
+  const r = await tidy(() => kmeansGpu(fromValues(X, [n, d]), k, { restarts: 2, seed: 4 }));
+  const perms = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]];
+  for (const p of perms) {
+    const permuted = Int32Array.from(labels, (c) => p[c] * 10 + 7); // arbitrary ids, not 0..k−1
+    expect(matchedMacroF1(r.assign, permuted)).toBeCloseTo(1, 12);
+    expect(nmi(r.assign, permuted)).toBeCloseTo(1, 12);
+    expect(ari(r.assign, permuted)).toBeCloseTo(1, 12);
+    expect(purity(r.assign, permuted)).toBe(1);
+  }
+  // Merging two true classes into one predicted cluster costs F1 on both sides.
+  const merged = Int32Array.from(r.assign, (c) => (c === r.assign[labels.indexOf(1)] ? r.assign[labels.indexOf(0)] : c));
+  expect(matchedMacroF1(merged, labels)).toBeLessThan(0.95);
+  expect(purity(merged, labels)).toBeLessThan(1);
+});
