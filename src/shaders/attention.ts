@@ -33,8 +33,9 @@ export interface AttentionPlan {
 interface Layout {
   /** Word type (vec4f when D % 4 == 0) and words per head (W) / per C-wide slice (Cw). */
   T: string;
-  dyn: boolean;
   W: number;
+  /** Loops over words use the runtime bound `WN` (from the uniform) instead of constants. */
+  dyn: boolean;
   Cw: number;
   dot: (a: string, b: string) => string;
   wg: number;

@@ -36,9 +36,12 @@ const embBack = (label: string, N: number, V: number, C: number, values?: number
   run: ([dy, i]) => T.embeddingBackward(dy, i, V),
 });
 
-const att = (label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}): OpCase => ({
+type Loops = T.AttentionOptions["loops"];
+const att = (
+  label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}, loops?: Loops,
+): OpCase => ({
   label, inputs: [{ shape: [B, Tn, 3 * H * D] }],
-  run: ([qkv]) => T.causalAttention(qkv, H), ...extra,
+  run: ([qkv]) => T.causalAttention(qkv, H, { loops }), ...extra,
 });
 const attProbs = (label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}): OpCase => ({
   label, inputs: [{ shape: [B, Tn, 3 * H * D] }], nondiff: [1, 2],
@@ -47,12 +50,12 @@ const attProbs = (label: string, B: number, Tn: number, H: number, D: number, ex
     return [y, lse, probs!];
   }, ...extra,
 });
-const attBack = (label: string, B: number, Tn: number, H: number, D: number): OpCase => ({
+const attBack = (label: string, B: number, Tn: number, H: number, D: number, loops?: Loops): OpCase => ({
   label, noGradcheck: true,
   inputs: [{ shape: [B, Tn, 3 * H * D] }, { shape: [B, Tn, H * D] }],
   run: ([qkv, dy]) => {
-    const { y, lse } = T.causalAttentionWithStats(qkv, H);
-    return T.causalAttentionBackward(dy, qkv, y, lse, H);
+    const { y, lse } = T.causalAttentionWithStats(qkv, H, { loops });
+    return T.causalAttentionBackward(dy, qkv, y, lse, H, { loops });
   },
 });
 
@@ -123,6 +126,9 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     att("B1 T6 H2 D1", 1, 6, 2, 1),
     att("B1 T1 H1 D2", 1, 1, 1, 2),
     att("B1 T3 H1 D33 (looped head words)", 1, 3, 1, 33),
+    att("B2 T6 H2 D8 unrolled (GPU variant)", 2, 6, 2, 8, {}, "unrolled"),
+    att("B1 T5 H1 D3 unrolled", 1, 5, 1, 3, {}, "unrolled"),
+    att("B1 T5 H2 D4 dynamic (software variant)", 1, 5, 2, 4, {}, "dynamic"),
     attProbs("probs B2 T5 H2 D2", 2, 5, 2, 2),
     attProbs("probs B2 T40 H2 D4 forward", 2, 40, 2, 4, { noGradcheck: true }),
     att("B1 T37 H3 D3 forward", 1, 37, 3, 3, { noGradcheck: true }),
@@ -132,6 +138,8 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     attBack("B2 T37 H2 D4 (vec4)", 2, 37, 2, 4),
     attBack("B1 T41 H3 D3", 1, 41, 3, 3),
     attBack("B2 T9 H2 D132 (vec4, looped head words)", 2, 9, 2, 132),
+    attBack("B2 T38 H2 D8 unrolled (GPU variant)", 2, 38, 2, 8, "unrolled"),
+    attBack("B1 T39 H1 D6 unrolled", 1, 39, 1, 6, "unrolled"),
   ],
   adamwUpdate: [
     adamw("[3,5] weight decay 0.1", [3, 5], { ...hp, weightDecay: 0.1 }),
