@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../src/nn/atomic-write";
 import { BUDGETS, machine } from "./lib/harness";
 import type { Suite, SuiteContext } from "./lib/context";
 import { printTable } from "./lib/table";
+import { renderMarkdown, type ResultFile } from "./lib/markdown";
 import { matmulSuite } from "./suites/matmul";
 import { opSuites } from "./suites/ops";
 import { copySuite } from "./suites/copy";
@@ -45,6 +46,7 @@ if (unknown.length) {
 const info = await init({ backend: "webgpu" });
 const rt = gpuRuntime()!;
 const started = new Date();
+const startMachine = machine();
 const ctx: SuiteContext = {
   quick: values.quick,
   budget: values.quick ? BUDGETS.quick : BUDGETS.full,
@@ -81,14 +83,20 @@ const report = {
   failures,
   adapter: info.adapter,
   timestamps: rt.device.features.has("timestamp-query"),
-  machine: machine(),
+  machine: startMachine,
+  machineEnd: machine(),
   runtime: { ...rt.stats, buffersCreated: rt.pool.stats.buffersCreated },
   results: ctx.results,
   ...ctx.sections,
 };
 mkdirSync(dirname(file), { recursive: true });
+const md = renderMarkdown(report as unknown as ResultFile);
 writeFileAtomic(file, `${JSON.stringify(report, null, 1)}\n`);
-if (!values.out) writeFileAtomic(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 1)}\n`);
-console.log(`\nwrote ${file}`);
+writeFileAtomic(file.replace(/\.json$/, "") + ".md", md);
+if (!values.out) {
+  writeFileAtomic(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 1)}\n`);
+  writeFileAtomic(join(here, "results", "latest.md"), md);
+}
+console.log(`\nwrote ${file} (and the Markdown report next to it)`);
 const failed = ctx.results.filter((r) => r.check && !r.check.ok).length + Object.keys(failures).length;
 process.exit(failed ? 1 : 0);

@@ -71,7 +71,7 @@ export async function measure(name: string, fn: () => Promise<number | void>, b:
   const r = bench.tasks[0].result;
   if (!("latency" in r)) throw new Error(`bench '${name}' produced no samples (state ${r.state})`);
   const l = r.latency;
-  return { median: l.p50 ?? l.mean, min: l.min, max: l.max, samples: l.samples?.length ?? 0 };
+  return { median: l.p50 ?? l.mean, min: l.min, max: l.max, samples: l.samplesCount };
 }
 
 /** The shared GPU timer (timestamp queries when the device has them). */

@@ -26,7 +26,8 @@ export interface PeerReport {
 
 const [which, out, mode] = process.argv.slice(2);
 const quick = mode === "quick";
-const budget = quick ? BUDGETS.quick : BUDGETS.full;
+// Full mode runs two rounds per implementation (suites/peers.ts), so each round samples a bit less.
+const budget = quick ? BUDGETS.quick : { ...BUDGETS.full, timeMs: 1000, minSamples: 4, warmup: 1 };
 const report: PeerReport = { impl: which, cases: [] };
 
 async function load(): Promise<PeerImpl> {

@@ -2,6 +2,9 @@
 // softmax / layernorm / MLP step (its fusing compiler), eager matmul; completion is awaited with
 // blockUntilReady through politeWait. jax-js arrays are reference-counted (`.ref` keeps one).
 import type * as JAX from "@jax-js/jax";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { politeWait } from "../../src/tensor/webgpu/gpu-node";
 import type { PeerCase } from "../lib/shapes";
 import { inputs, MLP_LR, type PeerImpl, type Prepared } from "./common";
@@ -19,7 +22,9 @@ export const jaxPeer: PeerImpl = {
     const devices = await jax.init();
     if (!devices.includes("webgpu")) throw new Error(`jax-js found no webgpu device (devices: ${devices.join(", ")})`);
     jax.defaultDevice("webgpu");
-    return { devices };
+    const main = createRequire(import.meta.url).resolve("@jax-js/jax");
+    jaxPeer.version = (JSON.parse(readFileSync(join(dirname(main), "..", "package.json"), "utf8")) as { version: string }).version;
+    return { devices, version: jaxPeer.version };
   },
   prepare: async (c: PeerCase): Promise<Prepared> => {
     const { numpy: np, nn } = jax;

@@ -56,12 +56,12 @@ export const metagradPeer: PeerImpl = {
         l.backward();
         return l;
       });
-      const next = mg.noGrad(() => xs.slice(2).map((p) => mg.sub(p, mg.mul(p.grad!, MLP_LR)).requireGrad()));
+      const next = mg.tidy(() => mg.noGrad(() => xs.slice(2).map((p) => mg.sub(p, mg.mul(p.grad!, MLP_LR)))));
       for (const p of xs.slice(2)) {
         p.grad?.dispose();
         p.dispose();
       }
-      xs = [x, t, ...next];
+      xs = [x, t, ...next.map((p) => p.requireGrad())];
       const v = await loss.item(); // one submit + one readback per step
       loss.dispose();
       return v;

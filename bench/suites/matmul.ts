@@ -62,7 +62,7 @@ async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: stri
   return { shape: describeShape(small), ...compare(got, f64Matmul(small, av, bv), 1e-4, 1e-4) };
 }
 
-async function variantCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[]): Promise<void> {
+async function variantCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[], sweep: string[]): Promise<void> {
   const tm = gpuTimer();
   const table: Record<string, Record<string, number>> = {};
   for (const { name, p } of shapes) {
@@ -73,7 +73,9 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
     for (const cand of CANDIDATES) {
       // Shared memory on a software adapter is ~10× slower: sample it at one shape only.
       if (cand.variant === "tiled" && rt().info.isSoftware && flop > 2 * 512 ** 3) continue;
-      if (ctx.quick && cand.label !== "rb4x4" && cand.label !== "rowbcast r8 wg16" && cand.variant !== "tiled") continue;
+      // The full sweep at two shapes; elsewhere the selected variant against its closest rivals.
+      const core = cand.label === "rb4x4" || cand.label === "rowbcast r8 wg16" || cand.variant === "tiled";
+      if (!core && (ctx.quick || !sweep.includes(name)) && !(cand.label === "rowbcast r4 wg16" && !ctx.quick)) continue;
       const plan = matmulVariantKernel(cand.variant, p, cand.opts);
       if (!plan) continue;
       const check = await checkVariant(cand, p);
@@ -143,10 +145,12 @@ export const matmulSuite: Suite = {
       { name: "gpt proj bwd dW", p: shape(4 * g.C, g.C, g.BT, true, false) },
       { name: "gpt lm-head fwd", p: shape(g.BT, g.V, g.C, false, true) },
     ];
-    const gptPick = ctx.quick ? gpt.slice(0, 3) : gpt;
+    // Variant sweeps skip qkv fwd and proj dW (same operand layouts as fc fwd and fc dW).
+    const gptPick = ctx.quick ? gpt.slice(0, 3) : gpt.filter((x) => x.name !== "gpt qkv fwd" && x.name !== "gpt proj bwd dW");
     ctx.log("matmul kernel variants (GPU time per dispatch):");
-    await variantCases(ctx, ctx.quick ? [...sq, ...gptPick] : [...sq, ...gptPick]);
+    await variantCases(ctx, [...sq, ...gptPick], ["square 512", "gpt fc fwd"]);
     ctx.log("matmul op (selected variant):");
-    await opCases(ctx, ctx.quick ? [sq[1], gpt[0]] : [...sq, ...gpt]);
+    // Through the op: the same kernels plus the dispatch path (JS cost, compile count).
+    await opCases(ctx, ctx.quick ? [sq[1], gpt[0]] : [sq[0], sq[3], gpt[0], gpt[1], gpt[2]]);
   },
 };

@@ -1,0 +1,107 @@
+// Renders a bench result file as Markdown: provenance, targets (met or not, with the numbers),
+// peer ratios, the matmul variant table, dispatch/compile overhead, and every case.
+import type { CaseResult } from "./harness";
+import type { PeerRow } from "./table";
+
+/** The parts of a result file the report reads. */
+export interface ResultFile {
+  started: string;
+  mode: string;
+  suiteMs: Record<string, number>;
+  adapter?: { description: string; isSoftware: boolean };
+  timestamps: boolean;
+  machine: Record<string, unknown>;
+  machineEnd?: Record<string, unknown>;
+  results: CaseResult[];
+  peers?: { rows: PeerRow[]; note: string; errors: Record<string, unknown>; versions: Record<string, string | null> };
+  matmulVariants?: { adapterIsSoftware: boolean; gflops: Record<string, Record<string, number>> };
+  wait?: { spinOverPolite: number | null };
+  unavailable?: Record<string, string>;
+  gptPipelines?: Record<string, unknown>;
+}
+
+const x2 = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${v.toFixed(2)}×`);
+const ms = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
+
+function row(cells: (string | number)[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n");
+}
+
+/** Target checks computed from a result file. */
+export function targets(f: ResultFile): { target: string; value: string; met: boolean | null }[] {
+  const peer = (id: string) => f.peers?.rows.find((r) => r.id === id);
+  const best = (name: string) => f.results.filter((r) => r.suite === "matmul" && r.name === name && r.impl === "metagrad")
+    .reduce<number | null>((m, r) => Math.max(m ?? 0, r.gflops ?? 0), null);
+  const out: { target: string; value: string; met: boolean | null }[] = [];
+  for (const [id, op] of [["matmul 1024x1024x1024", "op square 1024"], ["matmul 4096x256x1024", "op gpt fc fwd"]]) {
+    const p = peer(id);
+    out.push({ target: `${id}: ≥ 2.5× tfjs-webgpu`, value: `${x2(p?.vsTfjs)} (min-sample ratio ${x2(p?.vsTfjsMin)})`, met: p?.vsTfjs ? p.vsTfjs >= 2.5 : null });
+    out.push({ target: `${id}: ≥ 2× jax-js-webgpu`, value: `${x2(p?.vsJax)} (min-sample ratio ${x2(p?.vsJaxMin)})`, met: p?.vsJax ? p.vsJax >= 2 : null });
+    const g = best(op);
+    out.push({ target: `${id}: ≥ 20 GFLOP/s`, value: g === null ? "n/a" : `${g.toFixed(1)} GFLOP/s (GPU time, median)`, met: g === null ? null : g >= 20 });
+  }
+  for (const id of ["softmax [4096,1024]", "layernorm [4096,256]"]) {
+    const p = peer(id);
+    out.push({ target: `${id}: ≥ 4× tfjs-webgpu`, value: `${x2(p?.vsTfjs)} (min-sample ${x2(p?.vsTfjsMin)})`, met: p?.vsTfjs ? p.vsTfjs >= 4 : null });
+  }
+  const mlp = f.peers?.rows.find((r) => r.id.startsWith("mlp"));
+  out.push({ target: "small MLP training step: ≥ 2× tfjs-webgpu", value: `${x2(mlp?.vsTfjs)} (min-sample ${x2(mlp?.vsTfjsMin)})`, met: mlp?.vsTfjs ? mlp.vsTfjs >= 2 : null });
+  const gpt = f.results.find((r) => r.name === "GPT training step");
+  const nb = gpt?.extra?.newBuffersPerStep as number | undefined, sb = gpt?.extra?.submitsPerStep as number | undefined;
+  out.push({ target: "GPT step: zero new GPU buffers per step after warm-up", value: nb === undefined ? "n/a" : String(nb), met: nb === undefined ? null : nb === 0 });
+  out.push({ target: "GPT step: ≤ 3 submits per step", value: sb === undefined ? "n/a" : String(sb), met: sb === undefined ? null : sb <= 3 });
+  return out;
+}
+
+/** The Markdown report of one result file. */
+export function renderMarkdown(f: ResultFile): string {
+  const m = f.machine;
+  const parts: string[] = [];
+  parts.push(`Run of ${f.started} (${f.mode} mode), adapter **${f.adapter?.description ?? "?"}** ` +
+    `(software: ${f.adapter?.isSoftware}), GPU timestamps: ${f.timestamps}; machine: ${m.cpus} × ${m.cpuModel}, ` +
+    `Node ${m.node}; load average at start ${JSON.stringify(m.loadavg)}` +
+    `${f.machineEnd ? `, at end ${JSON.stringify(f.machineEnd.loadavg)}` : ""}. Suite wall times (s): ` +
+    Object.entries(f.suiteMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(", ") + ".");
+  parts.push("### Targets\n\n" + table(["target", "measured", "met"],
+    targets(f).map((t) => [t.target, t.value, t.met === null ? "not measured" : t.met ? "yes" : "**no**"])));
+  if (f.peers) {
+    parts.push("### Peers (same adapter, median ms per call; ratio = their time / ours)\n\n" + table(
+      ["case", "metagrad", `tfjs-webgpu ${f.peers.versions?.tfjs ?? ""}`, `jax-js-webgpu ${f.peers.versions?.jax ?? ""}`,
+        "tfjs / ours", "jax / ours", "tfjs / ours (min)", "jax / ours (min)"],
+      f.peers.rows.map((r) => [r.id, ms(r.metagradMs), ms(r.tfjsMs), ms(r.jaxMs), x2(r.vsTfjs), x2(r.vsJax), x2(r.vsTfjsMin), x2(r.vsJaxMin)])) +
+      `\n\n${f.peers.note}` +
+      (Object.keys(f.peers.errors ?? {}).length ? `\n\nPeer errors: \`${JSON.stringify(f.peers.errors)}\`` : ""));
+  }
+  if (f.matmulVariants) {
+    const cols = [...new Set(Object.values(f.matmulVariants.gflops).flatMap((r) => Object.keys(r)))];
+    parts.push("### Matmul variants (GFLOP/s from GPU timestamps, median)\n\n" + table(["shape", ...cols],
+      Object.entries(f.matmulVariants.gflops).map(([k, r]) => [k, ...cols.map((c) => (r[c] === undefined ? "" : r[c].toFixed(1)))])));
+  }
+  const ov = f.results.filter((r) => r.impl === "metagrad" && r.dispatches !== undefined);
+  if (ov.length) {
+    parts.push("### Dispatch and compile overhead\n\n" + table(
+      ["case", "shape", "dispatches", "JS µs / dispatch", "new pipelines", "cold first run ms", "warm median ms"],
+      ov.map((r) => [r.name, r.shape, r.dispatches!.toFixed(0), (r.jsUsPerDispatch ?? 0).toFixed(0), r.pipelines ?? "",
+        ms(r.firstRunMs), ms(r.ms.median)])));
+  }
+  if (f.gptPipelines) {
+    const g = f.gptPipelines;
+    parts.push(`GPT step pipelines: ${g.dispatchesPerStep} dispatches, ${g.distinctPipelines} distinct pipelines from ` +
+      `${g.distinctKernels} kernel generators; ${g.shapeCopiesAvoidable} are shape-baked copies that sizes-in-a-uniform ` +
+      `kernels would not compile (${JSON.stringify(g.copiesByKernel)}). Cold first step minus a warm step: ` +
+      `${g.coldFirstStepExtraMs} ms, about ${g.msPerPipelineCold} ms per pipeline.`);
+  }
+  parts.push("### All cases\n\n" + table(["suite", "impl", "case", "shape", "variant", "timing", "median ms", "min", "max", "throughput", "check", "extra"],
+    f.results.map((r) => [r.suite, r.impl, r.name, r.shape, `${r.variant ?? ""}${r.note ? ` (${r.note})` : ""}`, r.timing,
+      ms(r.ms.median), ms(r.ms.min), ms(r.ms.max),
+      r.gflops !== undefined ? `${r.gflops.toFixed(1)} GFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(1)} GB/s` : "",
+      r.check ? (r.check.ok ? "ok" : "FAIL") : "", r.extra ? JSON.stringify(r.extra).replace(/"/g, "").replace(/\|/g, "/") : ""])));
+  if (f.unavailable && Object.keys(f.unavailable).length) {
+    parts.push(`Not measured: ${Object.entries(f.unavailable).map(([k, v]) => `${k} (${v})`).join("; ")}.`);
+  }
+  return `${parts.join("\n\n")}\n`;
+}
