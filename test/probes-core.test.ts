@@ -111,6 +111,29 @@ describe("ProbeSet in training (D1, D3)", () => {
     s.dispose();
   });
 
+  test("the stacked once-per-forward path (lastTap) equals the per-tap path for D1, D2, D3 (cpu64)", async () => {
+    const recs = await Promise.all([undefined, null].map(async (lastTap) => {
+      const s = setup("cpu64");
+      const ps = new ProbeSet(s.model, { ringSize: 1, lastTap });
+      ps.add(innerLoss());
+      ps.add(norms());
+      ps.add(alignment());
+      const out: ProbeRecord[] = [];
+      for (let i = 0; i < 2; i++) out.push(...(await ps.trainStep(s.trainer, [batch(i)])).records);
+      ps.dispose();
+      s.dispose();
+      return out;
+    }));
+    const [stacked, perTap] = recs;
+    expect(Object.keys(stacked[0].values).sort()).toEqual(Object.keys(perTap[0].values).sort());
+    for (let i = 0; i < 2; i++) {
+      for (const [k, v] of Object.entries(perTap[i].values)) {
+        expect(stacked[i].values[k]).toHaveLength(v.length);
+        v.forEach((x, l) => expect(stacked[i].values[k][l], `${k}[${l}] step ${i}`).toBeCloseTo(x, 10));
+      }
+    }
+  });
+
   test("every: a probe scheduled every 2 steps appears only in even steps", async () => {
     const s = setup("cpu64");
     const ps = new ProbeSet(s.model, { ringSize: 1 });

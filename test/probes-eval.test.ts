@@ -7,7 +7,7 @@ import { fromValues, type BackendName } from "../src/node";
 import { GPT, Module, type GPTConfig } from "../src/nn/index";
 import { makeSeedsData } from "../src/data/seeds";
 import {
-  ProbeSet, attentionHistory, clustering, gram, mulberry32, type ProbeBatch,
+  ProbeSet, attentionHistory, clustering, gram, mulberry32, symEig, symEigQL, type ProbeBatch,
 } from "../src/probes/index";
 import { gpu } from "./helpers/gpu";
 
@@ -28,6 +28,28 @@ function seedBatches(): ProbeBatch[] {
 }
 
 describe("D4 Gram decomposition", () => {
+  test("the QL eigensolver matches metrics.symEig and reconstructs A = UΛUᵀ with orthonormal U", () => {
+    for (const d of [1, 2, 7, 40]) {
+      const rng = mulberry32(d), A = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) A[i * d + j] = A[j * d + i] = rng() - 0.5;
+      if (d === 40) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) A[i * d + j] = i < 5 && j < 5 ? A[i * d + j] : 0; // rank-deficient
+      const q = symEigQL(A, d), ref = symEig(A, d);
+      q.values.forEach((v, i) => expect(v).toBeCloseTo(ref.values[i], 12));
+      for (let i = 1; i < d; i++) expect(q.values[i]).toBeLessThanOrEqual(q.values[i - 1]);
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          let a = 0, o = 0;
+          for (let k = 0; k < d; k++) {
+            a += q.vectors[i * d + k] * q.values[k] * q.vectors[j * d + k];
+            o += q.vectors[k * d + i] * q.vectors[k * d + j];
+          }
+          expect(a).toBeCloseTo(A[i * d + j], 12);
+          expect(o).toBeCloseTo(i === j ? 1 : 0, 12);
+        }
+      }
+    }
+  });
+
   test("identity to f32 precision (webgpu) / f64 (cpu64); shares, eigenvalues and correlations agree", async () => {
     const out = await Promise.all((["cpu64", "webgpu"] as BackendName[]).map(async (backend) => {
       const model = new GPT(CFG, { backend, seed: 2 });

@@ -2,9 +2,11 @@
 // (h^l detached as a fresh leaf, the functional grad() leaves every .grad alone); cos(Δ^l_t, −g^l_t)
 // for Δ = h^{l+1} − h^l, its attention and MLP parts and a fixed random direction (control), and the
 // fitted step size η_l = Σ_t⟨Δ^l_t, −g^l_t⟩ / Σ_t‖g^l_t‖² (least squares over positions).
+// Training steps with a known last tap run every layer in one stacked backward.
 import {
-  add, crossEntropy, div, grad, mul, neg, noGrad, randn, reshape, sqrt, square, sub, sum, type Tensor,
+  add, concat, crossEntropy, div, fromValues, grad, mul, neg, noGrad, randn, reshape, slice, sqrt, square, sub, sum, type Tensor,
 } from "../tensor/index";
+import { STACK_LIMIT, deferred } from "./stream";
 import { joinField, maskUnscored, meanFinite } from "./host";
 import { lensLogits, type Lens, type PassOutput, type Probe, type ProbeContext } from "./probe";
 
@@ -56,12 +58,58 @@ export function innerGradient(lens: Lens, h: Tensor, targets: Tensor, ignoreInde
   return grad(sum(ce), [leaf])[0]!;
 }
 
-/** D2 probe. Per-step keys `${name}.cos|cos_attn|cos_mlp|cos_random|eta|grad_norm` [l]. */
+/** Targets tiled `L` times as i32 [L·N] (the forward's own tensor when L = 1). */
+function tiledTargets(ctx: ProbeContext, L: number): Tensor {
+  if (L === 1) return ctx.targets();
+  const y = ctx.batch.y!, t = new Int32Array(L * y.length);
+  for (let l = 0; l < L; l++) t.set(y, l * y.length);
+  return fromValues(t, [t.length], { dtype: "i32", backend: ctx.backend });
+}
+
+const Q = ["cos", "cos_attn", "cos_mlp", "cos_random"] as const;
+
+/**
+ * D2 for L layers at once: h, out, a, f are [L·N, C] (h^l, h^{l+1}, attention and MLP parts,
+ * layer-major). Records every quantity as scalars at indices start … start+L−1.
+ */
+function measure(ctx: ProbeContext, name: string, seed: number, h: Tensor, out: Tensor, a: Tensor, f: Tensor, L: number, start: number): void {
+  const C = h.shape[1], N = h.shape[0] / L;
+  const g = innerGradient(ctx.lens, h, tiledTargets(ctx, L), ctx.ignoreIndex); // [L·N, C]
+  noGrad(() => {
+    const g3 = reshape(g, [L, N, C]);
+    const gg = sum(square(g3), -1); // [L, N]
+    const dotNeg = (u: Tensor) => neg(sum(mul(u, g3), -1)); // ⟨u, −g⟩ [L, N]
+    const cos = (u: Tensor, dot: Tensor) => div(dot, sqrt(add(mul(sum(square(u), -1), gg), 1e-30)));
+    const valid = reshape(ctx.valid(), [1, N]), inv = 1 / Math.max(1, ctx.nValid);
+    const mean = (v: Tensor) => mul(sum(mul(v, valid), 1), inv); // [L]
+    const as3 = (t: Tensor) => reshape(t, [L, N, C]);
+    const delta = sub(as3(out), as3(h)), dDelta = dotNeg(delta);
+    const rnd = reshape(ctx.persistent(`${name}.random:${N}x${C}:${seed}`, () => randn([N, C], { seed, backend: ctx.backend })), [1, N, C]);
+    const cs = [cos(delta, dDelta), cos(as3(a), dotNeg(as3(a))), cos(as3(f), dotNeg(as3(f))), cos(rnd, dotNeg(rnd))];
+    cs.forEach((c, i) => ctx.scalars(`${name}.${Q[i]}`, mean(c), start));
+    ctx.scalars(`${name}.eta`, div(sum(dDelta, 1), add(sum(gg, 1), 1e-30)), start);
+    ctx.scalars(`${name}.grad_norm`, mean(sqrt(gg)), start);
+    if (!ctx.arrays) return;
+    const { B, T } = ctx.batch;
+    for (let l = 0; l < L; l++) {
+      const row = (t: Tensor) => reshape(slice(t, [l, 0], [l + 1, N]), [B, T]);
+      cs.forEach((c, i) => ctx.array(`${name}.${Q[i]}`, start + l, row(c), "concat"));
+      ctx.array(`${name}.dot`, start + l, row(dDelta), "concat");
+      ctx.array(`${name}.gg`, start + l, row(gg), "concat");
+    }
+  });
+}
+
+/**
+ * D2 probe. Per-step keys `${name}.cos|cos_attn|cos_mlp|cos_random|eta|grad_norm` [l]; in
+ * training steps with a known last tap all layers share one stacked backward.
+ */
 export function alignment(opts: AlignmentOptions = {}): Probe<AlignmentResult> {
   const name = opts.name ?? "D2";
   const parts = { input: opts.input ?? "in", attn: opts.attn ?? "attn_out", mlp: opts.mlp ?? "mlp_out" };
   const seed = opts.seed ?? 0;
-  const q = ["cos", "cos_attn", "cos_mlp", "cos_random"] as const;
+  const q = Q;
+  let stash: { ctx: ProbeContext; layers: { h: Tensor; out: Tensor; a: Tensor; f: Tensor }[] } | null = null;
   return {
     name,
     definition: "D2",
@@ -76,27 +124,26 @@ export function alignment(opts: AlignmentOptions = {}): Probe<AlignmentResult> {
         return t;
       };
       const h = sib(parts.input), a = sib(parts.attn), f = sib(parts.mlp);
-      const C = h.shape[h.rank - 1], N = h.size / C;
-      const g = innerGradient(ctx.lens, h, ctx.targets(), ctx.ignoreIndex); // [N, C]
-      noGrad(() => {
-        const gg = sum(square(g), -1); // [N]
-        const dotNeg = (u: Tensor) => neg(sum(mul(reshape(u, [N, C]), g), -1)); // ⟨u, −g⟩ [N]
-        const cos = (u: Tensor, dot: Tensor) => div(dot, sqrt(add(mul(sum(square(reshape(u, [N, C])), -1), gg), 1e-30)));
-        const valid = ctx.valid(), inv = 1 / Math.max(1, ctx.nValid);
-        const mean = (v: Tensor) => mul(sum(mul(v, valid)), inv);
-        const delta = sub(out, h);
-        const dDelta = dotNeg(delta);
-        const rnd = ctx.persistent(`${name}.random:${N}x${C}:${seed}`, () => randn([N, C], { seed, backend: ctx.backend }));
-        const cs = [cos(delta, dDelta), cos(a, dotNeg(a)), cos(f, dotNeg(f)), cos(rnd, dotNeg(rnd))];
-        cs.forEach((c, i) => ctx.scalar(`${name}.${q[i]}`, l, mean(c)));
-        ctx.scalar(`${name}.eta`, l, div(sum(dDelta), add(sum(gg), 1e-30)));
-        ctx.scalar(`${name}.grad_norm`, l, mean(sqrt(gg)));
-        if (!ctx.arrays) return;
-        const { B, T } = ctx.batch;
-        cs.forEach((c, i) => ctx.array(`${name}.${q[i]}`, l, reshape(c, [B, T]), "concat"));
-        ctx.array(`${name}.dot`, l, reshape(dDelta, [B, T]), "concat");
-        ctx.array(`${name}.gg`, l, reshape(gg, [B, T]), "concat");
-      });
+      if (deferred(ctx)) {
+        if (stash?.ctx !== ctx) stash = { ctx, layers: [] };
+        stash.layers[l] = { h, out, a, f };
+        return;
+      }
+      const C = h.shape[h.rank - 1], flat = (t: Tensor) => reshape(t, [t.size / C, C]);
+      measure(ctx, name, seed, flat(h).detach(), flat(out), flat(a), flat(f), 1, l);
+    },
+    onForwardEnd(ctx: ProbeContext) {
+      const layers = stash?.ctx === ctx ? stash.layers : [];
+      stash = null;
+      if (layers.length === 0) return;
+      const L = layers.length, { h } = layers[0], C = h.shape[h.rank - 1], N = h.size / C;
+      const flat = (t: Tensor) => reshape(t, [N, C]);
+      if (L * N * ctx.lens.wU.shape[0] > STACK_LIMIT) {
+        layers.forEach((x, l) => measure(ctx, name, seed, flat(x.h).detach(), flat(x.out), flat(x.a), flat(x.f), 1, l));
+        return;
+      }
+      const cat = (k: "h" | "out" | "a" | "f") => concat(layers.map((x) => flat(x[k])), 0); // [L·N, C]
+      measure(ctx, name, seed, cat("h"), cat("out"), cat("a"), cat("f"), L, 0);
     },
     finish(out: PassOutput): AlignmentResult {
       const y = joinField(out.batches, (b) => b.y);

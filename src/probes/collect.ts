@@ -1,8 +1,8 @@
 // What an evaluation pass accumulates on the device (one scalar row and a list of arrays per
 // forward), its single readback, and the host-side combination into a PassOutput.
 // Internal to ProbeSet.
-import { concat, keep, noGrad, readAll, reshape, type Tensor } from "../tensor/index";
-import type { RecordedArray } from "./context";
+import { readAll, type Tensor } from "../tensor/index";
+import { parseSlot, type RecordedArray } from "./context";
 import type { HostArray, Lens, PassOutput, ProbeBatch } from "./probe";
 
 interface Row {
@@ -17,12 +17,9 @@ export class EvalCollector {
 
   constructor(readonly batches: readonly ProbeBatch[], readonly lens: Lens | null, readonly ignoreIndex: number) {}
 
-  /** Takes ownership of one forward's scalars (packed into a row) and arrays. */
-  addForward(layout: string[], scalars: Map<string, Tensor>, arrays: RecordedArray[]): void {
-    const t = layout.length === 0 ? null
-      : keep(noGrad(() => concat(layout.map((s) => reshape(scalars.get(s)!, [1])), 0)));
-    for (const s of scalars.values()) s.dispose();
-    this.#rows.push({ layout, t });
+  /** Takes ownership of one forward's scalar row (see packRow) and arrays. */
+  addForward(packed: { layout: string[]; row: Tensor } | null, arrays: RecordedArray[]): void {
+    this.#rows.push({ layout: packed?.layout ?? [], t: packed?.row ?? null });
     this.#arrays.push(...arrays);
   }
 
@@ -41,8 +38,7 @@ export class EvalCollector {
     }));
     const scalars: Record<string, number[]> = {};
     for (const [slot, { s, n }] of sums) {
-      const at = slot.lastIndexOf("#");
-      const key = slot.slice(0, at), i = Number(slot.slice(at + 1));
+      const [key, i] = parseSlot(slot);
       const arr = (scalars[key] ??= []);
       while (arr.length < i) arr.push(NaN);
       arr[i] = s / n;

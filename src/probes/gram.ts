@@ -1,5 +1,5 @@
 // D4 (PROTOCOL.md, Proposition 1): for v ↦ Mv with MᵀM = UΛUᵀ, ‖Mv‖² = Σ_i λ_i (u_iᵀv)². The Gram
-// W_UᵀW_U is formed on the device and eigendecomposed in f64 on the host (metrics.symEig) before
+// W_UᵀW_U is formed on the device and eigendecomposed in f64 on the host (eig.ts, QL) before
 // the pass; per token the projections (u_iᵀv)² are one matmul by U on the device. Two halves:
 // the logit norm (M = W_U, v = LN_f(h^l_t)) and the inner gradient before LN_f's Jacobian
 // (M = W_Uᵀ acting on r = p − e_y, i.e. ‖W_Uᵀr‖² = Σ_i λ_i (w_iᵀr)² with w_i = W_U u_i/√λ_i the
@@ -9,7 +9,7 @@ import {
   square, sub, sum, type Tensor,
 } from "../tensor/index";
 import { countIds, joinField, positions, spearmanFinite } from "./host";
-import { symEig } from "./metrics";
+import { symEigQL } from "./eig";
 import { RESIDUAL_TAPS, type PassOutput, type PrepareEnv, type Probe, type ProbeContext } from "./probe";
 
 /** Options of {@link gram}. */
@@ -51,7 +51,7 @@ export interface GramResult {
 }
 
 /** Reading of D4 used here. */
-export const D4_READING = "Gram decomposition: ‖Mv‖² = Σ_i λ_i(u_iᵀv)² with W_UᵀW_U = UΛUᵀ (f64 eig on the host); logit half M = W_U, " +
+export const D4_READING = "Gram decomposition: ‖Mv‖² = Σ_i λ_i(u_iᵀv)² with W_UᵀW_U = UΛUᵀ (f64 eigendecomposition on the host); logit half M = W_U, " +
   "v = LN_f(h^l_t); gradient half M = W_Uᵀ on r = p − e_y (the inner gradient before LN_f's Jacobian), terms ((W_U u_i)ᵀr)²; " +
   "top-k shares pooled over positions; Spearman of ‖h^l_t‖ with lens confidence, ℓ^l_t, position, log frequency (D4)";
 
@@ -78,7 +78,7 @@ export function gram(opts: GramOptions = {}): Probe<GramResult> {
       const G = matmul(W, W, { transA: true }); // [C, C]
       const g = (await readAll([G]))[0];
       G.dispose();
-      const { values, vectors } = symEig(g, C);
+      const { values, vectors } = symEigQL(g, C);
       eigenvalues = values;
       topK = (opts.topK ?? Array.from({ length: Math.floor(Math.log2(C)) + 1 }, (_, i) => 2 ** i)).filter((k) => k >= 1 && k <= C);
       const cols = topK.length + 1; // the last column keeps every term

@@ -33,6 +33,7 @@ export { attentionHistory, D5_READING } from "./attention-history";
 export type { AttentionHistoryOptions, AttentionHistoryResult, HistoryShares } from "./attention-history";
 export { clustering, D6_READING } from "./clustering";
 export type { ClusteringOptions, ClusteringResult, LabelClusterScores } from "./clustering";
+export { symEigQL } from "./eig";
 export { kmeansGpu, kmeansPlusPlusFromDistances, pairwiseSqDistances } from "./kmeans";
 export type { KmeansGpuOptions, KmeansGpuResult } from "./kmeans";
 export * from "./metrics";

@@ -5,6 +5,7 @@ import {
   indexSelectBackward, mean, readAll, reshape, sqrt, square, sum, tidy, type Tensor,
 } from "../tensor/index";
 import { countIds, joinField, meanFinite, spearmanFinite } from "./host";
+import { Stash, deferred, stacked } from "./stream";
 import { RESIDUAL_TAPS, type PassOutput, type PrepareEnv, type Probe, type ProbeContext } from "./probe";
 
 /** Options of {@link norms}. */
@@ -55,12 +56,14 @@ const rowNorms = (w: Tensor): Tensor => sqrt(sum(square(w), -1));
 /** D3 probe. Per-step key `${name}.norm` [l]; the rest in evaluation passes. */
 export function norms(opts: NormsOptions = {}): Probe<NormsResult> {
   const name = opts.name ?? "D3";
+  const taps = opts.taps ?? RESIDUAL_TAPS;
+  const stash = new Stash();
   let V = opts.vocabSize ?? 0;
   return {
     name,
     definition: "D3",
     reading: D3_READING,
-    taps: opts.taps ?? RESIDUAL_TAPS,
+    taps,
     prepare(env: PrepareEnv) {
       if (opts.vocabSize) return;
       let maxId = -1;
@@ -68,6 +71,7 @@ export function norms(opts: NormsOptions = {}): Probe<NormsResult> {
       V = Math.max(env.lens?.wU.shape[0] ?? 0, maxId + 1);
     },
     onTap(_tap: string, h: Tensor, l: number, ctx: ProbeContext) {
+      if (deferred(ctx)) return stash.put(ctx, l, h);
       const { B, T } = ctx.batch;
       const C = h.shape[h.rank - 1], N = h.size / C;
       const hn = rowNorms(reshape(h, [N, C])); // [N]
@@ -82,6 +86,16 @@ export function norms(opts: NormsOptions = {}): Probe<NormsResult> {
         const y = Int32Array.from(ctx.batch.y, (v) => (v === ctx.ignoreIndex ? -1 : v));
         ctx.array(`${name}.next_sum`, l, indexSelectBackward(col, ctx.ids("y", y, V), 0, V + 1), "sum");
       }
+    },
+    onForwardEnd(ctx: ProbeContext) {
+      const hs = stash.take(ctx);
+      if (hs.length === 0) return;
+      if (hs.some((h) => h.size !== hs[0].size)) {
+        hs.forEach((h, l) => ctx.scalar(`${name}.norm`, l, mean(rowNorms(reshape(h, [h.size / h.shape[h.rank - 1], h.shape[h.rank - 1]])))));
+        return;
+      }
+      const X = stacked(ctx, taps, hs); // [(L+1)·N, C]
+      ctx.scalars(`${name}.norm`, mean(reshape(rowNorms(X), [hs.length, X.shape[0] / hs.length]), 1));
     },
     async finish(out: PassOutput): Promise<NormsResult> {
       const x = joinField(out.batches, (b) => b.x);

@@ -3,12 +3,12 @@
 // scalar into a device-side row; rows gather in a ring that rides along the step's single
 // readback every `ringSize` steps. Evaluation passes also collect arrays and run finish().
 import {
-  backendOf, concat, fromValues, keep, mul, noGrad, readAll, reshape, tidy, add, type BackendName, type Tensor,
+  backendOf, concat, fromValues, keep, mul, noGrad, readAll, tidy, add, type BackendName, type Tensor,
 } from "../tensor/index";
 import { GPT } from "../nn/gpt";
 import type { Module, TapHook } from "../nn/module";
 import { flushBackend, type StepResult, type Trainer } from "../nn/train";
-import { Forward, type ForwardEnv } from "./context";
+import { Forward, packRow, parseSlot, type ForwardEnv } from "./context";
 import { TapPattern } from "./pattern";
 import { gptLens, describeProbe, type Lens, type Probe, type ProbeBatch, type ResultOf } from "./probe";
 import { EvalCollector } from "./collect";
@@ -25,6 +25,11 @@ export interface ProbeSetOptions {
   ringSize?: number;
   /** Backend of the model (default: that of its first parameter). */
   backend?: BackendName;
+  /**
+   * The tap that ends a forward (default `logits` for a GPT, none otherwise). Knowing it lets
+   * probes compute once per forward in training steps (ProbeContext.canDefer).
+   */
+  lastTap?: string | null;
 }
 
 /** How often a probe runs in training steps. */
@@ -68,8 +73,7 @@ interface Armed {
 /** Keys and values of a row tensor, decoded. */
 function decodeRow(layout: readonly string[], vals: Float64Array, off: number, into: Record<string, number[]>): void {
   layout.forEach((slot, j) => {
-    const at = slot.lastIndexOf("#");
-    const key = slot.slice(0, at), i = Number(slot.slice(at + 1));
+    const [key, i] = parseSlot(slot);
     (into[key] ??= [])[i] = vals[off + j];
   });
 }
@@ -80,6 +84,7 @@ export class ProbeSet {
   readonly backend: BackendName;
   readonly ringSize: number;
   readonly ignoreIndex: number;
+  readonly lastTap: string | null;
   #entries: Entry[] = [];
   #armed: Armed | null = null;
   #persistent = new Map<string, Tensor>();
@@ -93,6 +98,7 @@ export class ProbeSet {
     this.backend = opts.backend ?? model.parameters()[0]?.backend.name ?? "webgpu";
     this.ringSize = opts.ringSize ?? 8;
     this.ignoreIndex = opts.ignoreIndex ?? -1;
+    this.lastTap = opts.lastTap !== undefined ? opts.lastTap : model instanceof GPT ? "logits" : null;
     if (!(Number.isInteger(this.ringSize) && this.ringSize >= 1)) throw new Error(`ProbeSet: ringSize must be a positive integer, got ${this.ringSize}`);
     const fwd = opts.forward ?? (model instanceof GPT ? (x: Tensor) => model.forward(x) : null);
     this.#forward = fwd ?? (() => {
@@ -239,11 +245,12 @@ export class ProbeSet {
     try {
       for (const b of batches) {
         tidy(() => {
+          const a = this.#armed!, before = a.done;
           const x = fromValues(b.x, [b.B, b.T], { dtype: "i32", backend: this.backend });
           if (grad) this.#forward(x, b);
           else noGrad(() => this.#forward(x, b));
-          if (this.#armed?.fwd) this.#endForward();
-          else this.#armed!.done++;
+          if (a.fwd) this.#endForward();
+          if (a.done === before) a.done++; // a forward without taps
         });
         flushBackend(backendOf(this.backend));
       }
@@ -286,15 +293,22 @@ export class ProbeSet {
       if (ids.has(x)) continue;
       const index = ids.size;
       ids.set(x, index);
-      const run = () => tidy(() => e.probe.onTap(name, x, index, f.ctx));
-      if (e.probe.needs?.grad) run();
-      else noGrad(run);
+      this.#run(e, () => e.probe.onTap(name, x, index, f.ctx));
     }
+    if (name === this.lastTap) this.#endForward();
+  }
+
+  /** Runs a probe callback in its own scope, under noGrad unless the probe needs grad. */
+  #run(e: Entry, fn: () => void): void {
+    const run = () => tidy(fn);
+    if (e.probe.needs?.grad) run();
+    else noGrad(run);
   }
 
   #env(mode: "train" | "eval"): ForwardEnv {
     return {
       mode, backend: this.backend, ignoreIndex: this.ignoreIndex, lens: this.lens,
+      canDefer: mode === "eval" || this.lastTap !== null,
       persistent: (key, make) => {
         let t = this.#persistent.get(key);
         if (!t) this.#persistent.set(key, (t = keep(noGrad(make))));
@@ -305,18 +319,20 @@ export class ProbeSet {
 
   #endForward(): void {
     const a = this.#armed!, f = a.fwd!;
-    a.fwd = null;
-    a.done++;
-    f.disposeInputs();
-    const layout = [...f.scalars.keys()];
+    try {
+      for (const e of a.entries) if (e.probe.onForwardEnd) this.#run(e, () => e.probe.onForwardEnd!(f.ctx));
+    } finally {
+      a.fwd = null;
+      a.done++;
+      f.disposeInputs();
+    }
+    const packed = packRow(f.scalars.values());
     if (a.mode === "eval") {
-      a.collector!.addForward(layout, f.scalars, f.arrays);
+      a.collector!.addForward(packed, f.arrays);
       return;
     }
-    if (layout.length === 0) return;
-    const row = noGrad(() => concat(layout.map((s) => reshape(f.scalars.get(s)!, [1])), 0));
-    for (const t of f.scalars.values()) t.dispose();
-    keep(row);
+    if (!packed) return;
+    const { layout, row } = packed;
     if (!a.layout) a.layout = layout;
     else if (a.layout.join() !== layout.join()) throw new Error("ProbeSet: the forwards of one step recorded different scalars");
     if (!a.rowSum) a.rowSum = row;
@@ -345,7 +361,7 @@ export class ProbeSet {
     this.#armed = null;
     if (!a) return;
     a.fwd?.disposeInputs();
-    for (const t of a.fwd?.scalars.values() ?? []) t.dispose();
+    for (const g of a.fwd?.scalars.values() ?? []) g.t.dispose();
     a.rowSum?.dispose();
   }
 

@@ -89,10 +89,20 @@ export interface ProbeContext {
   tapped(name: string): Tensor | undefined;
   /** Records a one-element result under (key, index): per step in training, averaged in eval. */
   scalar(key: string, index: number, t: Tensor): void;
+  /** Records the n values of `t` under (key, start … start+n−1) in one go (e.g. all layers at once). */
+  scalars(key: string, t: Tensor, start?: number): void;
   /** Records an array under (key, index) in eval passes (ignored in training). */
   array(key: string, index: number, t: Tensor, combine: Combine, opts?: { read?: boolean }): void;
   /** A tensor kept for the life of the ProbeSet under `key`, made once (e.g. a fixed random direction). */
   persistent(key: string, make: () => Tensor): Tensor;
+  /** A tensor made once per forward under `key` and shared by the probes (e.g. the stacked residual stream). */
+  memo(key: string, make: () => Tensor): Tensor;
+  /**
+   * True when onForwardEnd() runs while this forward's tensors are alive and the weights are those
+   * of the forward (evaluation passes, or training with the ProbeSet's `lastTap`); a probe may then
+   * collect taps and compute once per forward instead of once per tap.
+   */
+  readonly canDefer: boolean;
 }
 
 /** A host array read back after an evaluation pass, with its combined shape. */
@@ -155,6 +165,8 @@ export interface Probe<R = unknown> {
    * unless `needs.grad`. Must not modify `x`.
    */
   onTap(name: string, x: Tensor, index: number, ctx: ProbeContext): void;
+  /** Called once when the forward ends (same scope rules as onTap); see ProbeContext.canDefer. */
+  onForwardEnd?(ctx: ProbeContext): void;
   /** Before an evaluation pass (e.g. an eigendecomposition, choosing sample positions). */
   prepare?(env: PrepareEnv): Promise<void> | void;
   /** After an evaluation pass: builds the probe's result from what it recorded. */

@@ -1,0 +1,41 @@
+// Once-per-forward evaluation of stream probes (D1, D3) in training steps: the taps h^0..h^L are
+// stashed as they fire and, when the forward ends (ProbeContext.canDefer), stacked into one
+// [(L+1)·N, C] tensor shared by the probes, so each probe costs a few dispatches per step
+// instead of a few per layer.
+import { concat, reshape, type Tensor } from "../tensor/index";
+import type { ProbeContext } from "./probe";
+
+/** Largest (L+1)·N·V logits tensor computed in one go (elements); beyond it, layer by layer. */
+export const STACK_LIMIT = 1 << 26;
+
+/** The stream tensors of the current forward, in index order. */
+export class Stash {
+  #ctx: ProbeContext | null = null;
+  #hs: Tensor[] = [];
+
+  /** Keeps a reference to tap `index` of the forward of `ctx` (no copy). */
+  put(ctx: ProbeContext, index: number, h: Tensor): void {
+    if (this.#ctx !== ctx) {
+      this.#ctx = ctx;
+      this.#hs = [];
+    }
+    this.#hs[index] = h;
+  }
+
+  /** The stashed tensors of the forward of `ctx` (empty when none), and forgets them. */
+  take(ctx: ProbeContext): Tensor[] {
+    const hs = this.#ctx === ctx ? this.#hs : [];
+    this.#ctx = null;
+    this.#hs = [];
+    return hs;
+  }
+}
+
+/** Whether a stream probe should stash its taps and compute at the forward's end. */
+export const deferred = (ctx: ProbeContext): boolean => ctx.canDefer && !ctx.arrays;
+
+/** The stream stacked as [(L+1)·N, C], made once per forward and shared under the taps' key. */
+export function stacked(ctx: ProbeContext, taps: readonly string[], hs: readonly Tensor[]): Tensor {
+  const C = hs[0].shape[hs[0].rank - 1];
+  return ctx.memo(`stack:${taps.join(",")}:${hs.length}`, () => concat(hs.map((h) => reshape(h, [h.size / C, C])), 0));
+}
