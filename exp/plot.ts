@@ -12,8 +12,11 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 /** A Vega-Lite specification as produced by the helpers below. */
 export type PlotSpec = TopLevelSpec;
 
-/** One line of a line chart. Non-finite y values (and y ≤ 0 on a log axis) are dropped. */
-export interface Series { name: string; x: number[]; y: number[] }
+/**
+ * One line of a line chart. Non-finite y values (and y ≤ 0 on a log axis) are dropped. `dash`
+ * names a line style (e.g. "top-10" solid, "last-10" dashed): series sharing it share the pattern.
+ */
+export interface Series { name: string; x: number[]; y: number[]; dash?: string }
 
 /** Options shared by every chart. */
 export interface ChartBase { title: string; xLabel: string; yLabel: string; width?: number; height?: number }
@@ -57,15 +60,28 @@ function size(o: ChartBase): { width: number; height: number } {
 /** A quantitative x axis; integer-only data (layers, epochs) gets integer ticks. */
 function xAxis(xs: number[], title: string): object {
   const integers = xs.length > 0 && xs.every((x) => Number.isInteger(x));
-  return { field: 'x', type: 'quantitative', title, scale: { zero: false, padding: 8 }, axis: { format: '~g', ...(integers ? { tickMinStep: 1 } : {}) } };
+  return { field: 'x', type: 'quantitative', title, scale: { zero: false, padding: 8 }, axis: { format: '~r', ...(integers ? { tickMinStep: 1 } : {}) } };
 }
 
 /** Lines (with point markers when series are short) of y against x, one colour per series. */
 export function lineChart(o: LineChartOptions): PlotSpec {
-  const values = o.series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i] })))
+  const values = o.series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i], dash: s.dash ?? '' })))
     .filter((r) => Number.isFinite(r.x) && Number.isFinite(r.y) && (!o.logY || r.y > 0));
   const longest = Math.max(0, ...o.series.map((s) => s.x.length));
   const many = o.series.length > 10;
+  const dashes = [...new Set(o.series.map((s) => s.dash).filter((d): d is string => d !== undefined))];
+  const plain = o.series.some((s) => s.dash === undefined); // un-styled series stay solid, out of the legend
+  const patterns = [[1, 0], [6, 4], [2, 3], [8, 3, 2, 3]];
+  const dashEnc = dashes.length ? {
+    strokeDash: {
+      field: 'dash', type: 'nominal', title: null,
+      legend: { values: dashes, symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, symbolSize: 300 },
+      scale: {
+        domain: plain ? ['', ...dashes] : dashes,
+        range: (plain ? ['', ...dashes] : dashes).map((_, i) => patterns[i % patterns.length]),
+      },
+    },
+  } : {};
   return top({
     title: o.title, ...size(o),
     data: { values },
@@ -75,8 +91,9 @@ export function lineChart(o: LineChartOptions): PlotSpec {
       y: { field: 'y', type: 'quantitative', title: o.yLabel, scale: o.logY ? { type: 'log' } : { zero: false } },
       color: {
         field: 'series', type: 'nominal', title: null,
-        scale: { domain: o.series.map((s) => s.name), scheme: o.ordered ? 'viridis' : many ? 'tableau20' : 'tableau10' },
+        scale: { domain: [...new Set(o.series.map((s) => s.name))], scheme: o.ordered ? 'viridis' : many ? 'tableau20' : 'tableau10' },
       },
+      ...dashEnc,
     },
   });
 }
@@ -147,9 +164,12 @@ export function grid(o: GridOptions): PlotSpec {
   });
 }
 
-/** Renders a spec to SVG text with vega's headless SVG renderer. */
+/**
+ * Renders a spec to SVG text with vega's headless SVG renderer. Vega-Lite's warnings (e.g. panels
+ * of a grid whose colour domains differ and are merged, as intended) are not printed.
+ */
 export async function renderSvg(spec: PlotSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compile(spec, { logger: vega.logger(vega.Error) }).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

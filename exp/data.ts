@@ -1,0 +1,113 @@
+// Data for the experiments: the S1 seeds task with its per-position labels, the R1 corpus with the
+// byte tokenizer, the R2 WikiText prefix with the GPT-2 tokenizer, as training sources (resumable)
+// and as fixed probe batches; plus token frequencies. Deterministic from the run's seed.
+import { makeSeedsData, type SeedsData, type SeedsSplit } from "../src/data/seeds";
+import {
+  byteTokenizer, encodeCorpus, encodeWikiText, loadCorpus, loadGpt2Tokenizer, packSequences, type Tokenizer,
+} from "../src/data/text";
+import type { ProbeBatch } from "../src/probes/probe";
+import { seedsSource, streamSource, type DataSource } from "../src/train/data";
+import type { ExpConfig } from "./config";
+
+/** Token ids of a text corpus split by document. */
+export interface TextIds {
+  name: string;
+  tokenizer: Tokenizer;
+  train: Int32Array;
+  val: Int32Array;
+}
+
+const seedsCache = new Map<string, SeedsData>();
+
+/** The S1 task of a configuration (the same data `s1Source` trains on). */
+export function s1Task(cfg: ExpConfig, seed: number): SeedsData {
+  const k = `${cfg.s1.T}/${cfg.s1.nTrain}/${cfg.s1.nVal}/${seed}`;
+  let d = seedsCache.get(k);
+  if (!d) {
+    d = makeSeedsData({ T: cfg.s1.T, nTrain: cfg.s1.nTrain, nVal: cfg.s1.nVal, seed });
+    seedsCache.set(k, d);
+  }
+  return d;
+}
+
+/** The S1 training source (whole sequences, a fresh seeded order every epoch). */
+export function s1Source(cfg: ExpConfig, seed: number): DataSource {
+  const s = cfg.s1;
+  return seedsSource({ B: s.train.batch, T: s.T, seed, nTrain: s.nTrain, nVal: s.nVal, valBatches: Math.max(1, Math.floor(s.nVal / s.train.batch)) });
+}
+
+/**
+ * Probe batches of the first `nSeq` sequences of an S1 split, `batch` per forward, with the labels
+ * seed, next and seedNext. `T` shorter than the split's keeps the first T tokens of each sequence
+ * (and the labels there, so `next` at the last kept position is still known).
+ */
+export function s1Batches(split: SeedsSplit, nSeq: number, batch: number, T = split.T): ProbeBatch[] {
+  const n = Math.min(nSeq, split.nSeq);
+  const out: ProbeBatch[] = [];
+  for (let r0 = 0; r0 < n; r0 += batch) {
+    const B = Math.min(batch, n - r0);
+    const take = (a: Int32Array): Int32Array => {
+      const o = new Int32Array(B * T); // [B, T]
+      for (let b = 0; b < B; b++) o.set(a.subarray((r0 + b) * split.T, (r0 + b) * split.T + T), b * T);
+      return o;
+    };
+    const next = take(split.next);
+    out.push({ B, T, x: take(split.tokens), y: next, labels: { seed: take(split.seed), next, seedNext: take(split.seedNext) } });
+  }
+  return out;
+}
+
+const textCache = new Map<string, TextIds>();
+
+/** The R1 corpus (documents split with seed 0, as `npm run train` does) in bytes. */
+export function r1Ids(cfg: ExpConfig): TextIds {
+  const k = `r1/${cfg.r1.corpus}`;
+  let ids = textCache.get(k);
+  if (!ids) {
+    const enc = encodeCorpus(loadCorpus(cfg.r1.corpus, { seed: 0 }), byteTokenizer);
+    ids = { name: `${cfg.r1.corpus} (bytes)`, tokenizer: byteTokenizer, ...enc };
+    textCache.set(k, ids);
+  }
+  return ids;
+}
+
+/** The R2 WikiText-103 prefix (`maxBytes` of train, a tenth of that of valid) with the GPT-2 BPE. */
+export async function r2Ids(cfg: ExpConfig, dir: string): Promise<TextIds> {
+  const k = `r2/${dir}/${cfg.r2.maxBytes}`;
+  let ids = textCache.get(k);
+  if (!ids) {
+    const tok = await loadGpt2Tokenizer();
+    const train = encodeWikiText(dir, "train", tok, { maxBytes: cfg.r2.maxBytes });
+    const val = encodeWikiText(dir, "valid", tok, { maxBytes: Math.max(100_000, Math.floor(cfg.r2.maxBytes / 10)) });
+    ids = { name: "wikitext-103 (gpt2)", tokenizer: tok, train, val };
+    textCache.set(k, ids);
+  }
+  return ids;
+}
+
+/** A training source over a text (shuffled windows of T+1). */
+export function textSource(ids: TextIds, T: number, batch: number, seed: number, valBatches = 4): DataSource {
+  return streamSource(ids.name, ids, ids.tokenizer.vocabSize, { B: batch, T, seed, valBatches });
+}
+
+/** Probe batches of the first `nSeq` non-overlapping validation windows of length T. */
+export function textBatches(val: Int32Array, T: number, nSeq: number, batch: number): ProbeBatch[] {
+  const packed = packSequences(val, T, { maxWindows: nSeq });
+  if (packed.B === 0) throw new Error(`text: the validation text (${val.length} tokens) is shorter than one window of ${T + 1}`);
+  const out: ProbeBatch[] = [];
+  for (let r0 = 0; r0 < packed.B; r0 += batch) {
+    const B = Math.min(batch, packed.B - r0);
+    out.push({ B, T, x: packed.x.slice(r0 * T, (r0 + B) * T), y: packed.y.slice(r0 * T, (r0 + B) * T) });
+  }
+  return out;
+}
+
+/** Occurrences of each id in `ids` ([V]). */
+export function tokenCounts(ids: ArrayLike<number>, V: number): Float64Array {
+  const c = new Float64Array(V);
+  for (let i = 0; i < ids.length; i++) {
+    const v = ids[i]!;
+    if (v >= 0 && v < V) c[v] += 1;
+  }
+  return c;
+}

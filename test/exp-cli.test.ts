@@ -1,0 +1,78 @@
+// Tests of the `npm run exp` command line (exp/cli.ts, exp/run.ts): defaults and the default
+// results folder, experiment selection, and clear errors for unknown options, bad values and
+// missing or incomplete --data / --gpt2 folders (also through the real entry point: exit 2).
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { CliError, defaultOut, parseCli } from "../exp/cli";
+
+const tmp = mkdtempSync(join(tmpdir(), "exp-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("parseCli", () => {
+  it("defaults: all six experiments, quick, webgpu, seed 0, results/quick", () => {
+    const o = parseCli([], tmp);
+    expect(o.experiments).toEqual(["e1", "e2", "e3", "e4", "e5", "e6"]);
+    expect(o).toMatchObject({ config: "quick", backend: "webgpu", seed: 0, data: null, gpt2: null, help: false });
+    expect(o.out).toBe(join(tmp, "results", "quick"));
+  });
+
+  it("selects experiments (case-insensitive, deduplicated, sorted) and options", () => {
+    const o = parseCli(["E3", "e2", "e3", "--config", "smoke", "--backend", "cpu64", "--seed", "7", "--out", "r/x"], tmp);
+    expect(o.experiments).toEqual(["e2", "e3"]);
+    expect(o).toMatchObject({ config: "smoke", backend: "cpu64", seed: 7, out: join(tmp, "r/x") });
+  });
+
+  it("names the default folder after the settings that change the numbers", () => {
+    expect(defaultOut({ config: "paper", backend: "cpu64", seed: 3, data: "/w", gpt2: "/g" }, "/r")).toBe("/r/results/paper-cpu64-seed3+wikitext+gpt2");
+  });
+
+  const bad: [string[], RegExp][] = [
+    [["--bogus"], /unknown option --bogus/],
+    [["--seed", "x"], /--seed expects an integer, got "x"/],
+    [["--seed", "1.5"], /--seed expects an integer/],
+    [["--config", "huge"], /--config must be one of smoke, quick, paper, got "huge"/],
+    [["--backend", "cuda"], /--backend must be webgpu or cpu64/],
+    [["e7"], /unknown experiment "e7"/],
+    [["--data", "/definitely/not/here"], /--data \/definitely\/not\/here: no such folder/],
+    [["--gpt2", "/definitely/not/here"], /--gpt2 \/definitely\/not\/here: no such folder/],
+    [["--out"], /--out/],
+  ];
+  for (const [argv, msg] of bad) {
+    it(`rejects ${argv.join(" ")}`, () => {
+      expect(() => parseCli(argv, tmp)).toThrow(CliError);
+      expect(() => parseCli(argv, tmp)).toThrow(msg);
+    });
+  }
+
+  it("checks that --data holds WikiText's files and --gpt2 a Hugging Face GPT-2", () => {
+    const wiki = join(tmp, "wiki");
+    mkdirSync(wiki);
+    expect(() => parseCli(["--data", wiki], tmp)).toThrow(/wiki\.train\.tokens/);
+    writeFileSync(join(wiki, "wiki.train.tokens"), " = A = \n");
+    writeFileSync(join(wiki, "wiki.valid.tokens"), " = B = \n");
+    expect(parseCli(["--data", wiki], tmp).data).toBe(wiki);
+    const g = join(tmp, "gpt2");
+    mkdirSync(g);
+    writeFileSync(join(g, "config.json"), "{}");
+    expect(() => parseCli(["--gpt2", g], tmp)).toThrow(/missing model\.safetensors/);
+    const f = join(tmp, "file");
+    writeFileSync(f, "");
+    expect(() => parseCli(["--data", f], tmp)).toThrow(/not a folder/);
+  });
+});
+
+describe("exp/run.ts", () => {
+  const run = promisify(execFile);
+  it("exits with status 2 and a one-line message on a usage error; --help prints the usage", async () => {
+    const err = await run("npx", ["tsx", "exp/run.ts", "--nope"]).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(2);
+    expect(err?.stderr.trim()).toBe("exp: unknown option --nope (see --help)");
+    const help = await run("npx", ["tsx", "exp/run.ts", "--help"]);
+    expect(help.stdout).toMatch(/usage: npm run exp/);
+    expect(help.stdout).toMatch(/--config smoke\|quick\|paper/);
+  });
+});
