@@ -17,8 +17,9 @@ import { copySuite } from "./suites/copy";
 import { trainSuite } from "./suites/train";
 import { peersSuite } from "./suites/peers";
 import { waitSuite } from "./suites/wait";
+import { probesSuite } from "./suites/probes";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite];
+const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite];
 
 const { values } = parseArgs({
   options: {

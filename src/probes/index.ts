@@ -1,21 +1,28 @@
-// Probes of a model's inner optimization, run as ordinary ops inside the model's own forward
-// (PROTOCOL.md D1–D6), plus the host-side metrics they report with. The API in one page:
+// Probes of a model's inner optimization, run as ordinary ops inside the model's own forward on
+// the same backend and in the same command stream (PROTOCOL.md D1–D6), plus the host-side metrics
+// they report with. The API in one page:
 //
-//   const ps = new ProbeSet(model);                  // any Module; a GPT gets its lens and forward
-//   const d1 = ps.add(innerLoss());                  // D1 every training step (scalars only)
-//   const d3 = ps.add(norms(), { every: 1 });        // D3
-//   const r = await ps.trainStep(trainer, [batch]);  // = trainer.trainStep + probes, one readback
-//   r.records  // ProbeRecord[]: { step, values: { "D1.inner_loss": [ℓ^0..ℓ^L], "D3.norm": [...] } },
-//              // delivered every `ringSize` steps (the device-side ring), the rest via ps.flush()
-//   const rep = await ps.evaluate(valBatches);       // evaluation pass: heavier outputs + finish()
-//   rep.get(d1).perLayer; rep.get(d3).byToken[l]; rep.definitions
+//   const ps = new ProbeSet(model);                  // any Module; a GPT brings its lens, forward, lastTap
+//   const d1 = ps.add(innerLoss());                  // D1 in every training step (scalars)
+//   const d3 = ps.add(norms());                      // D3
+//   const d2 = ps.add(alignment(), { every: 10 });   // D2 every 10th step (its own small grad())
+//   const r = await ps.trainStep(trainer, [batch]);  // = trainer.trainStep + probes, still one readback
+//   r.records  // ProbeRecord[]: { step, values: { "D1.inner_loss": [ℓ^0..ℓ^L], "D3.norm": [...], ... } },
+//              // delivered every `ringSize` steps (a device-side ring), the rest by `await ps.flush()`
+//   ps.add(gram()); ps.add(attentionHistory({ labels })); ps.add(clustering({ labels }));  // D4–D6: eval only
+//   const rep = await ps.evaluate(valBatches);       // evaluation pass: arrays, one readback, then finish()
+//   rep.get(d1).perLayer; rep.get(d3).byToken[l]; rep.definitions  // results typed by their probe
 //
-// Hand-written loops: ps.beginStep(step, batches) → forwards/backward/update → ps.endStep() gives
-// the tensors to add to the step's readAll → ps.ingest(values) decodes them into records.
-// A probe is { name, definition, reading, taps (globs like "blocks.*.out"), onTap(name, x, index,
-// ctx), finish? }; see probe.ts. Non-GPT modules pass { lens, forward } to the ProbeSet.
-export { ProbeSet, ProbeReport } from "./probe-set";
-export type { ProbeSetOptions, AddOptions, ProbeRecord, ProbedStepResult } from "./probe-set";
+// Batches are ProbeBatch = { B, T, x, y?, labels? } (an LMBatch is one). Hand-written loops:
+// ps.beginStep(step, batches) → forwards/backward/update → ps.endStep() gives the tensors to add to
+// the step's readAll → ps.ingest(values) decodes them into records. A probe is
+// { name, definition, reading, taps (globs like "blocks.*.out"), onTap(name, x, index, ctx),
+// onForwardEnd?, prepare?, finish? } (probe.ts); non-GPT modules pass { lens, forward, lastTap }.
+// Keys: D1.inner_loss; D2.cos|cos_attn|cos_mlp|cos_random|eta|grad_norm; D3.norm (all [index]).
+export { ProbeSet } from "./probe-set";
+export type { ProbeSetOptions, AddOptions, ProbedStepResult } from "./probe-set";
+export { ProbeReport } from "./report";
+export type { ProbeRecord } from "./ring";
 export { gptLens, lensLogits, describeProbe, RESIDUAL_TAPS } from "./probe";
 export type {
   Definition, ProbeBatch, Lens, Combine, ProbeContext, HostArray, PrepareEnv, PassOutput, Probe, ResultOf,

@@ -3,15 +3,19 @@
 // scalar into a device-side row; rows gather in a ring that rides along the step's single
 // readback every `ringSize` steps. Evaluation passes also collect arrays and run finish().
 import {
-  backendOf, concat, fromValues, keep, mul, noGrad, readAll, tidy, add, type BackendName, type Tensor,
+  backendOf, fromValues, keep, mul, noGrad, tidy, add, type BackendName, type Tensor,
 } from "../tensor/index";
 import { GPT } from "../nn/gpt";
 import type { Module, TapHook } from "../nn/module";
 import { flushBackend, type StepResult, type Trainer } from "../nn/train";
-import { Forward, packRow, parseSlot, type ForwardEnv } from "./context";
+import { Forward, packRow, type ForwardEnv } from "./context";
 import { TapPattern } from "./pattern";
-import { gptLens, describeProbe, type Lens, type Probe, type ProbeBatch, type ResultOf } from "./probe";
+import { gptLens, type Lens, type Probe, type ProbeBatch } from "./probe";
 import { EvalCollector } from "./collect";
+import { MetricsRing, type ProbeRecord } from "./ring";
+import { ProbeReport } from "./report";
+
+export type { ProbeRecord } from "./ring";
 
 /** Options of a {@link ProbeSet}. */
 export interface ProbeSetOptions {
@@ -36,13 +40,6 @@ export interface ProbeSetOptions {
 export interface AddOptions {
   /** Run in every n-th training step (step % n === 0); 0 = only in evaluation passes. Default 1. */
   every?: number;
-}
-
-/** One training step's probe scalars: `values[key][index]`, e.g. `values["D1.inner_loss"][l]`. */
-export interface ProbeRecord {
-  /** 0-based optimizer step whose forward was probed. */
-  step: number;
-  values: Record<string, number[]>;
 }
 
 /** A training step's result plus the probe records that became available with it. */
@@ -70,14 +67,6 @@ interface Armed {
   collector: EvalCollector | null;
 }
 
-/** Keys and values of a row tensor, decoded. */
-function decodeRow(layout: readonly string[], vals: Float64Array, off: number, into: Record<string, number[]>): void {
-  layout.forEach((slot, j) => {
-    const [key, i] = parseSlot(slot);
-    (into[key] ??= [])[i] = vals[off + j];
-  });
-}
-
 /** Probes attached to one model's tap points. See src/probes/index.ts for the API tour. */
 export class ProbeSet {
   readonly lens: Lens | null;
@@ -88,8 +77,7 @@ export class ProbeSet {
   #entries: Entry[] = [];
   #armed: Armed | null = null;
   #persistent = new Map<string, Tensor>();
-  #pending: { step: number; layout: string[]; t: Tensor }[] = [];
-  #inflight: { step: number; layout: string[] }[] = [];
+  #ring: MetricsRing;
   #prev: TapHook | null;
   #forward: (x: Tensor, batch: ProbeBatch) => unknown;
 
@@ -97,9 +85,9 @@ export class ProbeSet {
     this.lens = opts.lens ?? (model instanceof GPT ? gptLens(model) : null);
     this.backend = opts.backend ?? model.parameters()[0]?.backend.name ?? "webgpu";
     this.ringSize = opts.ringSize ?? 8;
+    this.#ring = new MetricsRing(this.ringSize);
     this.ignoreIndex = opts.ignoreIndex ?? -1;
     this.lastTap = opts.lastTap !== undefined ? opts.lastTap : model instanceof GPT ? "logits" : null;
-    if (!(Number.isInteger(this.ringSize) && this.ringSize >= 1)) throw new Error(`ProbeSet: ringSize must be a positive integer, got ${this.ringSize}`);
     const fwd = opts.forward ?? (model instanceof GPT ? (x: Tensor) => model.forward(x) : null);
     this.#forward = fwd ?? (() => {
       throw new Error("ProbeSet.evaluate: pass { forward: (x) => model.forward(x) } for a non-GPT model");
@@ -170,50 +158,25 @@ export class ProbeSet {
    */
   endStep(): Tensor[] {
     const a = this.#armed;
-    if (!a || a.mode !== "train") return this.#pending.length >= this.ringSize ? this.#drain() : [];
+    if (!a || a.mode !== "train") return this.#ring.take();
     if (a.fwd) this.#endForward();
     this.#armed = null;
     if (a.rowSum) {
       const row = a.done > 1 ? noGrad(() => mul(a.rowSum!, 1 / a.done)) : a.rowSum;
       if (row !== a.rowSum) a.rowSum.dispose();
-      this.#pending.push({ step: a.step, layout: a.layout!, t: keep(row) });
+      this.#ring.push(a.step, a.layout!, row);
     }
-    return this.#pending.length >= this.ringSize ? this.#drain() : [];
+    return this.#ring.take();
   }
 
   /** Decodes the values read back for the tensors of the last endStep() into records. */
   ingest(values: Float64Array): ProbeRecord[] {
-    const out: ProbeRecord[] = [];
-    let off = 0;
-    for (const { step, layout } of this.#inflight) {
-      const rec: ProbeRecord = { step, values: {} };
-      decodeRow(layout, values, off, rec.values);
-      off += layout.length;
-      out.push(rec);
-    }
-    if (off !== values.length) throw new Error(`ProbeSet.ingest: expected ${off} values, got ${values.length}`);
-    this.#inflight = [];
-    return out;
+    return this.#ring.ingest(values);
   }
 
   /** Reads back the rows still in the ring (one readback) and returns their records. */
   async flush(): Promise<ProbeRecord[]> {
-    if (this.#pending.length === 0) return [];
-    const [t] = this.#drain();
-    try {
-      return this.ingest((await readAll([t]))[0]);
-    } finally {
-      t.dispose();
-    }
-  }
-
-  #drain(): Tensor[] {
-    const rows = this.#pending;
-    this.#pending = [];
-    this.#inflight = rows.map(({ step, layout }) => ({ step, layout }));
-    const t = noGrad(() => (rows.length === 1 ? rows[0].t : concat(rows.map((r) => r.t), 0)));
-    if (rows.length > 1) for (const r of rows) r.t.dispose();
-    return [t];
+    return this.#ring.flush();
   }
 
   // ---- evaluation --------------------------------------------------------------------------
@@ -369,31 +332,9 @@ export class ProbeSet {
   dispose(): void {
     this.#abort();
     if (this.model.tapHook && this.#prev !== this.model.tapHook) this.model.setTapHook(this.#prev);
-    for (const r of this.#pending) r.t.dispose();
-    this.#pending = [];
+    this.#ring.dispose();
     for (const t of this.#persistent.values()) t.dispose();
     this.#persistent.clear();
     for (const e of this.#entries) e.probe.dispose?.();
-  }
-}
-
-/** The result of an evaluation pass: each probe's result, its scalars and definitions. */
-export class ProbeReport {
-  constructor(
-    readonly probes: readonly Probe[],
-    /** Mean over the pass's forwards of every scalar key, by index. */
-    readonly scalars: Record<string, number[]>,
-    readonly results: ReadonlyMap<Probe, unknown>,
-  ) {}
-
-  /** The result of `probe` (typed by the probe). */
-  get<P extends Probe>(probe: P): ResultOf<P> {
-    if (!this.results.has(probe)) throw new Error(`ProbeReport: probe '${probe.name}' did not run in this pass`);
-    return this.results.get(probe) as ResultOf<P>;
-  }
-
-  /** Probe name → "Dn name: reading" (what every output must state). */
-  get definitions(): Record<string, string> {
-    return Object.fromEntries(this.probes.map((p) => [p.name, describeProbe(p)]));
   }
 }
