@@ -142,7 +142,7 @@ export function alignment(opts: AlignmentOptions = {}): Probe<AlignmentResult> {
         layers.forEach((x, l) => measure(ctx, name, seed, flat(x.h).detach(), flat(x.out), flat(x.a), flat(x.f), 1, l));
         return;
       }
-      const cat = (k: "h" | "out" | "a" | "f") => concat(layers.map((x) => flat(x[k])), 0); // [L·N, C]
+      const cat = (k: "h" | "out" | "a" | "f") => noGrad(() => concat(layers.map((x) => flat(x[k])), 0)); // [L·N, C]
       measure(ctx, name, seed, cat("h"), cat("out"), cat("a"), cat("f"), L, 0);
     },
     finish(out: PassOutput): AlignmentResult {
