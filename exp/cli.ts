@@ -1,7 +1,7 @@
 // Command line of `npm run exp`: which experiments, which configuration, where results go, and
 // the optional real-data (WikiText-103) and pretrained-model (GPT-2) folders. Parsing is strict
 // (node:util parseArgs): unknown options, bad values and missing folders are errors that say why.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { wikiTextPath } from "../src/data/text";
@@ -126,6 +126,15 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
     if (missing.length) {
       throw new CliError(`--gpt2 ${v.gpt2}: missing ${missing.join(" and ")} (a local Hugging Face GPT-2 folder; ` +
         "nothing is downloaded)");
+    }
+    let vocab: unknown;
+    try {
+      vocab = (JSON.parse(readFileSync(join(gpt2, "config.json"), "utf8")) as { vocab_size?: unknown }).vocab_size;
+    } catch (e) {
+      throw new CliError(`--gpt2 ${v.gpt2}: config.json is not valid JSON (${(e as Error).message})`);
+    }
+    if (!(typeof vocab === "number" && vocab >= 50257)) {
+      throw new CliError(`--gpt2 ${v.gpt2}: vocab_size is ${String(vocab)}; P1 reads text with the GPT-2 BPE, which needs 50257 tokens`);
     }
   }
   const o = { config, backend, seed, data, gpt2 };

@@ -115,13 +115,13 @@ const SMOKE: ExpConfig = {
 const QUICK: ExpConfig = {
   name: "quick",
   s1: {
-    T: 64, nTrain: 512, nVal: 128, model: tiny("3L-64", 3, 4, 64), epochs: 10, snapshotEpochs: [0, 1, 2, 4, 6, 8, 10],
-    train: { batch: 16, lr: 1e-2, warmup: 20, weightDecay: 0.1, gradClip: 1, saveEvery: 50 },
+    T: 64, nTrain: 2048, nVal: 256, model: tiny("3L-64", 3, 4, 64), epochs: 5, snapshotEpochs: [0, 1, 2, 3, 4, 5],
+    train: { batch: 32, lr: 1e-2, warmup: 20, weightDecay: 0.1, gradClip: 1, saveEvery: 50 },
   },
   r1: {
     corpus: "sotu", T: 64, steps: 150, snapshotSteps: [50, 100],
-    models: [tiny("3L-48", 3, 4, 48), tiny("2L-32", 2, 2, 32), tiny("4L-32", 4, 4, 32)],
-    train: { batch: 16, lr: 1e-2, warmup: 15, weightDecay: 0.1, gradClip: 1, saveEvery: 50 },
+    models: [tiny("3L-48", 3, 4, 48), tiny("2L-48", 2, 4, 48), tiny("4L-32", 4, 4, 32)],
+    train: { batch: 16, lr: 3e-3, warmup: 15, weightDecay: 0.1, gradClip: 1, saveEvery: 50 },
   },
   r2: {
     T: 64, steps: 200, maxBytes: 20_000_000, models: [tiny("3L-64", 3, 4, 64)],

@@ -33,8 +33,8 @@ export interface E3Result {
   labels: Record<string, E3Shares>;
 }
 
-/** Thresholds of the verdict. */
-export const E3_RULES = { gap: 0.2, ratio: 2, growth: 0.1 };
+/** Thresholds of the verdict: top-k at least `ratio`× the last-k share and above chance; growth over training. */
+export const E3_RULES = { ratio: 2, growth: 0.1 };
 
 async function compute(ctx: RunContext, runs: SharedRuns): Promise<E3Result> {
   const run = await runs.s1();
@@ -69,10 +69,10 @@ export function judgeE3(r: E3Result): { text: string; pass: boolean }[] {
   const last = r.epochs.length - 1;
   const rule = (lab: string, name: string) => {
     const s = r.labels[lab], l = bestLayer(s, last);
-    const top = s.top[last][l], bot = s.bottom[last][l];
+    const top = s.top[last][l], bot = s.bottom[last][l], chance = s.chance[last][l];
     return {
-      text: `same-${name} share at epoch ${r.epochs[last]}, best layer ${l}: top-${r.k} ${f3(top)} ≥ last-${r.k} ${f3(bot)} + ${E3_RULES.gap} ` +
-        `and ≥ ${E3_RULES.ratio}× it`, pass: top >= bot + E3_RULES.gap && top >= E3_RULES.ratio * bot,
+      text: `same-${name} share at epoch ${r.epochs[last]}, best layer ${l}: top-${r.k} ${f3(top)} ≥ ${E3_RULES.ratio}× last-${r.k} ${f3(bot)} ` +
+        `and > chance ${f3(chance)}`, pass: top >= E3_RULES.ratio * bot && top > chance,
     };
   };
   const s = r.labels.seed, l = bestLayer(s, last);

@@ -60,7 +60,7 @@ function size(o: ChartBase): { width: number; height: number } {
 /** A quantitative x axis; integer-only data (layers, epochs) gets integer ticks. */
 function xAxis(xs: number[], title: string): object {
   const integers = xs.length > 0 && xs.every((x) => Number.isInteger(x));
-  return { field: 'x', type: 'quantitative', title, scale: { zero: false, padding: 8 }, axis: { format: '~r', ...(integers ? { tickMinStep: 1 } : {}) } };
+  return { field: 'x', type: 'quantitative', title, scale: { zero: false, nice: false, padding: 8 }, axis: { format: '~r', ...(integers ? { tickMinStep: 1 } : {}) } };
 }
 
 /** Lines (with point markers when series are short) of y against x, one colour per series. */
@@ -75,7 +75,10 @@ export function lineChart(o: LineChartOptions): PlotSpec {
   const dashEnc = dashes.length ? {
     strokeDash: {
       field: 'dash', type: 'nominal', title: null,
-      legend: { values: dashes, symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, symbolSize: 300 },
+      legend: {
+        values: dashes, symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300,
+        encode: { symbols: { update: { stroke: { value: '#444' } } } },
+      },
       scale: {
         domain: plain ? ['', ...dashes] : dashes,
         range: (plain ? ['', ...dashes] : dashes).map((_, i) => patterns[i % patterns.length]),

@@ -59,6 +59,11 @@ describe("parseCli", () => {
     mkdirSync(g);
     writeFileSync(join(g, "config.json"), "{}");
     expect(() => parseCli(["--gpt2", g], tmp)).toThrow(/missing model\.safetensors/);
+    expect(() => parseCli(["--gpt2", "test/fixtures/gpt2-tiny"], process.cwd()))
+      .toThrow(/vocab_size is 64; P1 reads text with the GPT-2 BPE, which needs 50257 tokens/);
+    writeFileSync(join(g, "model.safetensors"), "");
+    writeFileSync(join(g, "config.json"), JSON.stringify({ vocab_size: 50257 }));
+    expect(parseCli(["--gpt2", g], tmp).gpt2).toBe(g);
     const f = join(tmp, "file");
     writeFileSync(f, "");
     expect(() => parseCli(["--data", f], tmp)).toThrow(/not a folder/);

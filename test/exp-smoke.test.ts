@@ -1,7 +1,7 @@
 // End-to-end smoke test of `npm run exp`: the `smoke` configuration of all six experiments runs
 // on this machine's adapter (tiny models, a few steps), writes one JSON per experiment with every
 // field the report needs, figures and report.md/html; a second invocation skips all six.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import type { E3Result } from "../exp/e3";
 import type { E4Result } from "../exp/e4";
 import type { E5Result } from "../exp/e5";
 import type { E6Result } from "../exp/e6";
+import { loadDocs } from "../src/data/text";
 import { gpu } from "./helpers/gpu";
 
 const out = mkdtempSync(join(tmpdir(), "exp-smoke-"));
@@ -107,4 +108,23 @@ describe("npm run exp --config smoke", () => {
     expect(again.some((l) => /params/.test(l))).toBe(false);
     expect(second.experiments.map((e) => e.held)).toEqual(first.experiments.map((e) => e.held));
   }, 60_000);
+});
+
+describe("npm run exp -- e4 --data <WikiText folder>", () => {
+  it("adds an R2 model trained on the folder's text (GPT-2 BPE) to E4", async () => {
+    const wiki = join(out, "wikitext");
+    mkdirSync(wiki);
+    const docs = loadDocs("sotu");
+    writeFileSync(join(wiki, "wiki.train.tokens"), docs.slice(0, 4).map((d) => d.text).join("\n"));
+    writeFileSync(join(wiki, "wiki.valid.tokens"), docs[5].text);
+    const r2out = join(out, "r2");
+    const s = await runExperiments(parseCli(["e4", "--config", "smoke", "--data", wiki, "--out", r2out]), () => {});
+    expect(s.computed).toEqual(["e4"]);
+    const e4 = readResult<E4Result>(r2out, "E4")!.result;
+    expect(e4.models.map((m) => m.kind)).toEqual(["R1", "R1", "R2"]);
+    const r2 = e4.models[2];
+    expect(r2.data).toBe("wikitext-103 (gpt2)");
+    expect(allFinite([r2.mean, r2.samples])).toBe(true);
+    expect(readFileSync(join(r2out, "report.md"), "utf8")).toContain("R2 1L-16");
+  }, 120_000);
 });
