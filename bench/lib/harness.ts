@@ -116,16 +116,20 @@ export async function timeEncoded(name: string, encode: () => void, b: Budget): 
   await r.sync();
   const firstRunMs = performance.now() - t0;
   const pipelines = r.stats.pipelines - p0;
-  // JS encode cost: a few encodes without waiting on the GPU between them.
+  // JS encode cost: a few encodes without waiting on the GPU between them; each is flushed (not
+  // timed) so its released buffers return to the pool and the next encode allocates nothing new.
   const d0 = r.stats.dispatches;
-  t0 = performance.now();
   const n = 3;
-  for (let i = 0; i < n; i++) tidy(() => encode());
-  const encodeMs = performance.now() - t0;
+  let encodeMs = 0;
+  for (let i = 0; i < n; i++) {
+    t0 = performance.now();
+    tidy(() => encode());
+    encodeMs += performance.now() - t0;
+    r.flush();
+  }
   const dispatchesPerRun = (r.stats.dispatches - d0) / n;
   await r.sync();
   let ds: Dispatch[] = [];
-  const keep: Tensor[] = [];
   tidy(() => {
     ds = captureDispatches(r, () => encode());
   });
@@ -141,7 +145,6 @@ export async function timeEncoded(name: string, encode: () => void, b: Budget): 
     source = t.source;
     return t.ms;
   }, b);
-  keep.length = 0;
   return {
     stats, source, dispatches: dispatchesPerRun, pipelines, firstRunMs,
     jsUsPerDispatch: dispatchesPerRun > 0 ? (encodeMs * 1000) / (n * dispatchesPerRun) : 0,

@@ -34,22 +34,24 @@ function table(head: string[], rows: (string | number)[][]): string {
 /** Target checks computed from a result file. */
 export function targets(f: ResultFile): { target: string; value: string; met: boolean | null }[] {
   const peer = (id: string) => f.peers?.rows.find((r) => r.id === id);
-  const best = (name: string) => f.results.filter((r) => r.suite === "matmul" && r.name === name && r.impl === "metagrad")
+  // The op case and the selected variant's kernel case at the same shape (GPU time).
+  const best = (name: string) => f.results.filter((r) => r.suite === "matmul" && r.impl === "metagrad" &&
+      (r.name === name || (r.name === name.replace(/^op /, "variant ") && r.note === "selected")))
     .reduce<number | null>((m, r) => Math.max(m ?? 0, r.gflops ?? 0), null);
   const out: { target: string; value: string; met: boolean | null }[] = [];
   for (const [id, op] of [["matmul 1024x1024x1024", "op square 1024"], ["matmul 4096x256x1024", "op gpt fc fwd"]]) {
     const p = peer(id);
-    out.push({ target: `${id}: ≥ 2.5× tfjs-webgpu`, value: `${x2(p?.vsTfjs)} (min-sample ratio ${x2(p?.vsTfjsMin)})`, met: p?.vsTfjs ? p.vsTfjs >= 2.5 : null });
-    out.push({ target: `${id}: ≥ 2× jax-js-webgpu`, value: `${x2(p?.vsJax)} (min-sample ratio ${x2(p?.vsJaxMin)})`, met: p?.vsJax ? p.vsJax >= 2 : null });
+    out.push({ target: `${id}: ≥ 2.5× tfjs-webgpu`, value: `${x2(p?.vsTfjs)} (min-sample ${x2(p?.vsTfjsMin)}, CPU time ${x2(p?.vsTfjsCpu)})`, met: p?.vsTfjs ? p.vsTfjs >= 2.5 : null });
+    out.push({ target: `${id}: ≥ 2× jax-js-webgpu`, value: `${x2(p?.vsJax)} (min-sample ${x2(p?.vsJaxMin)}, CPU time ${x2(p?.vsJaxCpu)})`, met: p?.vsJax ? p.vsJax >= 2 : null });
     const g = best(op);
-    out.push({ target: `${id}: ≥ 20 GFLOP/s`, value: g === null ? "n/a" : `${g.toFixed(1)} GFLOP/s (GPU time, median)`, met: g === null ? null : g >= 20 });
+    out.push({ target: `${id}: ≥ 20 GFLOP/s`, value: g === null ? "n/a" : `${g.toFixed(1)} GFLOP/s (GPU time, median; best of op and selected-variant cases)`, met: g === null ? null : g >= 20 });
   }
   for (const id of ["softmax [4096,1024]", "layernorm [4096,256]"]) {
     const p = peer(id);
-    out.push({ target: `${id}: ≥ 4× tfjs-webgpu`, value: `${x2(p?.vsTfjs)} (min-sample ${x2(p?.vsTfjsMin)})`, met: p?.vsTfjs ? p.vsTfjs >= 4 : null });
+    out.push({ target: `${id}: ≥ 4× tfjs-webgpu`, value: `${x2(p?.vsTfjs)} (min-sample ${x2(p?.vsTfjsMin)}, CPU time ${x2(p?.vsTfjsCpu)})`, met: p?.vsTfjs ? p.vsTfjs >= 4 : null });
   }
   const mlp = f.peers?.rows.find((r) => r.id.startsWith("mlp"));
-  out.push({ target: "small MLP training step: ≥ 2× tfjs-webgpu", value: `${x2(mlp?.vsTfjs)} (min-sample ${x2(mlp?.vsTfjsMin)})`, met: mlp?.vsTfjs ? mlp.vsTfjs >= 2 : null });
+  out.push({ target: "small MLP training step: ≥ 2× tfjs-webgpu", value: `${x2(mlp?.vsTfjs)} (min-sample ${x2(mlp?.vsTfjsMin)}, CPU time ${x2(mlp?.vsTfjsCpu)})`, met: mlp?.vsTfjs ? mlp.vsTfjs >= 2 : null });
   const gpt = f.results.find((r) => r.name === "GPT training step");
   const nb = gpt?.extra?.newBuffersPerStep as number | undefined, sb = gpt?.extra?.submitsPerStep as number | undefined;
   out.push({ target: "GPT step: zero new GPU buffers per step after warm-up", value: nb === undefined ? "n/a" : String(nb), met: nb === undefined ? null : nb === 0 });
@@ -71,8 +73,9 @@ export function renderMarkdown(f: ResultFile): string {
   if (f.peers) {
     parts.push("### Peers (same adapter, median ms per call; ratio = their time / ours)\n\n" + table(
       ["case", "metagrad", `tfjs-webgpu ${f.peers.versions?.tfjs ?? ""}`, `jax-js-webgpu ${f.peers.versions?.jax ?? ""}`,
-        "tfjs / ours", "jax / ours", "tfjs / ours (min)", "jax / ours (min)"],
-      f.peers.rows.map((r) => [r.id, ms(r.metagradMs), ms(r.tfjsMs), ms(r.jaxMs), x2(r.vsTfjs), x2(r.vsJax), x2(r.vsTfjsMin), x2(r.vsJaxMin)])) +
+        "tfjs / ours", "jax / ours", "tfjs / ours (min)", "jax / ours (min)", "CPU ms/call ours, tfjs, jax", "tfjs / ours (CPU)", "jax / ours (CPU)"],
+      f.peers.rows.map((r) => [r.id, ms(r.metagradMs), ms(r.tfjsMs), ms(r.jaxMs), x2(r.vsTfjs), x2(r.vsJax), x2(r.vsTfjsMin), x2(r.vsJaxMin),
+        r.cpuMs ? [r.cpuMs.metagrad, r.cpuMs.tfjs, r.cpuMs.jax].map(ms).join(", ") : "n/a", x2(r.vsTfjsCpu), x2(r.vsJaxCpu)])) +
       `\n\n${f.peers.note}` +
       (Object.keys(f.peers.errors ?? {}).length ? `\n\nPeer errors: \`${JSON.stringify(f.peers.errors)}\`` : ""));
   }

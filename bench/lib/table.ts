@@ -21,6 +21,10 @@ export interface PeerRow {
   /** The same ratios on the fastest samples (less sensitive to other load on the machine). */
   vsTfjsMin: number | null;
   vsJaxMin: number | null;
+  /** CPU ms per call (whole process) and the same ratios on CPU time. */
+  cpuMs: { metagrad: number | null; tfjs: number | null; jax: number | null };
+  vsTfjsCpu: number | null;
+  vsJaxCpu: number | null;
 }
 
 /** Prints all results and, when present, the peer ratio table. */
@@ -37,10 +41,11 @@ export function printTable(results: readonly CaseResult[], sections: Record<stri
   for (const r of rows) console.log(pad(r, widths));
   const peers = sections.peers as { rows?: PeerRow[]; note?: string } | undefined;
   if (peers?.rows?.length) {
-    const h = ["peer case", "metagrad ms", "tfjs-webgpu ms", "jax-js ms", "tfjs/ours", "jax/ours", "tfjs/ours min", "jax/ours min"];
+    const h = ["peer case", "metagrad ms", "tfjs-webgpu ms", "jax-js ms", "tfjs/ours", "jax/ours", "tfjs/ours min", "jax/ours min",
+      "tfjs/ours cpu", "jax/ours cpu"];
     const f = (x: number | null, r = false) => (x === null ? "n/a" : r ? `${x.toFixed(2)}x` : fmtMs(x));
     const pr = peers.rows.map((p) => [p.id, f(p.metagradMs), f(p.tfjsMs), f(p.jaxMs), f(p.vsTfjs, true), f(p.vsJax, true),
-      f(p.vsTfjsMin, true), f(p.vsJaxMin, true)]);
+      f(p.vsTfjsMin, true), f(p.vsJaxMin, true), f(p.vsTfjsCpu, true), f(p.vsJaxCpu, true)]);
     const w = h.map((x, i) => Math.max(x.length, ...pr.map((r) => r[i].length)));
     console.log(`\n${h.map((x, i) => (i ? x.padStart(w[i]) : x.padEnd(w[i]))).join("  ")}`);
     for (const r of pr) console.log(r.map((x, i) => (i ? x.padStart(w[i]) : x.padEnd(w[i]))).join("  "));

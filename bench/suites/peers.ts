@@ -16,7 +16,8 @@ export const FAIRNESS = "Same adapter, same harness, each implementation in a fr
   "call + waiting for GPU completion. Every implementation waits through the same politeWait (0.25 ms Atomics.wait " +
   "slices) instead of dawn.node's spinning await; the MLP step reads its loss every step in all three. " +
   "Ratios are their median / our median (> 1: metagrad is faster); full mode runs two rounds in opposite " +
-  "orders and keeps each case's faster round.";
+  "orders and keeps each case's faster round. 'cpu' ratios compare CPU time per call of the whole process " +
+  "(main thread + Dawn + lavapipe workers), which other load on a shared machine disturbs less than wall time.";
 
 /** Per case, the round with the lower median (errors kept only when no round succeeded). */
 function mergeRounds(a: PeerReport, b: PeerReport): PeerReport {
@@ -54,10 +55,13 @@ export const peersSuite: Suite = {
     for (const c of peerCases(ctx.quick)) {
       const ms = (impl: string, k: "median" | "min" = "median") => reports[impl].cases.find((x) => x.id === c.id)?.ms?.[k] ?? null;
       const ratio = (a: number | null, b: number | null) => (a && b ? b / a : null);
+      const cpu = (impl: string) => reports[impl].cases.find((x) => x.id === c.id)?.cpuMsPerCall ?? null;
       const ours = ms("metagrad"), tf = ms("tfjs"), jx = ms("jax");
       rows.push({
         id: c.id, metagradMs: ours, tfjsMs: tf, jaxMs: jx, vsTfjs: ratio(ours, tf), vsJax: ratio(ours, jx),
         vsTfjsMin: ratio(ms("metagrad", "min"), ms("tfjs", "min")), vsJaxMin: ratio(ms("metagrad", "min"), ms("jax", "min")),
+        cpuMs: { metagrad: cpu("metagrad"), tfjs: cpu("tfjs"), jax: cpu("jax") },
+        vsTfjsCpu: ratio(cpu("metagrad"), cpu("tfjs")), vsJaxCpu: ratio(cpu("metagrad"), cpu("jax")),
       });
       for (const impl of IMPLS) {
         const r = reports[impl].cases.find((x) => x.id === c.id);
@@ -67,6 +71,7 @@ export const peersSuite: Suite = {
           suite: "peers", name: c.id, shape: c.dims.join("x"), impl: name, timing: "wall-e2e", ms: r.ms,
           gflops: c.flop ? c.flop / r.ms.median / 1e6 : undefined, gbps: c.bytes ? c.bytes / r.ms.median / 1e6 : undefined,
           check: r.check ? { shape: "small", ...r.check } : undefined, firstRunMs: r.firstRunMs,
+          extra: r.cpuMsPerCall !== undefined ? { cpuMsPerCall: Number(r.cpuMsPerCall.toFixed(2)) } : undefined,
         });
       }
     }
