@@ -6,7 +6,7 @@ import {
   add, affine, arange, concat, div, eq, fromValues, ge, gt, keep, matmul, max, maximum, mul, ne, neg, noGrad,
   readAll, reshape, square, sub, sum, tidy, where, full, type Tensor,
 } from "../tensor/index";
-import { kmeansPlusPlusInit, mulberry32, type KmeansOptions, type KmeansResult, type Rng } from "./metrics";
+import { kmeansPlusPlusInit, kmeansPlusPlusSample, mulberry32, type KmeansOptions, type KmeansResult, type Rng } from "./metrics";
 
 /** Options of {@link kmeansGpu}. */
 export interface KmeansGpuOptions extends KmeansOptions {
@@ -32,29 +32,8 @@ export interface KmeansGpuResult extends KmeansResult {
  * same scan as metrics.kmeansPlusPlusInit (which computes the distances from the rows itself).
  */
 export function kmeansPlusPlusFromDistances(D: ArrayLike<number>, n: number, k: number, rng: Rng): Int32Array {
-  if (k < 1 || k > n) throw new Error(`kmeansPlusPlusFromDistances: need 1 ≤ k ≤ n (k=${k}, n=${n})`);
   if (D.length !== n * n) throw new Error(`kmeansPlusPlusFromDistances: expected ${n}×${n} distances, got ${D.length}`);
-  const chosen = new Int32Array(k);
-  chosen[0] = Math.min(n - 1, Math.floor(rng() * n));
-  const dist = Float64Array.from({ length: n }, (_, i) => D[chosen[0] * n + i]);
-  for (let c = 1; c < k; c++) {
-    let total = 0;
-    for (let i = 0; i < n; i++) total += dist[i];
-    const r = rng();
-    let pick = Math.min(n - 1, Math.floor(r * n));
-    if (total > 0) {
-      let target = r * total;
-      for (let i = 0; i < n; i++) {
-        if (dist[i] === 0) continue;
-        pick = i;
-        target -= dist[i];
-        if (target < 0) break;
-      }
-    }
-    chosen[c] = pick;
-    for (let i = 0; i < n; i++) dist[i] = Math.min(dist[i], D[pick * n + i]);
-  }
-  return chosen;
+  return kmeansPlusPlusSample(n, k, rng, (a, i) => D[a * n + i], "kmeansPlusPlusFromDistances");
 }
 
 /** Squared Euclidean distances between the rows of X [n, d] → [n, n] (clamped at 0, zero diagonal). */

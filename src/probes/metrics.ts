@@ -332,33 +332,38 @@ function sqDist(X: RealArray, i: number, C: RealArray, j: number, d: number): nu
 }
 
 /**
- * k-means++ seeding (one D²-sampled candidate per step): returns the k chosen row indices.
- * Consumes exactly k draws from `rng`, so a GPU implementation can reproduce it from the seed.
+ * The k-means++ D² sampling shared by every seeding: `dist(a, i)` is the squared distance between
+ * rows a and i. Consumes exactly k draws from `rng`, so seedings that differ only in where the
+ * distances come from (rows on the host, a distance matrix from the GPU) pick the same rows.
  */
-export function kmeansPlusPlusInit(X: RealArray, n: number, d: number, k: number, rng: Rng): Int32Array {
-  if (k < 1 || k > n) throw new Error(`kmeansPlusPlusInit: need 1 ≤ k ≤ n (k=${k}, n=${n})`);
+export function kmeansPlusPlusSample(n: number, k: number, rng: Rng, dist: (a: number, i: number) => number, who = "kmeansPlusPlusInit"): Int32Array {
+  if (k < 1 || k > n) throw new Error(`${who}: need 1 ≤ k ≤ n (k=${k}, n=${n})`);
   const chosen = new Int32Array(k);
   chosen[0] = Math.min(n - 1, Math.floor(rng() * n));
-  const dist = new Float64Array(n);
-  for (let i = 0; i < n; i++) dist[i] = sqDist(X, i, X, chosen[0], d);
+  const best = Float64Array.from({ length: n }, (_, i) => dist(chosen[0], i));
   for (let c = 1; c < k; c++) {
     let total = 0;
-    for (let i = 0; i < n; i++) total += dist[i];
+    for (let i = 0; i < n; i++) total += best[i];
     const r = rng();
     let pick = Math.min(n - 1, Math.floor(r * n));
     if (total > 0) {
       let target = r * total;
       for (let i = 0; i < n; i++) {
-        if (dist[i] === 0) continue;
+        if (best[i] === 0) continue;
         pick = i; // the last positive-weight row absorbs rounding at the end of the scan
-        target -= dist[i];
+        target -= best[i];
         if (target < 0) break;
       }
     }
     chosen[c] = pick;
-    for (let i = 0; i < n; i++) dist[i] = Math.min(dist[i], sqDist(X, i, X, pick, d));
+    for (let i = 0; i < n; i++) best[i] = Math.min(best[i], dist(pick, i));
   }
   return chosen;
+}
+
+/** k-means++ seeding (one D²-sampled candidate per step) of the rows of X [n, d]: k row indices. */
+export function kmeansPlusPlusInit(X: RealArray, n: number, d: number, k: number, rng: Rng): Int32Array {
+  return kmeansPlusPlusSample(n, k, rng, (a, i) => sqDist(X, i, X, a, d));
 }
 
 /** Options of the reference k-means; restart r seeds its PRNG with `mulberry32(seed + r)`. */
