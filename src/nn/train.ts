@@ -3,15 +3,11 @@
 // scalars the caller collects, e.g. probes). Data loading lives in src/train/.
 import { add, fromValues, mul, noGrad, readAll, tidy, type Backend, type Tensor } from "../tensor/index";
 import type { GPT } from "./gpt";
+import type { Batch } from "../data/batcher";
 import { clipFactor, lrAt, type AdamW, type LrSchedule } from "./optim";
 
-/** A batch of next-token examples on the host: x and y are row-major [B, T] ids. */
-export interface LMBatch {
-  B: number;
-  T: number;
-  x: Int32Array; // [B, T]
-  y: Int32Array; // [B, T]
-}
+/** A batch of next-token examples on the host: x and y are row-major [B, T] ids (the batcher's Batch). */
+export type LMBatch = Batch;
 
 /** Options of {@link Trainer}. */
 export interface TrainerOptions {
