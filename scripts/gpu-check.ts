@@ -1,0 +1,130 @@
+// Plain (no vitest) GPU-vs-cpu64 check for hardware runs: every op case of test/cases (forward and
+// gradients, same logic as test/ops-gpu.test.ts), extra large matmul / realistic attention cases
+// that select the `tiled` matmul and unrolled attention kernels, and a forced run of each matmul
+// variant against an f64 reference. Usage: tsx scripts/gpu-check.ts (or an esbuild bundle of it).
+import * as T from "../src/node";
+import { tidy, readAll, init, gpuRuntime, fromValues, zeros } from "../src/node";
+import { CASES } from "../test/cases/index";
+import { backwardWith, build, closeness, makeValues, outs, weights, type OpCase } from "../test/helpers/check";
+import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
+import { Philox } from "../src/tensor/random";
+
+const info = await init({ backend: "webgpu" });
+const rt = gpuRuntime()!;
+console.log(`adapter: ${JSON.stringify(info.adapter)}`);
+let pass = 0, fail = 0;
+const failures: string[] = [];
+
+async function checkCase(op: string, c: OpCase): Promise<void> {
+  const name = `${op}: ${c.label}`;
+  try {
+    const vals = c.inputs.map((s, i) => makeValues(s, 100 + i));
+    const run = (backend: "cpu64" | "webgpu") => tidy(async () => {
+      const xs = build(c, vals, backend, !c.noGradcheck);
+      const os = outs(c.run(xs));
+      const ws = weights(os, 7);
+      if (!c.noGradcheck) backwardWith(os, ws, c.nondiff);
+      const grads = xs.filter((x) => x.grad).map((x) => x.grad!);
+      const data = await readAll([...os, ...grads]);
+      return { outs: data.slice(0, os.length), grads: data.slice(os.length) };
+    });
+    const ref = await run("cpu64");
+    const got = await run("webgpu");
+    const { atol, rtol } = c.tol ?? { atol: 1e-4, rtol: 1e-3 };
+    const errs: string[] = [];
+    ref.outs.forEach((r, k) => {
+      const { ratio, at } = closeness(got.outs[k], r, atol, rtol);
+      if (!(ratio <= 1)) errs.push(`output ${k} ratio ${ratio.toFixed(2)} at ${at}: gpu ${got.outs[k][at]} vs f64 ${r[at]}`);
+    });
+    if (got.grads.length !== ref.grads.length) errs.push(`grad count ${got.grads.length} vs ${ref.grads.length}`);
+    ref.grads.forEach((r, k) => {
+      const { ratio, at } = closeness(got.grads[k], r, atol, rtol);
+      if (!(ratio <= 1)) errs.push(`grad ${k} ratio ${ratio.toFixed(2)} at ${at}: gpu ${got.grads[k][at]} vs f64 ${r[at]}`);
+    });
+    if (errs.length) { fail++; failures.push(`${name}: ${errs.join("; ")}`); console.log(`FAIL ${name}\n  ${errs.join("\n  ")}`); }
+    else pass++;
+  } catch (e) {
+    fail++; failures.push(`${name}: threw ${(e as Error).message}`); console.log(`FAIL ${name}: threw ${(e as Error).stack}`);
+  }
+}
+
+// Extra cases for the hardware paths the registry's small cases never select.
+const mmTol = { atol: 2e-3, rtol: 2e-3 };
+const mm = (label: string, a: number[], b: number[], o: { transA?: boolean; transB?: boolean } = {}): OpCase => ({
+  label, inputs: [{ shape: a }, { shape: b }], run: ([x, y]) => T.matmul(x, y, o), tol: mmTol,
+});
+const EXTRA: Record<string, OpCase[]> = {
+  "matmul (hw extra)": [
+    mm("[256,96]x[96,320] (tiled)", [256, 96], [96, 320]),
+    mm("[200,70]x[70,333] ragged (tiled)", [200, 70], [70, 333]),
+    mm("transA [64,260]ᵀx[64,300]", [64, 260], [64, 300], { transA: true }),
+    mm("transB [300,48]x[260,48]ᵀ", [300, 48], [260, 48], { transB: true }),
+    mm("batched [4,130,40]x[4,40,140]", [4, 130, 40], [4, 40, 140]),
+    mm("shared b [2,256,64]x[64,256]", [2, 256, 64], [64, 256]),
+  ],
+  "causalAttention (hw extra)": [
+    { label: "B2 T64 H2 D64 auto (GPU → unrolled)", inputs: [{ shape: [2, 64, 3 * 128] }], tol: { atol: 2e-4, rtol: 2e-3 },
+      run: ([q]) => T.causalAttention(q, 2) },
+    { label: "B1 T48 H4 D32 unrolled", inputs: [{ shape: [1, 48, 3 * 128] }], tol: { atol: 2e-4, rtol: 2e-3 },
+      run: ([q]) => T.causalAttention(q, 4, { loops: "unrolled" }) },
+  ],
+};
+
+const t0 = performance.now();
+for (const [op, cases] of Object.entries(CASES)) for (const c of cases) await checkCase(op, c);
+const regPass = pass, regFail = fail;
+console.log(`registry cases: ${regPass} pass, ${regFail} fail (${Math.round(performance.now() - t0)} ms)`);
+for (const [op, cases] of Object.entries(EXTRA)) for (const c of cases) await checkCase(op, c);
+console.log(`extra cases: ${pass - regPass} pass, ${fail - regFail} fail`);
+
+// Selection on this adapter.
+const sel = (M: number, N: number, K: number) => selectMatmulVariant({ M, N, K, batch: 1, transA: false, transB: false, bShared: true }, { isSoftware: info.adapter!.isSoftware });
+console.log(`selection (isSoftware=${info.adapter?.isSoftware}): 1024³ → ${sel(1024, 1024, 1024)}, 256x320x96 → ${sel(256, 320, 96)}, 64³ → ${sel(64, 64, 64)}`);
+
+// Forced variants vs f64.
+function reference(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {
+  const C = new Float64Array(p.batch * p.M * p.N);
+  for (let z = 0; z < p.batch; z++) {
+    const ao = z * p.M * p.K, bo = p.bShared ? 0 : z * p.K * p.N;
+    for (let m = 0; m < p.M; m++) for (let n = 0; n < p.N; n++) {
+      let s = 0;
+      for (let k = 0; k < p.K; k++) s += A[ao + (p.transA ? k * p.M + m : m * p.K + k)] * B[bo + (p.transB ? n * p.K + k : k * p.N + n)];
+      C[z * p.M * p.N + m * p.N + n] = s;
+    }
+  }
+  return C;
+}
+const SHAPES: [number, number, number, number, boolean][] = [
+  [20, 24, 12, 2, false], [70, 68, 20, 1, true], [256, 256, 256, 1, true], [200, 333, 70, 1, true], [130, 140, 40, 3, false], [512, 512, 512, 1, true],
+];
+let vPass = 0, vFail = 0;
+for (const variant of ["tiled", "rb4x4", "rowbcast"] as MatmulVariant[]) {
+  for (const transA of [false, true]) for (const transB of [false, true]) for (const [M, N, K, batch, shared] of SHAPES) {
+    const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: shared && !transA };
+    const plan = matmulVariantKernel(variant, p);
+    if (!plan) continue;
+    const g = new Philox(M * 131 + N * 7 + K);
+    const av = Float64Array.from({ length: batch * M * K }, () => g.normal());
+    const bv = Float64Array.from({ length: (p.bShared ? 1 : batch) * K * N }, () => g.normal());
+    const a = fromValues(av, [av.length], { backend: "webgpu" });
+    const b = fromValues(bv, [bv.length], { backend: "webgpu" });
+    const c = zeros([batch * M * N], { backend: "webgpu" });
+    rt.dispatch(plan.k, [a.storage.buffer, b.storage.buffer, c.storage.buffer], plan.grid);
+    const got = await c.data();
+    const want = reference(p, av, bv);
+    const tol = 1e-4 * Math.sqrt(K);
+    let worst = 0, at = -1;
+    for (let i = 0; i < want.length; i++) {
+      const r = Math.abs(got[i] - want[i]) / (tol + 1e-4 * Math.abs(want[i]));
+      if (!(r <= worst)) { worst = Number.isNaN(r) ? Infinity : r; at = i; }
+    }
+    const tag = `variant ${variant} ${JSON.stringify(p)}`;
+    if (worst <= 1) vPass++;
+    else { vFail++; failures.push(`${tag}: ratio ${worst} at ${at}: ${got[at]} vs ${want[at]}`); console.log(`FAIL ${tag} ratio ${worst} at ${at}: ${got[at]} vs ${want[at]}`); }
+    for (const t of [a, b, c]) t.dispose();
+  }
+}
+console.log(`forced variants: ${vPass} pass, ${vFail} fail`);
+console.log(`TOTAL: cases ${pass} pass ${fail} fail; variants ${vPass} pass ${vFail} fail`);
+if (failures.length) console.log(`failures:\n${failures.join("\n")}`);
+process.exit(fail + vFail ? 1 : 0);
