@@ -3,9 +3,9 @@
 // that select the `tiled` matmul and unrolled attention kernels, and a forced run of each matmul
 // variant against an f64 reference. Usage: tsx scripts/gpu-check.ts (or an esbuild bundle of it).
 import * as T from "../src/node";
-import { tidy, readAll, init, gpuRuntime, fromValues, zeros } from "../src/node";
+import { init, gpuRuntime, fromValues, zeros } from "../src/node";
 import { CASES } from "../test/cases/index";
-import { backwardWith, build, closeness, makeValues, outs, weights, type OpCase } from "../test/helpers/check";
+import { compareWithF64, type OpCase } from "../test/helpers/check";
 import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 import { Philox } from "../src/tensor/random";
 
@@ -18,29 +18,7 @@ const failures: string[] = [];
 async function checkCase(op: string, c: OpCase): Promise<void> {
   const name = `${op}: ${c.label}`;
   try {
-    const vals = c.inputs.map((s, i) => makeValues(s, 100 + i));
-    const run = (backend: "cpu64" | "webgpu") => tidy(async () => {
-      const xs = build(c, vals, backend, !c.noGradcheck);
-      const os = outs(c.run(xs));
-      const ws = weights(os, 7);
-      if (!c.noGradcheck) backwardWith(os, ws, c.nondiff);
-      const grads = xs.filter((x) => x.grad).map((x) => x.grad!);
-      const data = await readAll([...os, ...grads]);
-      return { outs: data.slice(0, os.length), grads: data.slice(os.length) };
-    });
-    const ref = await run("cpu64");
-    const got = await run("webgpu");
-    const { atol, rtol } = c.tol ?? { atol: 1e-4, rtol: 1e-3 };
-    const errs: string[] = [];
-    ref.outs.forEach((r, k) => {
-      const { ratio, at } = closeness(got.outs[k], r, atol, rtol);
-      if (!(ratio <= 1)) errs.push(`output ${k} ratio ${ratio.toFixed(2)} at ${at}: gpu ${got.outs[k][at]} vs f64 ${r[at]}`);
-    });
-    if (got.grads.length !== ref.grads.length) errs.push(`grad count ${got.grads.length} vs ${ref.grads.length}`);
-    ref.grads.forEach((r, k) => {
-      const { ratio, at } = closeness(got.grads[k], r, atol, rtol);
-      if (!(ratio <= 1)) errs.push(`grad ${k} ratio ${ratio.toFixed(2)} at ${at}: gpu ${got.grads[k][at]} vs f64 ${r[at]}`);
-    });
+    const errs = await compareWithF64(c);
     if (errs.length) { fail++; failures.push(`${name}: ${errs.join("; ")}`); console.log(`FAIL ${name}\n  ${errs.join("\n  ")}`); }
     else pass++;
   } catch (e) {

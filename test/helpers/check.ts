@@ -1,6 +1,6 @@
 // Test helper: registry-driven checks. Builds each case's inputs on a backend, runs it, and
 // compares against finite differences (cpu64, f64) or against cpu64 (webgpu, f32).
-import { fromValues, noGrad, Tensor, type BackendName } from "../../src/node";
+import { fromValues, noGrad, readAll, tidy, Tensor, type BackendName } from "../../src/node";
 import { Philox } from "../../src/tensor/random";
 import { numel, type Shape } from "../../src/tensor/shape";
 
@@ -114,4 +114,40 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, atol: numb
     }
   }
   return { ratio, at };
+}
+
+/** Outputs and gradients of one case run on one backend, read back in one round trip. */
+export interface CaseRun {
+  outs: Float64Array[];
+  grads: Float64Array[];
+}
+
+/** Runs case `c` on `backend` with fixed inputs and output weights; backward unless noGradcheck. */
+export function runCase(c: OpCase, vals: Float64Array[], backend: BackendName): Promise<CaseRun> {
+  return tidy(async () => {
+    const xs = build(c, vals, backend, !c.noGradcheck);
+    const os = outs(c.run(xs));
+    const ws = weights(os, 7);
+    if (!c.noGradcheck) backwardWith(os, ws, c.nondiff);
+    const grads = xs.filter((x) => x.grad).map((x) => x.grad!);
+    const data = await readAll([...os, ...grads]);
+    return { outs: data.slice(0, os.length), grads: data.slice(os.length) };
+  });
+}
+
+/** Runs `c` on webgpu and cpu64 and lists every output or gradient outside the case tolerance. */
+export async function compareWithF64(c: OpCase): Promise<string[]> {
+  const vals = c.inputs.map((s, i) => makeValues(s, 100 + i));
+  const ref = await runCase(c, vals, "cpu64");
+  const got = await runCase(c, vals, "webgpu");
+  const { atol, rtol } = c.tol ?? { atol: 1e-4, rtol: 1e-3 };
+  const errs: string[] = [];
+  const cmp = (what: string, g: Float64Array[], r: Float64Array[]) => r.forEach((rk, k) => {
+    const { ratio, at } = closeness(g[k], rk, atol, rtol);
+    if (!(ratio <= 1)) errs.push(`${what} ${k} at ${at}: gpu ${g[k][at]} vs f64 ${rk[at]} (${ratio.toFixed(2)}× tolerance)`);
+  });
+  cmp("output", got.outs, ref.outs);
+  if (got.grads.length !== ref.grads.length) errs.push(`${got.grads.length} gradients vs ${ref.grads.length} on cpu64`);
+  cmp("grad", got.grads, ref.grads);
+  return errs;
 }
