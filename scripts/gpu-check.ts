@@ -3,11 +3,11 @@
 // that select the `tiled` matmul and unrolled attention kernels, and a forced run of each matmul
 // variant against an f64 reference. Usage: tsx scripts/gpu-check.ts (or an esbuild bundle of it).
 import * as T from "../src/node";
-import { init, gpuRuntime, fromValues, zeros } from "../src/node";
+import { init, gpuRuntime } from "../src/node";
 import { CASES } from "../test/cases/index";
 import { compareWithF64, type OpCase } from "../test/helpers/check";
-import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
-import { Philox } from "../src/tensor/random";
+import { runMatmulVariant } from "../test/helpers/matmul";
+import { selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 
 const info = await init({ backend: "webgpu" });
 const rt = gpuRuntime()!;
@@ -60,18 +60,6 @@ const sel = (M: number, N: number, K: number) => selectMatmulVariant({ M, N, K, 
 console.log(`selection (isSoftware=${info.adapter?.isSoftware}): 1024³ → ${sel(1024, 1024, 1024)}, 256x320x96 → ${sel(256, 320, 96)}, 64³ → ${sel(64, 64, 64)}`);
 
 // Forced variants vs f64.
-function reference(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {
-  const C = new Float64Array(p.batch * p.M * p.N);
-  for (let z = 0; z < p.batch; z++) {
-    const ao = z * p.M * p.K, bo = p.bShared ? 0 : z * p.K * p.N;
-    for (let m = 0; m < p.M; m++) for (let n = 0; n < p.N; n++) {
-      let s = 0;
-      for (let k = 0; k < p.K; k++) s += A[ao + (p.transA ? k * p.M + m : m * p.K + k)] * B[bo + (p.transB ? n * p.K + k : k * p.N + n)];
-      C[z * p.M * p.N + m * p.N + n] = s;
-    }
-  }
-  return C;
-}
 const SHAPES: [number, number, number, number, boolean][] = [
   [20, 24, 12, 2, false], [70, 68, 20, 1, true], [256, 256, 256, 1, true], [200, 333, 70, 1, true], [130, 140, 40, 3, false], [512, 512, 512, 1, true],
 ];
@@ -79,17 +67,9 @@ let vPass = 0, vFail = 0;
 for (const variant of ["tiled", "rb4x4", "rowbcast"] as MatmulVariant[]) {
   for (const transA of [false, true]) for (const transB of [false, true]) for (const [M, N, K, batch, shared] of SHAPES) {
     const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: shared && !transA };
-    const plan = matmulVariantKernel(variant, p);
-    if (!plan) continue;
-    const g = new Philox(M * 131 + N * 7 + K);
-    const av = Float64Array.from({ length: batch * M * K }, () => g.normal());
-    const bv = Float64Array.from({ length: (p.bShared ? 1 : batch) * K * N }, () => g.normal());
-    const a = fromValues(av, [av.length], { backend: "webgpu" });
-    const b = fromValues(bv, [bv.length], { backend: "webgpu" });
-    const c = zeros([batch * M * N], { backend: "webgpu" });
-    rt.dispatch(plan.k, [a.storage.buffer, b.storage.buffer, c.storage.buffer], plan.grid);
-    const got = await c.data();
-    const want = reference(p, av, bv);
+    const r = await runMatmulVariant(rt, variant, p);
+    if (!r) continue;
+    const { got, want } = r;
     const tol = 1e-4 * Math.sqrt(K);
     let worst = 0, at = -1;
     for (let i = 0; i < want.length; i++) {
@@ -99,7 +79,6 @@ for (const variant of ["tiled", "rb4x4", "rowbcast"] as MatmulVariant[]) {
     const tag = `variant ${variant} ${JSON.stringify(p)}`;
     if (worst <= 1) vPass++;
     else { vFail++; failures.push(`${tag}: ratio ${worst} at ${at}: ${got[at]} vs ${want[at]}`); console.log(`FAIL ${tag} ratio ${worst} at ${at}: ${got[at]} vs ${want[at]}`); }
-    for (const t of [a, b, c]) t.dispose();
   }
 }
 console.log(`forced variants: ${vPass} pass, ${vFail} fail`);

@@ -1,0 +1,46 @@
+// Test helper: runs one matmul kernel variant directly on seeded inputs and computes the f64
+// product it must match (shared by test/matmul-variants.test.ts and scripts/gpu-check.ts).
+import { fromValues, zeros } from "../../src/node";
+import { matmulVariantKernel, type MatmulShape, type MatmulVariant } from "../../src/shaders/matmul";
+import type { RowbcastOptions } from "../../src/shaders/matmul-rowbcast";
+import { Philox } from "../../src/tensor/random";
+import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
+
+/** f64 op(A)·op(B) for the stored layouts of `p` (batched, transposes, shared B). */
+export function matmulReference(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {
+  const C = new Float64Array(p.batch * p.M * p.N);
+  for (let z = 0; z < p.batch; z++) {
+    const ao = z * p.M * p.K, bo = p.bShared ? 0 : z * p.K * p.N;
+    for (let m = 0; m < p.M; m++) {
+      for (let n = 0; n < p.N; n++) {
+        let s = 0;
+        for (let k = 0; k < p.K; k++) {
+          s += A[ao + (p.transA ? k * p.M + m : m * p.K + k)] * B[bo + (p.transB ? n * p.K + k : k * p.N + n)];
+        }
+        C[z * p.M * p.N + m * p.N + n] = s;
+      }
+    }
+  }
+  return C;
+}
+
+/**
+ * Dispatches `variant` for problem `p` on seeded normal inputs and returns the GPU result beside
+ * the f64 reference; null when the variant does not apply to the shape.
+ */
+export async function runMatmulVariant(
+  rt: WebGpuRuntime, variant: MatmulVariant, p: MatmulShape, opts?: RowbcastOptions,
+): Promise<{ got: Float64Array; want: Float64Array } | null> {
+  const plan = matmulVariantKernel(variant, p, opts);
+  if (!plan) return null;
+  const g = new Philox(p.M * 131 + p.N * 7 + p.K);
+  const av = Float64Array.from({ length: p.batch * p.M * p.K }, () => g.normal());
+  const bv = Float64Array.from({ length: (p.bShared ? 1 : p.batch) * p.K * p.N }, () => g.normal());
+  const a = fromValues(av, [av.length], { backend: "webgpu" });
+  const b = fromValues(bv, [bv.length], { backend: "webgpu" });
+  const c = zeros([p.batch * p.M * p.N], { backend: "webgpu" });
+  rt.dispatch(plan.k, [a.storage.buffer, b.storage.buffer, c.storage.buffer], plan.grid);
+  const got = await c.data();
+  for (const t of [a, b, c]) t.dispose();
+  return { got, want: matmulReference(p, av, bv) };
+}
