@@ -6,6 +6,27 @@ import type { PeerCase } from "../lib/shapes";
 import { inputs, MLP_LR, type PeerImpl, type Prepared } from "./common";
 import { lookupOp } from "../lib/ops-lookup";
 
+/**
+ * One SGD step of the bench MLP on xs = [x, t, W1, b1, W2, b2] (loss = mean((relu(x·W1+b1)·W2+b2 − t)²)):
+ * returns the loss (not yet read) and the inputs with updated parameters; the old ones are disposed.
+ */
+export function mlpSgdStep(xs: Tensor[]): { loss: Tensor; xs: Tensor[] } {
+  const [x, t, W1, b1, W2, b2] = xs;
+  const loss = mg.tidy(() => {
+    const h = mg.relu(mg.add(mg.matmul(x, W1), b1));
+    const d = mg.sub(mg.add(mg.matmul(h, W2), b2), t);
+    const l = mg.mean(mg.mul(d, d));
+    l.backward();
+    return l;
+  });
+  const next = mg.tidy(() => mg.noGrad(() => xs.slice(2).map((p) => mg.sub(p, mg.mul(p.grad!, MLP_LR)))));
+  for (const p of xs.slice(2)) {
+    p.grad?.dispose();
+    p.dispose();
+  }
+  return { loss, xs: [x, t, ...next.map((p) => p.requireGrad())] };
+}
+
 /** The metagrad implementation of the peer cases. */
 export const metagradPeer: PeerImpl = {
   name: "metagrad",
@@ -47,21 +68,9 @@ export const metagradPeer: PeerImpl = {
     }
     for (const p of xs.slice(2)) p.requireGrad();
     const once = async (): Promise<number> => {
-      const [x, t, W1, b1, W2, b2] = xs;
-      const loss = mg.tidy(() => {
-        const h = mg.relu(mg.add(mg.matmul(x, W1), b1));
-        const y = mg.add(mg.matmul(h, W2), b2);
-        const d = mg.sub(y, t);
-        const l = mg.mean(mg.mul(d, d));
-        l.backward();
-        return l;
-      });
-      const next = mg.tidy(() => mg.noGrad(() => xs.slice(2).map((p) => mg.sub(p, mg.mul(p.grad!, MLP_LR)))));
-      for (const p of xs.slice(2)) {
-        p.grad?.dispose();
-        p.dispose();
-      }
-      xs = [x, t, ...next.map((p) => p.requireGrad())];
+      const r = mlpSgdStep(xs);
+      xs = r.xs;
+      const loss = r.loss;
       const v = await loss.item(); // one submit + one readback per step
       loss.dispose();
       return v;

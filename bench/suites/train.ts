@@ -9,7 +9,8 @@ import { record, type Suite, type SuiteContext } from "../lib/context";
 import { measure, rt } from "../lib/harness";
 import { captureDispatches, type Dispatch } from "../../src/tensor/webgpu/timing";
 import { GPT_SHAPES, peerCases } from "../lib/shapes";
-import { inputs, MLP_LR } from "../peers/common";
+import { inputs } from "../peers/common";
+import { mlpSgdStep } from "../peers/impl-metagrad";
 
 /** One training step: the synchronous encode part returns the promise of the readback. */
 type Step = () => Promise<unknown>;
@@ -133,21 +134,9 @@ async function mlpStep(ctx: SuiteContext): Promise<void> {
   let xs: Tensor[] = inputs(c).map((x) => mg.fromValues(x.data, x.shape));
   for (const p of xs.slice(2)) p.requireGrad();
   const step = () => {
-    const [x, t] = xs;
-    const loss = mg.tidy(() => {
-      const h = mg.relu(mg.add(mg.matmul(x, xs[2]), xs[3]));
-      const y = mg.add(mg.matmul(h, xs[4]), xs[5]);
-      const d = mg.sub(y, t);
-      const l = mg.mean(mg.mul(d, d));
-      l.backward();
-      return l;
-    });
-    const next = mg.tidy(() => mg.noGrad(() => xs.slice(2).map((p) => mg.sub(p, mg.mul(p.grad!, MLP_LR)))));
-    for (const p of xs.slice(2)) {
-      p.grad?.dispose();
-      p.dispose();
-    }
-    xs = [x, t, ...next.map((p) => p.requireGrad())];
+    const r = mlpSgdStep(xs);
+    xs = r.xs;
+    const loss = r.loss;
     return loss.item().finally(() => loss.dispose());
   };
   const rep = await timeSteps(ctx, "mlp step", step);
