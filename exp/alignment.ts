@@ -6,17 +6,10 @@ import { f3, figure, mean } from "./experiment";
 import { grid, lineChart } from "./plot";
 import type { ReportFigure } from "./report";
 
-/** D2 per layer l = 0..L−1 (Δ^l = h^{l+1} − h^l). */
-export interface AlignmentByLayer {
-  reading: string;
+/** D2 per layer l = 0..L−1 (Δ^l = h^{l+1} − h^l): the probe's per-layer numbers plus the layer indices. */
+export type AlignmentByLayer = Pick<AlignmentResult, "reading" | "cos" | "cosAttn" | "cosMlp" | "cosRandom" | "eta" | "gradNorm"> & {
   layers: number[];
-  cos: number[];
-  cosAttn: number[];
-  cosMlp: number[];
-  cosRandom: number[];
-  eta: number[];
-  gradNorm: number[];
-}
+};
 
 /** Margin by which the mean cos(Δ, −g) must beat the random direction's |cos|. */
 export const D2_MARGIN = 0.05;
