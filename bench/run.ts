@@ -57,6 +57,7 @@ const ctx: SuiteContext = {
 };
 console.log(`adapter: ${info.adapter?.description} (software: ${info.adapter?.isSoftware}); ` +
   `timestamps: ${rt.device.features.has("timestamp-query")}; wait: ${process.env.METAGRAD_WAIT ?? "polite"}; ` +
+  `LP_NUM_THREADS: ${process.env.LP_NUM_THREADS ?? "unset"} (inherited by the peer processes); ` +
   `mode: ${values.quick ? "quick" : "full"}`);
 const suiteTimes: Record<string, number> = {};
 const failures: Record<string, string> = {};

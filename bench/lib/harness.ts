@@ -195,6 +195,8 @@ export function machine(): Record<string, unknown> {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+    // Software-rasterizer threads; the peer child processes inherit the same value.
+    lpNumThreads: process.env.LP_NUM_THREADS ?? null,
   };
 }
 

@@ -1,6 +1,7 @@
 // Node-only: gets WebGPU from the `webgpu` package (Dawn) and waits on GPU promises politely.
 // dawn.node polls with setImmediate while a promise is pending, which pins a CPU core; on a
 // 2-core machine that halves a software adapter's throughput. We block in 0.25 ms slices instead.
+import { availableParallelism } from "node:os";
 import { create, globals } from "webgpu";
 import type { GpuProvider } from "./device";
 
@@ -23,11 +24,23 @@ export function spinWait<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
+/**
+ * Worker threads for Mesa's software rasterizer (lavapipe/llvmpipe reads LP_NUM_THREADS when the
+ * adapter is created; hardware drivers ignore it). llvmpipe defaults to one thread per core; a few
+ * more threads than cores balance workgroups better: on a 2-core VM, 8 threads made the 1024³
+ * matmul 13 % faster and the [4096,256]×[256,1024] one 12 % (bench/RESULTS.md). A value the
+ * user set is kept.
+ */
+export function softwareRasterizerThreads(cores = availableParallelism()): number {
+  return Math.max(cores, Math.min(8, 4 * cores));
+}
+
 /** The Node GPU provider used by the Node entry point. */
 export const nodeGpuProvider: GpuProvider = {
   gpu: () => {
     if (!gpuObject) {
       if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = "/tmp";
+      process.env.LP_NUM_THREADS ??= String(softwareRasterizerThreads());
       Object.assign(globalThis, globals);
       gpuObject = create([]);
     }
