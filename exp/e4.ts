@@ -23,9 +23,10 @@ export interface E4Model {
   nLayer: number;
   nEmbd: number;
   params: number;
-  /** Training steps (0 for P1) and final validation loss (NaN for P1). */
+  /** Training steps (0 for P1). */
   steps: number;
-  valLoss: number;
+  /** Final validation loss of the training run; null for P1, which is not trained here. */
+  valLoss: number | null;
   layers: number[];
   /** Mean over every scored position, per layer. */
   mean: number[];
@@ -83,7 +84,7 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E4Result> {
       const c = p1.model.config;
       models.push({
         name: p1.name, kind: "P1", data: p1.dataName, nLayer: c.nLayer, nEmbd: c.nEmbd, params: p1.model.numParameters(), steps: 0,
-        valLoss: NaN, layers: m.layers, mean: m.mean, samples: m.samples, alignment: m.alignment,
+        valLoss: null, layers: m.layers, mean: m.mean, samples: m.samples, alignment: m.alignment,
       });
       ctx.log(`[e4] ${p1.name}: inner loss ${m.mean.map(f3).join(" → ")}`);
     } finally {
@@ -137,7 +138,7 @@ async function report(json: ExpJson<E4Result>, outDir: string): Promise<Experime
       "its inner loss is the mean over its positions.",
     headline: [
       r.models.map((m) => `${m.name}: ${f3(m.mean[0])} → ${f3(m.mean.at(-1)!)}`).join("; ") + " (mean inner loss, layer 0 → L)",
-      ...r.models.map((m) => `${m.name} (${m.params} params, ${m.steps} steps${Number.isFinite(m.valLoss) ? `, val loss ${f3(m.valLoss)}` : ""}): ` +
+      ...r.models.map((m) => `${m.name} (${m.params} params, ${m.steps} steps${m.valLoss !== null ? `, val loss ${f3(m.valLoss)}` : ""}): ` +
         `ℓ^l = ${m.mean.map(f3).join(", ")}; ℓ^L < ℓ^0 in ${(fallingShare(m) * 100).toFixed(0)}% of ${m.samples.length} samples; ` +
         `cos(Δ,−g) mean ${f3(mean(m.alignment.cos))} vs random ${f3(mean(m.alignment.cosRandom))}`),
       ...v.rules.map((t) => `rule: ${t}`),

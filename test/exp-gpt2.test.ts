@@ -74,7 +74,8 @@ describe("npm run exp -- e4 e5 --config smoke --gpt2 <HF GPT-2 folder>", () => {
     const e4 = j.result;
     expect(e4.models.map((m) => m.kind)).toEqual(["R1", "R1", "P1"]);
     const p1 = e4.models[2];
-    expect(p1).toMatchObject({ name: "GPT-2 (1L-8)", kind: "P1", nLayer: 1, nEmbd: 8, steps: 0 });
+    expect(p1).toMatchObject({ name: "GPT-2 (1L-8)", kind: "P1", nLayer: 1, nEmbd: 8, steps: 0, valLoss: null });
+    expect(e4.models.slice(0, 2).every((m) => typeof m.valLoss === "number" && Number.isFinite(m.valLoss))).toBe(true);
     expect(p1.data).toMatch(/validation \(gpt2\)$/);
     expect(p1.params).toBeGreaterThan(V * C);
     expect(p1.layers).toEqual([0, 1]);
