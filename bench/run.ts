@@ -61,6 +61,38 @@ console.log(`adapter: ${info.adapter?.description} (software: ${info.adapter?.is
   `mode: ${values.quick ? "quick" : "full"}`);
 const suiteTimes: Record<string, number> = {};
 const failures: Record<string, string> = {};
+const here = dirname(fileURLToPath(import.meta.url));
+const file = values.out ?? join(here, "results", `bench-${started.toISOString().replace(/[:.]/g, "-")}.json`);
+mkdirSync(dirname(file), { recursive: true });
+
+/** Writes the JSON + Markdown (atomically) with the suites finished so far: after every suite, so an
+ * interrupted run keeps what it measured (`complete: false` until the last suite is done). */
+function writeReport(complete: boolean): void {
+  const report = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    complete,
+    mode: values.quick ? "quick" : "full",
+    suites: wanted,
+    suiteMs: suiteTimes,
+    failures,
+    adapter: info.adapter,
+    timestamps: rt.device.features.has("timestamp-query"),
+    machine: startMachine,
+    machineEnd: machine(),
+    runtime: { ...rt.stats, buffersCreated: rt.pool.stats.buffersCreated },
+    results: ctx.results,
+    ...ctx.sections,
+  };
+  const md = renderMarkdown(report as unknown as ResultFile);
+  writeFileAtomic(file, `${JSON.stringify(report, null, 1)}\n`);
+  writeFileAtomic(file.replace(/\.json$/, "") + ".md", md);
+  if (!values.out) {
+    writeFileAtomic(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 1)}\n`);
+    writeFileAtomic(join(here, "results", "latest.md"), md);
+  }
+}
+
 for (const s of SUITES.filter((x) => wanted.includes(x.name))) {
   const t0 = performance.now();
   console.log(`\n== ${s.name}: ${s.describe}`);
@@ -71,34 +103,11 @@ for (const s of SUITES.filter((x) => wanted.includes(x.name))) {
     console.error(`suite ${s.name} failed: ${(e as Error).message}`);
   }
   suiteTimes[s.name] = Math.round(performance.now() - t0);
+  writeReport(false);
 }
 
 printTable(ctx.results, ctx.sections);
-const here = dirname(fileURLToPath(import.meta.url));
-const file = values.out ?? join(here, "results", `bench-${started.toISOString().replace(/[:.]/g, "-")}.json`);
-const report = {
-  started: started.toISOString(),
-  finished: new Date().toISOString(),
-  mode: values.quick ? "quick" : "full",
-  suites: wanted,
-  suiteMs: suiteTimes,
-  failures,
-  adapter: info.adapter,
-  timestamps: rt.device.features.has("timestamp-query"),
-  machine: startMachine,
-  machineEnd: machine(),
-  runtime: { ...rt.stats, buffersCreated: rt.pool.stats.buffersCreated },
-  results: ctx.results,
-  ...ctx.sections,
-};
-mkdirSync(dirname(file), { recursive: true });
-const md = renderMarkdown(report as unknown as ResultFile);
-writeFileAtomic(file, `${JSON.stringify(report, null, 1)}\n`);
-writeFileAtomic(file.replace(/\.json$/, "") + ".md", md);
-if (!values.out) {
-  writeFileAtomic(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 1)}\n`);
-  writeFileAtomic(join(here, "results", "latest.md"), md);
-}
+writeReport(true);
 console.log(`\nwrote ${file} (and the Markdown report next to it)`);
 const failed = ctx.results.filter((r) => r.check && !r.check.ok).length + Object.keys(failures).length;
 process.exit(failed ? 1 : 0);

@@ -6,6 +6,8 @@ import type { PeerRow } from "./table";
 /** The parts of a result file the report reads. */
 export interface ResultFile {
   started: string;
+  /** False while suites are still to run (the file is rewritten after each one). */
+  complete?: boolean;
   mode: string;
   suiteMs: Record<string, number>;
   adapter?: { description: string; isSoftware: boolean };
@@ -63,9 +65,10 @@ export function targets(f: ResultFile): { target: string; value: string; met: bo
 export function renderMarkdown(f: ResultFile): string {
   const m = f.machine;
   const parts: string[] = [];
+  if (f.complete === false) parts.push("**Partial run**: interrupted, or still running; only the suites listed below finished.");
   parts.push(`Run of ${f.started} (${f.mode} mode), adapter **${f.adapter?.description ?? "?"}** ` +
     `(software: ${f.adapter?.isSoftware}), GPU timestamps: ${f.timestamps}; machine: ${m.cpus} × ${m.cpuModel}, ` +
-    `Node ${m.node}; load average at start ${JSON.stringify(m.loadavg)}` +
+    `Node ${m.node}; LP_NUM_THREADS ${m.lpNumThreads ?? "unset"}; load average at start ${JSON.stringify(m.loadavg)}` +
     `${f.machineEnd ? `, at end ${JSON.stringify(f.machineEnd.loadavg)}` : ""}. Suite wall times (s): ` +
     Object.entries(f.suiteMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(", ") + ".");
   parts.push("### Targets\n\n" + table(["target", "measured", "met"],
