@@ -1,7 +1,10 @@
 // WGSL matmul variant `rowbcast` for software adapters (lavapipe): each workgroup owns R rows of
-// C, so every A load is indexed by workgroup_id only (one scalar load + broadcast on llvmpipe),
-// and each invocation owns one vec4 column of C (non-uniform vec4 B loads, 4·R FMAs per load).
-// No workgroup memory, no barriers. Needs N and K multiples of 4 (and M when A is transposed).
+// C and each invocation one vec4 column of them, so per step of 4 along K an invocation does
+// 4·R vec4 FMAs for R + 4 vec4 loads, with no workgroup memory and no barriers. On llvmpipe
+// (Mesa 25.0) every storage load whose offset is not a compile-time constant runs per lane with
+// a bounds check, A's rows included even though all lanes read the same address, so FMAs per
+// load is what counts (bench/RESULTS.md, "What llvmpipe does with these kernels").
+// Needs N and K multiples of 4 (and M when A is transposed).
 import type { Kernel } from "../tensor/webgpu/runtime";
 import type { MatmulShape } from "./matmul";
 import { kernel } from "./wgsl";

@@ -24,11 +24,11 @@ export interface MatmulShape {
 
 /** The adapter facts the variant choice depends on (a subset of AdapterInfo). */
 export interface MatmulAdapter {
-  /** Software rasterizer (lavapipe / SwiftShader): no workgroup memory, uniform loads win. */
+  /** Software rasterizer (lavapipe / SwiftShader): barriers are costly, FMAs per load win. */
   isSoftware: boolean;
 }
 
-/** Kernel variants: `rb4x4` register-blocked, `rowbcast` uniform-A rows, `tiled` shared memory. */
+/** Kernel variants: `rb4x4` register-blocked, `rowbcast` 8 rows per workgroup, `tiled` shared memory. */
 export type MatmulVariant = "rb4x4" | "rowbcast" | "tiled";
 
 /** A chosen kernel: code, grid and which variant it is. */
