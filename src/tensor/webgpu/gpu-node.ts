@@ -1,6 +1,8 @@
 // Node-only: gets WebGPU from the `webgpu` package (Dawn) and waits on GPU promises politely.
 // dawn.node polls with setImmediate while a promise is pending, which pins a CPU core; on a
 // 2-core machine that halves a software adapter's throughput. We block in 0.25 ms slices instead.
+// Creating the GPU also sets LP_NUM_THREADS in this process's environment when it is unset (see
+// softwareRasterizerThreads); child processes inherit it.
 import { availableParallelism } from "node:os";
 import { create, globals } from "webgpu";
 import type { GpuProvider } from "./device";
@@ -26,21 +28,26 @@ export function spinWait<T>(p: Promise<T>): Promise<T> {
 
 /**
  * Worker threads for Mesa's software rasterizer (lavapipe/llvmpipe reads LP_NUM_THREADS when the
- * adapter is created; hardware drivers ignore it). llvmpipe defaults to one thread per core; a few
- * more threads than cores balance workgroups better: on a 2-core VM, 8 threads made the 1024³
- * matmul 13 % faster and the [4096,256]×[256,1024] one 12 % (bench/RESULTS.md). A value the
- * user set is kept.
+ * adapter is created; hardware drivers ignore it), or null to keep llvmpipe's default (one
+ * worker per core on multi-core machines). A few more threads than cores balance workgroups
+ * better: on a 2-core VM, 8 threads made the 1024³ matmul 15 % faster and the
+ * [4096,256]×[256,1024] one 12 % (bench/RESULTS.md). Single-core machines were not measured and
+ * keep the default.
  */
-export function softwareRasterizerThreads(cores = availableParallelism()): number {
-  return Math.max(cores, Math.min(8, 4 * cores));
+export function softwareRasterizerThreads(cores = availableParallelism()): number | null {
+  return cores < 2 ? null : Math.max(cores, Math.min(8, 4 * cores));
 }
 
-/** The Node GPU provider used by the Node entry point. */
+/**
+ * The Node GPU provider used by the Node entry point. Its first `gpu()` call creates Dawn's GPU
+ * object, after setting XDG_RUNTIME_DIR and LP_NUM_THREADS in `process.env` where they are unset.
+ */
 export const nodeGpuProvider: GpuProvider = {
   gpu: () => {
     if (!gpuObject) {
       if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = "/tmp";
-      process.env.LP_NUM_THREADS ??= String(softwareRasterizerThreads());
+      const threads = softwareRasterizerThreads();
+      if (process.env.LP_NUM_THREADS === undefined && threads !== null) process.env.LP_NUM_THREADS = String(threads);
       Object.assign(globalThis, globals);
       gpuObject = create([]);
     }
