@@ -103,7 +103,11 @@ for (const s of SUITES.filter((x) => wanted.includes(x.name))) {
     console.error(`suite ${s.name} failed: ${(e as Error).message}`);
   }
   suiteTimes[s.name] = Math.round(performance.now() - t0);
-  writeReport(false);
+  try {
+    writeReport(false);
+  } catch (e) {
+    console.error(`could not write the partial report after suite ${s.name}: ${(e as Error).message}`);
+  }
 }
 
 printTable(ctx.results, ctx.sections);

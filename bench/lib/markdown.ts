@@ -10,6 +10,8 @@ export interface ResultFile {
   complete?: boolean;
   mode: string;
   suiteMs: Record<string, number>;
+  /** Suites that threw: name → error stack. */
+  failures?: Record<string, string>;
   adapter?: { description: string; isSoftware: boolean };
   timestamps: boolean;
   machine: Record<string, unknown>;
@@ -65,12 +67,16 @@ export function targets(f: ResultFile): { target: string; value: string; met: bo
 export function renderMarkdown(f: ResultFile): string {
   const m = f.machine;
   const parts: string[] = [];
-  if (f.complete === false) parts.push("**Partial run**: interrupted, or still running; only the suites listed below finished.");
+  if (f.complete === false) parts.push("**Partial run**: interrupted, or still running; only the suites listed below ran.");
   parts.push(`Run of ${f.started} (${f.mode} mode), adapter **${f.adapter?.description ?? "?"}** ` +
     `(software: ${f.adapter?.isSoftware}), GPU timestamps: ${f.timestamps}; machine: ${m.cpus} × ${m.cpuModel}, ` +
-    `Node ${m.node}; LP_NUM_THREADS ${m.lpNumThreads ?? "unset"}; load average at start ${JSON.stringify(m.loadavg)}` +
+    `Node ${m.node}; LP_NUM_THREADS ${m.lpNumThreads === undefined ? "not recorded" : m.lpNumThreads ?? "unset"}; load average at start ${JSON.stringify(m.loadavg)}` +
     `${f.machineEnd ? `, at end ${JSON.stringify(f.machineEnd.loadavg)}` : ""}. Suite wall times (s): ` +
     Object.entries(f.suiteMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(", ") + ".");
+  const failed = Object.entries(f.failures ?? {});
+  if (failed.length) {
+    parts.push("### Failed suites\n\n" + failed.map(([k, v]) => `- ${k}: ${v.split("\n")[0]}`).join("\n"));
+  }
   parts.push("### Targets\n\n" + table(["target", "measured", "met"],
     targets(f).map((t) => [t.target, t.value, t.met === null ? "not measured" : t.met ? "yes" : "**no**"])));
   if (f.peers) {
