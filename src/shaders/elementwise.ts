@@ -1,5 +1,6 @@
 // WGSL for elementwise ops: unary maps (vec4 when the length allows), binary ops with NumPy
-// broadcasting (index math baked per shape, vec4 fast path for equal shapes), and broadcastTo.
+// broadcasting (index math baked per shape; vec4 fast paths for equal shapes and for an operand
+// repeating along the leading dims, like a bias), and broadcastTo.
 import { stridesOf, type Shape } from "../tensor/shape";
 import { grid1d, kernel, main1d, MATH } from "./wgsl";
 import type { Kernel } from "../tensor/webgpu/runtime";
@@ -42,6 +43,13 @@ function unravel(shape: Shape): string {
   return shape.map((_, d) => `let c${d} = (i / ${st[d]}u) % ${shape[d]}u;`).join(" ");
 }
 
+/** Whether `s` (leading 1s ignored) equals the trailing dims of `out`: it repeats along the rest. */
+function isTrailing(s: Shape, out: Shape): boolean {
+  const first = s.findIndex((d) => d !== 1);
+  const t = first < 0 ? [] : s.slice(first);
+  return t.length <= out.length && t.every((d, j) => d === out[out.length - t.length + j]);
+}
+
 /** out = f(a, b) with broadcasting; `outType` is the element type of the result. */
 export function binaryKernel(
   name: string, f: BinaryExpr, a: Shape, b: Shape, out: Shape, outType = "f32",
@@ -57,6 +65,21 @@ export function binaryKernel(
     ], `${main1d()}
   if (i >= ${n / 4}u) { return; }
   y[i] = ${f("a[i]", "b[i]", "vec4f")};
+}`);
+    return { k, grid: grid1d(n / 4) };
+  }
+  // One operand full, the other repeating along the leading dims (a bias [C] or a positional
+  // table [T, C] added to [B, T, C]): vec4 on both, the short one indexed modulo its length.
+  const rowFits = (s: Shape, ns: number) => ns > 1 && ns < n && ns % 4 === 0 && isTrailing(s, out);
+  if (outType === "f32" && n % 4 === 0 && ((na === n && rowFits(b, nb)) || (nb === n && rowFits(a, na)))) {
+    const ea = na === n ? "a[i]" : `a[i % ${na / 4}u]`, eb = nb === n ? "b[i]" : `b[i % ${nb / 4}u]`;
+    const k = kernel(`${name}_row_v4`, [
+      { name: "a", kind: "read", type: "vec4f" },
+      { name: "b", kind: "read", type: "vec4f" },
+      { name: "y", kind: "rw", type: "vec4f" },
+    ], `${main1d()}
+  if (i >= ${n / 4}u) { return; }
+  y[i] = ${f(ea, eb, "vec4f")};
 }`);
     return { k, grid: grid1d(n / 4) };
   }

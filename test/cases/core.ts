@@ -11,6 +11,8 @@ const binary = (name: string, f: (a: T.Tensor, b: T.Tensor) => T.Tensor, kind: "
   { label: `${name} same [2,4] (vec4)`, inputs: [{ shape: [2, 4] }, { shape: [2, 4], kind }], run: ([a, b]) => f(a, b) },
   { label: `${name} bcast [2,1,3]x[4,1]`, inputs: [{ shape: [2, 1, 3] }, { shape: [4, 1], kind }], run: ([a, b]) => f(a, b) },
   { label: `${name} scalar [3]x[]`, inputs: [{ shape: [3] }, { shape: [], kind }], run: ([a, b]) => f(a, b) },
+  { label: `${name} row [2,3,8]x[8] (vec4)`, inputs: [{ shape: [2, 3, 8] }, { shape: [8], kind }], run: ([a, b]) => f(a, b) },
+  { label: `${name} row [1,3,4]x[2,3,4] (vec4)`, inputs: [{ shape: [1, 3, 4] }, { shape: [2, 3, 4], kind }], run: ([a, b]) => f(a, b) },
 ];
 const compare = (name: string, f: (a: T.Tensor, b: T.Tensor) => T.Tensor): OpCase[] => [
   { label: `${name} [2,3]x[3]`, inputs: [{ shape: [2, 3], values: [0, 1, 2, 3, 1, -1] }, { shape: [3], values: [1, 1, 2] }],
