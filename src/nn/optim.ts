@@ -1,7 +1,7 @@
 // AdamW on the fused in-place update op, the warm-up + cosine learning-rate schedule, and global
 // gradient-norm clipping computed on the GPU (the clip factor stays a tensor: no readback).
 import {
-  add, adamwUpdate, div, full, maximum, neg, noGrad, sqrt, square, sum, type Tensor,
+  add, adamwUpdate, div, full, maximum, neg, noGrad, sqrt, sumSquares, type Tensor,
 } from "../tensor/index";
 import { Linear } from "./layers";
 import type { Module } from "./module";
@@ -115,7 +115,7 @@ export function clipFactor(params: Iterable<Tensor>, maxNorm: number): { norm: T
     let sq: Tensor | null = null;
     for (const p of params) {
       if (!p.grad) continue;
-      const s = sum(square(p.grad));
+      const s = sumSquares(p.grad);
       sq = sq ? add(sq, s) : s;
     }
     if (!sq) throw new Error("clipFactor: no parameter has a gradient (call backward() first)");

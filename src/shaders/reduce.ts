@@ -1,11 +1,11 @@
-// WGSL for reductions (sum / max) over a set of axes. Consecutive reduced axes become one
+// WGSL for reductions (sum / max / sum of squares) over a set of axes. Consecutive reduced axes become one
 // strided loop; few outputs over a long reduction split into partials plus a second pass.
 import { stridesOf, type Shape } from "../tensor/shape";
 import { grid1d, kernel, main1d } from "./wgsl";
 import type { Kernel } from "../tensor/webgpu/runtime";
 
-/** Reduction kind. */
-export type ReduceKind = "sum" | "max";
+/** Reduction kind: `sumsq` sums squares (the square is fused into the first pass). */
+export type ReduceKind = "sum" | "max" | "sumsq";
 
 /** One pass of a reduction plan. */
 export interface ReducePass {
@@ -43,8 +43,10 @@ export function reducePlan(shape: Shape, axes: readonly number[], kind: ReduceKi
   const inner = consecutive ? st[red[red.length - 1]] : 0;
   const P = O < 256 && R > 8192 ? Math.min(256, Math.ceil(R / 2048)) : 1;
   const L = Math.ceil(R / P);
-  const init = kind === "sum" ? "0.0" : "-3.402823e38";
-  const comb = (a: string, b: string) => (kind === "sum" ? `${a} + ${b}` : `max(${a}, ${b})`);
+  const init = kind === "max" ? "-3.402823e38" : "0.0";
+  // Combining partials: max for max, a plain sum otherwise (squares are taken in pass 0 only).
+  const comb = (a: string, b: string) => (kind === "max" ? `max(${a}, ${b})` : `${a} + ${b}`);
+  const load = (v: string) => (kind === "sumsq" ? `${v} * ${v}` : v);
   const off = consecutive ? `base + r * ${inner}u` : "base + roff(r)";
   const helper = consecutive ? "" : `fn roff(r: u32) -> u32 { var o = 0u; ${coordCode(shape, red, "r", "o")} return o; }`;
   const finalScale = (v: string) => (scale === 1 ? v : `${v} * ${scale}`);
@@ -59,12 +61,12 @@ ${main1d()}
   var base = 0u; ${coordCode(shape, kept, "o", "base")}
   var acc = f32(${init});
   let r1 = min(${R}u, (p + 1u) * ${L}u);
-  for (var r = p * ${L}u; r < r1; r++) { acc = ${comb("acc", `x[${off}]`)}; }
+  for (var r = p * ${L}u; r < r1; r++) { let v = x[${off}]; acc = ${comb("acc", load("v"))}; }
   y[i] = ${P > 1 ? "acc" : finalScale("acc")};
 }`);
   const passes: ReducePass[] = [{ k: pass0, grid: grid1d(O * P), outputs: O * P }];
   if (P > 1) {
-    const pass1 = kernel(`reduce_${kind}_final`, [
+    const pass1 = kernel(`reduce_${kind === "max" ? "max" : "sum"}_final`, [
       { name: "x", kind: "read", type: "f32" },
       { name: "y", kind: "rw", type: "f32" },
     ], `${main1d()}

@@ -64,6 +64,12 @@ export const CORE_CASES: Record<string, OpCase[]> = {
     { label: "mean axis 0 (two-pass) [9000,2]", inputs: [{ shape: [9000, 2] }], run: ([x]) => T.mean(x, 0), noGradcheck: true },
     { label: "sum [1,1] size-1 dims", inputs: [{ shape: [1, 1] }], run: ([x]) => T.sum(x, 0) },
   ],
+  sumSquares: [
+    { label: "sumSquares all [3,4]", inputs: [{ shape: [3, 4] }], run: ([x]) => T.sumSquares(x) },
+    { label: "sumSquares axis 1 keepdim", inputs: [{ shape: [3, 4] }], run: ([x]) => T.sumSquares(x, 1, true) },
+    { label: "sumSquares axes [0,2] [2,3,4]", inputs: [{ shape: [2, 3, 4] }], run: ([x]) => T.sumSquares(x, [0, 2]) },
+    { label: "sumSquares all (two-pass) [9000,2]", inputs: [{ shape: [9000, 2] }], run: ([x]) => T.sumSquares(x), noGradcheck: true },
+  ],
   max: [
     { label: "max axis 1", inputs: [{ shape: [3, 5] }], run: ([x]) => T.max(x, 1) },
     { label: "max all keepdim", inputs: [{ shape: [2, 3] }], run: ([x]) => T.max(x, undefined, true) },

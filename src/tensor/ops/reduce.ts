@@ -1,5 +1,6 @@
-// Reductions along axes with keepdim: sum, mean, max (and var in terms of them). One op
-// definition serves sum/mean/max; the kernel plan lives in shaders/reduce.ts.
+// Reductions along axes with keepdim: sum, mean, max, and sumSquares (Σx², the square fused into
+// the reduction, as gradient-norm clipping needs). One op definition serves sum/mean; max and
+// sumSquares derive from it with their own backward; the kernel plan lives in shaders/reduce.ts.
 import { fmt, normAxis, numel, OpError, stridesOf, type Shape } from "../shape";
 import { apply1, defineOp } from "../op";
 import { reducePlan, splitAxes, type ReduceKind } from "../../shaders/reduce";
@@ -26,7 +27,7 @@ function keptShape(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
-const opName = (a: ReduceAttrs) => (a.mean ? "mean" : a.kind);
+const opName = (a: ReduceAttrs) => (a.mean ? "mean" : a.kind === "sumsq" ? "sumSquares" : a.kind);
 
 /** The reduction op (named by its attributes in errors: sum, mean or max). */
 export const reduceOp = defineOp<ReduceAttrs>({
@@ -50,11 +51,12 @@ export const reduceOp = defineOp<ReduceAttrs>({
     for (let o = 0; o < O; o++) {
       let base = 0;
       kept.forEach((d, j) => (base += (Math.floor(o / ks[j]) % keptSizes[j]) * st[d]));
-      let acc = a.kind === "sum" ? 0 : -Infinity;
+      let acc = a.kind === "max" ? -Infinity : 0;
       for (let r = 0; r < R; r++) {
         let off = base;
         red.forEach((d, j) => (off += (Math.floor(r / rs[j]) % redSizes[j]) * st[d]));
-        acc = a.kind === "sum" ? acc + X[off] : Math.max(acc, X[off]);
+        const v = X[off];
+        acc = a.kind === "max" ? Math.max(acc, v) : acc + (a.kind === "sumsq" ? v * v : v);
       }
       Y[o] = a.mean ? acc / R : acc;
     }
@@ -77,6 +79,17 @@ export const reduceOp = defineOp<ReduceAttrs>({
     const g = broadcastTo(reshape(dy!, keptShape(xShape, a.axes)), xShape);
     if (a.kind === "sum") return [a.mean ? mul(g, 1 / R) : g];
     throw new OpError("max", "internal: max backward is handled by maxOp");
+  },
+});
+
+/** sumSquares keeps its input for backward: d/dx Σx² = 2x. */
+const sumSquaresOp = defineOp<ReduceAttrs>({
+  ...reduceOp,
+  name: "sumSquares",
+  save: { inputs: [0], outputs: [] },
+  backward: ({ attrs: a, inputs: [x], shapes }, [dy]) => {
+    const g = broadcastTo(reshape(dy!, keptShape(shapes[0], a.axes)), shapes[0]);
+    return [mul(mul(g, x!), 2)];
   },
 });
 
@@ -107,6 +120,10 @@ export function sum(x: Tensor, axis?: number | readonly number[], keepdim = fals
 /** Mean over `axis` (all axes when omitted). */
 export function mean(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   return apply1(reduceOp, [x], { axes: normAxes("mean", x, axis), keepdim, kind: "sum", mean: true });
+}
+/** Σx² over `axis` (all axes when omitted) in one fused reduction: no x² temporary. */
+export function sumSquares(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  return apply1(sumSquaresOp, [x], { axes: normAxes("sumSquares", x, axis), keepdim, kind: "sumsq", mean: false });
 }
 /** Max over `axis` (all axes when omitted); the gradient is shared equally by ties. */
 export function max(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
