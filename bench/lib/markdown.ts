@@ -22,7 +22,6 @@ export interface ResultFile {
   wait?: { spinOverPolite: number | null };
   unavailable?: Record<string, string>;
   gptPipelines?: Record<string, unknown>;
-  gptKernels?: { dispatches: number; isolatedMs: number; onePassMs: number; kernels: { name: string; dispatches: number; ms: number; share: number }[] };
 }
 
 const x2 = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${v.toFixed(2)}×`);
@@ -107,13 +106,6 @@ export function renderMarkdown(f: ResultFile): string {
       `${g.distinctKernels} kernel generators; ${g.shapeCopiesAvoidable} are shape-baked copies that sizes-in-a-uniform ` +
       `kernels would not compile (${JSON.stringify(g.copiesByKernel)}). Cold first step minus a warm step: ` +
       `${g.coldFirstStepExtraMs} ms, about ${g.msPerPipelineCold} ms per pipeline.`);
-  }
-  if (f.gptKernels) {
-    const g = f.gptKernels;
-    parts.push(`### GPT step by kernel\n\nEach of the step's ${g.dispatches} dispatches replayed alone: ${g.isolatedMs} ms of GPU ` +
-      `time in total (${g.onePassMs} ms when the whole step is replayed in one pass). Top kernels:\n\n` + table(
-      ["kernel", "dispatches", "ms", "share"],
-      g.kernels.slice(0, 12).map((k) => [k.name, k.dispatches, k.ms.toFixed(1), `${(100 * k.share).toFixed(1)} %`])));
   }
   parts.push("### All cases\n\n" + table(["suite", "impl", "case", "shape", "variant", "timing", "median ms", "min", "max", "throughput", "check", "extra"],
     f.results.map((r) => [r.suite, r.impl, r.name, r.shape, `${r.variant ?? ""}${r.note ? ` (${r.note})` : ""}`, r.timing,

@@ -6,7 +6,7 @@ import * as mg from "../../src/node";
 import type { Tensor } from "../../src/node";
 import { Philox } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
-import { gpuTimer, measure, rt } from "../lib/harness";
+import { measure, rt } from "../lib/harness";
 import { captureDispatches, type Dispatch } from "../../src/tensor/webgpu/timing";
 import { GPT_SHAPES, peerCases } from "../lib/shapes";
 import { inputs } from "../peers/common";
@@ -106,33 +106,7 @@ async function gptStep(ctx: SuiteContext): Promise<void> {
     extra: { tokensPerS: Math.round((B * T * 1000) / rep.ms.median), submitsPerStep: rep.submits, newBuffersPerStep: rep.newBuffers,
       firstLoss: losses[0], lastLoss: losses[losses.length - 1] },
   });
-  // Last: replaying the captured step writes into buffers the model may own by now.
-  if (ds) ctx.sections.gptKernels = await kernelBreakdown(ds);
   opt.dispose();
-}
-
-/**
- * GPU time of a captured training step by kernel: every dispatch replayed alone (after a warm-up
- * run), summed per kernel name, plus the whole list replayed in one pass. Overwrites whatever the
- * captured buffers hold now, so it runs after the step's results are checked.
- */
-async function kernelBreakdown(ds: readonly Dispatch[]): Promise<Record<string, unknown>> {
-  const tm = gpuTimer();
-  const by = new Map<string, { dispatches: number; ms: number }>();
-  let isolatedMs = 0;
-  for (const d of ds) {
-    await tm.time([d], 1);
-    const t = (await tm.time([d], 2)).ms;
-    isolatedMs += t;
-    const e = by.get(d.kernel.name) ?? { dispatches: 0, ms: 0 };
-    e.dispatches++;
-    e.ms += t;
-    by.set(d.kernel.name, e);
-  }
-  const onePassMs = (await tm.time(ds, 2)).ms;
-  const kernels = [...by].sort((a, b) => b[1].ms - a[1].ms)
-    .map(([name, e]) => ({ name, dispatches: e.dispatches, ms: Number(e.ms.toFixed(2)), share: Number((e.ms / isolatedMs).toFixed(3)) }));
-  return { dispatches: ds.length, isolatedMs: Number(isolatedMs.toFixed(1)), onePassMs: Number(onePassMs.toFixed(1)), kernels };
 }
 
 /**
