@@ -56,30 +56,18 @@ export function binaryKernel(
 ): { k: Kernel; grid: number[] } {
   const n = out.reduce((p, d) => p * d, 1);
   const na = a.reduce((p, d) => p * d, 1), nb = b.reduce((p, d) => p * d, 1);
-  const same = na === n && nb === n;
-  if (same && n % 4 === 0 && outType === "f32") {
-    const k = kernel(`${name}_v4`, [
+  // vec4 when each operand is either full or repeats along the leading dims (a bias [C] or a
+  // positional table [T, C] added to [B, T, C]); a repeating one is indexed modulo its length.
+  const vecOk = (s: Shape, ns: number) => ns === n || (ns > 1 && ns % 4 === 0 && isTrailing(s, out));
+  if (outType === "f32" && n % 4 === 0 && (na === n || nb === n) && vecOk(a, na) && vecOk(b, nb)) {
+    const at = (v: string, ns: number) => (ns === n ? `${v}[i]` : `${v}[i % ${ns / 4}u]`);
+    const k = kernel(`${name}${na === nb ? "" : "_row"}_v4`, [
       { name: "a", kind: "read", type: "vec4f" },
       { name: "b", kind: "read", type: "vec4f" },
       { name: "y", kind: "rw", type: "vec4f" },
     ], `${main1d()}
   if (i >= ${n / 4}u) { return; }
-  y[i] = ${f("a[i]", "b[i]", "vec4f")};
-}`);
-    return { k, grid: grid1d(n / 4) };
-  }
-  // One operand full, the other repeating along the leading dims (a bias [C] or a positional
-  // table [T, C] added to [B, T, C]): vec4 on both, the short one indexed modulo its length.
-  const rowFits = (s: Shape, ns: number) => ns > 1 && ns < n && ns % 4 === 0 && isTrailing(s, out);
-  if (outType === "f32" && n % 4 === 0 && ((na === n && rowFits(b, nb)) || (nb === n && rowFits(a, na)))) {
-    const ea = na === n ? "a[i]" : `a[i % ${na / 4}u]`, eb = nb === n ? "b[i]" : `b[i % ${nb / 4}u]`;
-    const k = kernel(`${name}_row_v4`, [
-      { name: "a", kind: "read", type: "vec4f" },
-      { name: "b", kind: "read", type: "vec4f" },
-      { name: "y", kind: "rw", type: "vec4f" },
-    ], `${main1d()}
-  if (i >= ${n / 4}u) { return; }
-  y[i] = ${f(ea, eb, "vec4f")};
+  y[i] = ${f(at("a", na), at("b", nb), "vec4f")};
 }`);
     return { k, grid: grid1d(n / 4) };
   }
