@@ -27,6 +27,11 @@ function keptShape(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
+/** The output gradient spread back over the input shape (the reduced axes repeated). */
+function spread(dy: Tensor, shape: Shape, axes: readonly number[]): Tensor {
+  return broadcastTo(reshape(dy, keptShape(shape, axes)), shape);
+}
+
 const opName = (a: ReduceAttrs) => (a.mean ? "mean" : a.kind === "sumsq" ? "sumSquares" : a.kind);
 
 /** The reduction op (named by its attributes in errors: sum, mean or max). */
@@ -76,7 +81,7 @@ export const reduceOp = defineOp<ReduceAttrs>({
   backward: ({ attrs: a, shapes }, [dy]) => {
     const xShape = shapes[0];
     const R = a.axes.reduce((p, d) => p * xShape[d], 1);
-    const g = broadcastTo(reshape(dy!, keptShape(xShape, a.axes)), xShape);
+    const g = spread(dy!, xShape, a.axes);
     if (a.kind === "sum") return [a.mean ? mul(g, 1 / R) : g];
     throw new OpError("max", "internal: max backward is handled by maxOp");
   },
@@ -88,8 +93,7 @@ const sumSquaresOp = defineOp<ReduceAttrs>({
   name: "sumSquares",
   save: { inputs: [0], outputs: [] },
   backward: ({ attrs: a, inputs: [x], shapes }, [dy]) => {
-    const g = broadcastTo(reshape(dy!, keptShape(shapes[0], a.axes)), shapes[0]);
-    return [mul(mul(g, x!), 2)];
+    return [mul(mul(spread(dy!, shapes[0], a.axes), x!), 2)];
   },
 });
 
