@@ -1,8 +1,9 @@
 // D2 (inner-gradient alignment) as E2 and E4 use it: run the src/probes `alignment` probe in an
 // evaluation pass, keep its per-layer numbers, draw them, and the rules that read them
 // ("each layer is a descent step": cos(Δ, −g) clearly above the random-direction control).
+import { meanFinite } from "../src/probes/host";
 import { alignment, type AlignmentResult, type ProbeBatch, type ProbeSet } from "../src/probes/index";
-import { f3, figure, mean } from "./experiment";
+import { f3, figure } from "./experiment";
 import { grid, lineChart } from "./plot";
 import type { ReportFigure } from "./report";
 
@@ -27,13 +28,13 @@ export async function alignmentOf(ps: ProbeSet, batches: readonly ProbeBatch[], 
 
 /** The D2 rules: trained alignment beats the random control (and the untrained model, when given). */
 export function alignmentRules(a: AlignmentByLayer, untrained?: AlignmentByLayer): { text: string; pass: boolean }[] {
-  const c = mean(a.cos), rnd = Math.abs(mean(a.cosRandom));
+  const c = meanFinite(a.cos), rnd = Math.abs(meanFinite(a.cosRandom));
   const out = [{
     text: `D2: mean over layers of cos(Δ^l, −g^l) = ${f3(c)} exceeds |random-direction cos| = ${f3(rnd)} by ≥ ${D2_MARGIN}`,
     pass: c >= rnd + D2_MARGIN,
   }];
   if (untrained) {
-    const u = mean(untrained.cos);
+    const u = meanFinite(untrained.cos);
     out.push({ text: `D2: trained alignment ${f3(c)} > untrained-model alignment ${f3(u)}`, pass: c > u });
   }
   return out;

@@ -101,13 +101,3 @@ export function textBatches(val: Int32Array, T: number, nSeq: number, batch: num
   }
   return out;
 }
-
-/** Occurrences of each id in `ids` ([V]). */
-export function tokenCounts(ids: ArrayLike<number>, V: number): Float64Array {
-  const c = new Float64Array(V);
-  for (let i = 0; i < ids.length; i++) {
-    const v = ids[i]!;
-    if (v >= 0 && v < V) c[v] += 1;
-  }
-  return c;
-}

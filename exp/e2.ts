@@ -1,12 +1,13 @@
 // E2 (Fig. 2): the bi-level view. Inner loss (D1, logit lens) per layer × epoch on the S1 run,
 // as a heatmap and as lines, beside the outer (training) loss; D2 inner-gradient alignment per
 // layer with the random-direction and untrained-model controls.
+import { meanFinite } from "../src/probes/host";
 import { innerLoss, type InnerLossResult } from "../src/probes/index";
 import { grid, heatmap, lineChart } from "./plot";
 import type { ExpJson, RunContext } from "./context";
 import type { ExperimentReport } from "./report";
 import { s1Batches, s1Task } from "./data";
-import { f3, figure, mean, nonIncreasing, reportMeta, verdictOf, type Experiment } from "./experiment";
+import { f3, figure, nonIncreasing, reportMeta, verdictOf, type Experiment } from "./experiment";
 import { alignmentOf, alignmentFigure, alignmentRules, type AlignmentByLayer } from "./alignment";
 import { overSnapshots, runInfo, snapshotX } from "./passes";
 import type { SharedRuns } from "./runs";
@@ -55,7 +56,7 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E2Result> {
   const per = run.stepsPerEpoch ?? run.steps;
   const nEpochs = Math.floor(run.steps / per);
   const outerEpoch = Array.from({ length: nEpochs }, (_, i) => i + 1);
-  const outerEpochLoss = outerEpoch.map((e) => mean(run.lossHistory.slice((e - 1) * per, e * per)));
+  const outerEpochLoss = outerEpoch.map((e) => meanFinite(run.lossHistory.slice((e - 1) * per, e * per)));
   return {
     definitions: defs, run: runInfo(run), epochs: snapshotX(run),
     layers: rows[0].tr.perLayer.map((_, l) => l),
@@ -127,8 +128,8 @@ async function report(json: ExpJson<E2Result>, outDir: string): Promise<Experime
       `last-layer inner loss over training: ${r.epochs.map((e, i) => `${f3(r.innerTrain[i][L])} (ep ${e})`).join(", ")}`,
       `outer (training) loss ${f3(r.outerEpochLoss[0])} in epoch 1 → ${f3(r.outerEpochLoss.at(-1)!)} in epoch ${r.outerEpoch.at(-1)}; ` +
       `validation ${f3(r.valLoss[last])} vs unigram ${f3(r.unigram)}`,
-      `D2 alignment cos(Δ^l, −g^l), mean over layers: trained ${f3(mean(fin.cos))} (attention part ${f3(mean(fin.cosAttn))}, ` +
-      `MLP part ${f3(mean(fin.cosMlp))}), random direction ${f3(mean(fin.cosRandom))}, untrained ${f3(mean(r.alignment[0].cos))}`,
+      `D2 alignment cos(Δ^l, −g^l), mean over layers: trained ${f3(meanFinite(fin.cos))} (attention part ${f3(meanFinite(fin.cosAttn))}, ` +
+      `MLP part ${f3(meanFinite(fin.cosMlp))}), random direction ${f3(meanFinite(fin.cosRandom))}, untrained ${f3(meanFinite(r.alignment[0].cos))}`,
       ...v.rules.map((t) => `rule: ${t}`),
     ],
     held: v.held,

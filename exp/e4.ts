@@ -1,12 +1,13 @@
 // E4 (Fig. 4): inner loss (D1) per layer on real text for several trained models: R1 models of
 // different depths and widths, R2 WikiText models with --data, pretrained GPT-2 with --gpt2;
 // per-sample dots (one validation window = one sample) and mean circles; D2 alignment per model.
+import { meanFinite } from "../src/probes/host";
 import { innerLoss, type InnerLossResult, type ProbeBatch } from "../src/probes/index";
 import { ProbeSet } from "../src/probes/index";
 import { alignmentOf, alignmentFigure, alignmentRules, type AlignmentByLayer } from "./alignment";
 import type { ExpJson, RunContext } from "./context";
 import { r1Ids, r2Ids, textBatches } from "./data";
-import { f3, figure, mean, nonIncreasing, reportMeta, verdictOf, type Experiment } from "./experiment";
+import { f3, figure, nonIncreasing, reportMeta, verdictOf, type Experiment } from "./experiment";
 import { loadP1 } from "./p1";
 import { withSnapshot } from "./passes";
 import { grid, scatter } from "./plot";
@@ -49,7 +50,7 @@ async function measure(ps: ProbeSet, batches: ProbeBatch[], seed: number) {
   const rep = await ps.evaluate(batches, { probes: [d1] });
   const r = rep.get(d1) as InnerLossResult;
   const [nSeq, T] = r.shape;
-  const samples = Array.from({ length: nSeq }, (_, s) => r.perPosition.map((v) => mean(v.subarray(s * T, (s + 1) * T))));
+  const samples = Array.from({ length: nSeq }, (_, s) => r.perPosition.map((v) => meanFinite(v.subarray(s * T, (s + 1) * T))));
   const alignment = await alignmentOf(ps, batches, seed);
   return { defs: { ...rep.definitions, D2: alignment.reading }, mean: r.perLayer, samples, alignment, layers: r.perLayer.map((_, l) => l) };
 }
@@ -140,7 +141,7 @@ async function report(json: ExpJson<E4Result>, outDir: string): Promise<Experime
       r.models.map((m) => `${m.name}: ${f3(m.mean[0])} → ${f3(m.mean.at(-1)!)}`).join("; ") + " (mean inner loss, layer 0 → L)",
       ...r.models.map((m) => `${m.name} (${m.params} params, ${m.steps} steps${m.valLoss !== null ? `, val loss ${f3(m.valLoss)}` : ""}): ` +
         `ℓ^l = ${m.mean.map(f3).join(", ")}; ℓ^L < ℓ^0 in ${(fallingShare(m) * 100).toFixed(0)}% of ${m.samples.length} samples; ` +
-        `cos(Δ,−g) mean ${f3(mean(m.alignment.cos))} vs random ${f3(mean(m.alignment.cosRandom))}`),
+        `cos(Δ,−g) mean ${f3(meanFinite(m.alignment.cos))} vs random ${f3(meanFinite(m.alignment.cosRandom))}`),
       ...v.rules.map((t) => `rule: ${t}`),
     ],
     held: v.held,

@@ -1,10 +1,11 @@
 // E5 (Fig. 5): 2-D PCA projections of current-token representations h^l per layer, coloured by
 // norm, position and token frequency, for the R1 model, the S1 model and (with --gpt2) GPT-2;
 // with D3's norm statistics (Spearman correlations with log frequency and with position).
+import { countIds, meanFinite } from "../src/probes/host";
 import { ProbeSet, norms, pca, spearman, type NormsResult, type ProbeBatch } from "../src/probes/index";
 import type { ExpJson, RunContext } from "./context";
-import { r1Ids, s1Batches, s1Task, textBatches, tokenCounts } from "./data";
-import { f3, figure, mean, reportMeta, spread, verdictOf, type Experiment } from "./experiment";
+import { r1Ids, s1Batches, s1Task, textBatches } from "./data";
+import { f3, figure, reportMeta, spread, verdictOf, type Experiment } from "./experiment";
 import { loadP1 } from "./p1";
 import { withSnapshot } from "./passes";
 import { grid, lineChart, scatter } from "./plot";
@@ -96,7 +97,7 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E5Result> {
   };
   const r1 = (await runs.r1())[0];
   const ids = r1Ids(ctx.config);
-  const r1Counts = tokenCounts(ids.train, ids.tokenizer.vocabSize);
+  const r1Counts = countIds(ids.tokenizer.vocabSize, ids.train);
   const r1Batches = textBatches(ids.val, ctx.config.r1.T, p.seqs, p.batch);
   add(`R1 ${ctx.config.r1.models[0].name}`, "R1", r1.dataName,
     await withSnapshot(ctx, r1, r1.snapshots.at(-1)!, (_m, ps) => project(ps, r1Batches, r1Counts, ctx.seed, p.pcaPoints, 4)));
@@ -104,7 +105,7 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E5Result> {
   const task = s1Task(ctx.config, ctx.seed);
   const s1b = s1Batches(task.val, p.seqs, p.batch);
   add(`S1 ${ctx.config.s1.model.name}`, "S1", s1.dataName, await withSnapshot(ctx, s1, s1.snapshots.at(-1)!,
-    (_m, ps) => project(ps, s1b, tokenCounts(task.train.tokens, task.vocabSize), ctx.seed, p.pcaPoints, 4)));
+    (_m, ps) => project(ps, s1b, countIds(task.vocabSize, task.train.tokens), ctx.seed, p.pcaPoints, 4)));
   const p1 = await loadP1(ctx);
   if (p1) {
     const ps = new ProbeSet(p1.model);
@@ -175,7 +176,7 @@ async function report(json: ExpJson<E5Result>, outDir: string): Promise<Experime
       "frequency = add-one smoothed relative frequency in the training text.",
     headline: [
       ...r.models.map((m) => `${m.name}: ρ(norm, log freq) per layer ${m.rhoFreq.map(f3).join(", ")}; ‖E[v]‖ vs log freq ρ = ` +
-        `${f3(m.rhoEmbedding)}; ρ(norm, position) mean ${f3(mean(m.rhoPosition))}; mean ‖h^l‖ ${m.normPerLayer.map(f3).join(" → ")}`),
+        `${f3(m.rhoEmbedding)}; ρ(norm, position) mean ${f3(meanFinite(m.rhoPosition))}; mean ‖h^l‖ ${m.normPerLayer.map(f3).join(" → ")}`),
       ...v.rules.map((t) => `rule: ${t}`),
     ],
     held: v.rules.length ? v.held : "n/a",

@@ -2,10 +2,11 @@
 // the unembedding acting on LN_f(h^l) and on the inner gradient, the share of that norm carried by
 // the top-k eigen-directions per layer, and how ‖h^l_t‖ relates to confidence, inner loss,
 // position, token frequency, layer and training (D3, D4) on the S1 run and the first R1 model.
+import { countIds } from "../src/probes/host";
 import { gram, type GramResult } from "../src/probes/gram";
 import { norms, type NormsResult, type ProbeBatch } from "../src/probes/index";
 import type { ExpJson, RunContext } from "./context";
-import { r1Ids, s1Batches, s1Task, textBatches, tokenCounts } from "./data";
+import { r1Ids, s1Batches, s1Task, textBatches } from "./data";
 import { f3, figure, reportMeta, verdictOf, type Experiment } from "./experiment";
 import { overSnapshots } from "./passes";
 import { grid, lineChart } from "./plot";
@@ -77,11 +78,11 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E6Result> {
   const task = s1Task(ctx.config, ctx.seed);
   const s1Topk = p.topK.filter((k) => k <= s1.model.nEmbd);
   add(`S1 ${ctx.config.s1.model.name}`, "S1", s1, "epoch",
-    await measure(ctx, "e6 s1", s1, s1Batches(task.val, p.seqs, p.batch), tokenCounts(task.train.tokens, task.vocabSize), s1Topk));
+    await measure(ctx, "e6 s1", s1, s1Batches(task.val, p.seqs, p.batch), countIds(task.vocabSize, task.train.tokens), s1Topk));
   const r1 = (await runs.r1())[0];
   const ids = r1Ids(ctx.config);
   add(`R1 ${ctx.config.r1.models[0].name}`, "R1", r1, "step", await measure(ctx, "e6 r1", r1, textBatches(ids.val, ctx.config.r1.T, p.seqs, p.batch),
-    tokenCounts(ids.train, ids.tokenizer.vocabSize), p.topK.filter((k) => k <= r1.model.nEmbd)));
+    countIds(ids.tokenizer.vocabSize, ids.train), p.topK.filter((k) => k <= r1.model.nEmbd)));
   return { definitions: defs, models };
 }
 

@@ -67,13 +67,6 @@ export function nonIncreasing(v: readonly number[], tol = 0): boolean {
   return true;
 }
 
-/** Mean of the finite entries (NaN when none). */
-export function mean(v: ArrayLike<number>): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) { s += v[i]; n++; }
-  return n ? s / n : NaN;
-}
-
 /** Index of the largest finite entry (−1 when none). */
 export function argmax(v: ArrayLike<number>): number {
   let b = -1;

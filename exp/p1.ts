@@ -1,12 +1,13 @@
 // P1: the pretrained GPT-2 from a local Hugging Face folder (--gpt2), with the text it is probed
 // on: the R2 WikiText validation prefix when --data is given, else the R1 corpus re-tokenized
 // with the GPT-2 BPE; token frequencies come from the matching training text.
+import { countIds } from "../src/probes/host";
 import { encodeCorpus, loadCorpus, loadGpt2Tokenizer } from "../src/data/text";
 import { loadGpt2 } from "../src/nn/node";
 import type { GPT } from "../src/nn/gpt";
 import type { ProbeBatch } from "../src/probes/index";
 import type { RunContext } from "./context";
-import { r2Ids, textBatches, tokenCounts } from "./data";
+import { r2Ids, textBatches } from "./data";
 
 /** The pretrained model with its probe batches. */
 export interface P1 {
@@ -42,6 +43,6 @@ export async function loadP1(ctx: RunContext): Promise<P1 | null> {
   }
   return {
     model: model.eval(), name: `GPT-2 (${config.nLayer}L-${config.nEmbd})`, dataName,
-    batches: textBatches(val, T, p.p1Seqs, Math.min(p.batch, 8)), trainCounts: tokenCounts(train, config.vocabSize),
+    batches: textBatches(val, T, p.p1Seqs, Math.min(p.batch, 8)), trainCounts: countIds(config.vocabSize, train),
   };
 }

@@ -1,7 +1,7 @@
 // A small custom probe for E5's projections: it copies the residual-stream vectors h^0..h^L at a
 // fixed sample of positions (gathered on the device, read back once per pass) so the host can run
 // PCA on them. It measures nothing itself; the protocol's D1–D6 live in src/probes.
-import { fromValues, indexSelect, reshape, type Tensor } from "../src/tensor/index";
+import { indexSelect, reshape, type Tensor } from "../src/tensor/index";
 import { RESIDUAL_TAPS, type PassOutput, type Probe, type ProbeBatch, type ProbeContext } from "../src/probes/index";
 import { Rng } from "../src/data/rng";
 
@@ -48,7 +48,7 @@ export function representations(picks: readonly Int32Array[]): Probe<RepsResult>
       if (!p || p.length === 0) return;
       const { B, T } = ctx.batch;
       const C = h.shape[h.rank - 1];
-      const idx = fromValues(p, [p.length], { dtype: "i32", backend: ctx.backend });
+      const idx = ctx.ids("reps.positions", p, B * T); // uploaded once per forward, shared by every layer
       ctx.array("reps.h", l, indexSelect(reshape(h, [B * T, C]), 0, idx), "concat"); // [n_f, C]
     },
     finish(out: PassOutput): RepsResult {
