@@ -4,9 +4,9 @@
 // fitted step size η_l = Σ_t⟨Δ^l_t, −g^l_t⟩ / Σ_t‖g^l_t‖² (least squares over positions).
 // Training steps with a known last tap run every layer in one stacked backward.
 import {
-  add, concat, crossEntropy, div, fromValues, grad, mul, neg, noGrad, randn, reshape, slice, sqrt, square, sub, sum, type Tensor,
+  add, concat, crossEntropy, div, grad, mul, neg, noGrad, randn, reshape, slice, sqrt, sub, sum, sumSquares, type Tensor,
 } from "../tensor/index";
-import { STACK_LIMIT, deferred } from "./stream";
+import { STACK_LIMIT, deferred, tiledTargets } from "./stream";
 import { joinField, maskUnscored, meanFinite } from "./host";
 import { lensLogits, type Lens, type PassOutput, type Probe, type ProbeContext } from "./probe";
 
@@ -58,14 +58,6 @@ export function innerGradient(lens: Lens, h: Tensor, targets: Tensor, ignoreInde
   return grad(sum(ce), [leaf])[0]!;
 }
 
-/** Targets tiled `L` times as i32 [L·N] (the forward's own tensor when L = 1). */
-function tiledTargets(ctx: ProbeContext, L: number): Tensor {
-  if (L === 1) return ctx.targets();
-  const y = ctx.batch.y!, t = new Int32Array(L * y.length);
-  for (let l = 0; l < L; l++) t.set(y, l * y.length);
-  return fromValues(t, [t.length], { dtype: "i32", backend: ctx.backend });
-}
-
 const Q = ["cos", "cos_attn", "cos_mlp", "cos_random"] as const;
 
 /**
@@ -77,9 +69,9 @@ function measure(ctx: ProbeContext, name: string, seed: number, h: Tensor, out: 
   const g = innerGradient(ctx.lens, h, tiledTargets(ctx, L), ctx.ignoreIndex); // [L·N, C]
   noGrad(() => {
     const g3 = reshape(g, [L, N, C]);
-    const gg = sum(square(g3), -1); // [L, N]
+    const gg = sumSquares(g3, -1); // [L, N]
     const dotNeg = (u: Tensor) => neg(sum(mul(u, g3), -1)); // ⟨u, −g⟩ [L, N]
-    const cos = (u: Tensor, dot: Tensor) => div(dot, sqrt(add(mul(sum(square(u), -1), gg), 1e-30)));
+    const cos = (u: Tensor, dot: Tensor) => div(dot, sqrt(add(mul(sumSquares(u, -1), gg), 1e-30)));
     const valid = reshape(ctx.valid(), [1, N]), inv = 1 / Math.max(1, ctx.nValid);
     const mean = (v: Tensor) => mul(sum(mul(v, valid), 1), inv); // [L]
     const as3 = (t: Tensor) => reshape(t, [L, N, C]);

@@ -5,11 +5,12 @@
 // (M = W_Uᵀ acting on r = p − e_y, i.e. ‖W_Uᵀr‖² = Σ_i λ_i (w_iᵀr)² with w_i = W_U u_i/√λ_i the
 // eigenvectors of W_U W_Uᵀ, computed as ((W_U u_i)ᵀ r)²), plus correlations of ‖h^l_t‖.
 import {
-  crossEntropyBackward, crossEntropyWithStats, exp, fromValues, full, matmul, max, readAll, reshape, sqrt,
-  square, sub, sum, type Tensor,
+  crossEntropyBackward, crossEntropyWithStats, exp, fromValues, full, matmul, max, readAll, reshape,
+  square, sub, sumSquares, type Tensor,
 } from "../tensor/index";
 import { countIds, joinField, positions, spearmanFinite } from "./host";
 import { symEigQL } from "./eig";
+import { rowNorms } from "./stream";
 import { RESIDUAL_TAPS, type PassOutput, type PrepareEnv, type Probe, type ProbeContext } from "./probe";
 
 /** Options of {@link gram}. */
@@ -108,13 +109,13 @@ export function gram(opts: GramOptions = {}): Probe<GramResult> {
       const r = crossEntropyBackward(full([N], 1, { backend: ctx.backend }), z, ctx.targets(), lse, count,
         { ignoreIndex: ctx.ignoreIndex, reduction: "none" }); // p − e_y [N, V], 0 on unscored rows
       const put = (k: string, t: Tensor) => ctx.array(`${name}.${k}`, l, t, "concat");
-      put("logit_sq", sum(square(z), -1));
+      put("logit_sq", sumSquares(z, -1));
       put("logit_terms", matmul(square(matmul(v, dev.U)), dev.lam)); // [N, K+1]
-      put("grad_sq", sum(square(matmul(r, W)), -1));
+      put("grad_sq", sumSquares(matmul(r, W), -1));
       put("grad_terms", matmul(square(matmul(r, dev.WU)), dev.ones)); // [N, K+1]
       put("confidence", exp(sub(max(z, -1), lse)));
       put("loss", loss);
-      put("norm", sqrt(sum(square(h2), -1)));
+      put("norm", rowNorms(h2));
     },
     finish(out: PassOutput): GramResult {
       const y = joinField(out.batches, (b) => b.y), x = joinField(out.batches, (b) => b.x);

@@ -2,8 +2,8 @@
 // model's own LN_f and W_U, per stream index l (h^0..h^L by default), as a per-step scalar (mean
 // over scored positions) and, in evaluation passes, per position for Fig. 4's per-sample dots.
 // In training steps with a known last tap, all layers go through LN_f and W_U in one stacked pass.
-import { crossEntropy, fromValues, mul, reshape, sum, type Tensor } from "../tensor/index";
-import { STACK_LIMIT, Stash, deferred, stacked } from "./stream";
+import { crossEntropy, mul, reshape, sum, type Tensor } from "../tensor/index";
+import { STACK_LIMIT, Stash, deferred, stacked, tiledTargets } from "./stream";
 import { joinField, maskUnscored, meanFinite } from "./host";
 import { RESIDUAL_TAPS, lensLogits, type PassOutput, type Probe, type ProbeContext } from "./probe";
 
@@ -66,17 +66,14 @@ export function innerLoss(opts: InnerLossOptions = {}): Probe<InnerLossResult> {
     onForwardEnd(ctx: ProbeContext) {
       const hs = stash.take(ctx);
       if (hs.length === 0) return;
-      const { B, T, y } = ctx.batch;
+      const { B, T } = ctx.batch;
       const N = B * T, L1 = hs.length, V = ctx.lens.wU.shape[0];
       if (L1 * N * V > STACK_LIMIT || hs.some((h) => h.size !== hs[0].size)) {
         hs.forEach((h, l) => perLayer(h, l, ctx));
         return;
       }
       const z = lensLogits(ctx.lens, stacked(ctx, taps, hs)); // [(L+1)·N, V]
-      const tiled = new Int32Array(L1 * N);
-      for (let l = 0; l < L1; l++) tiled.set(y!, l * N);
-      const tg = fromValues(tiled, [L1 * N], { dtype: "i32", backend: ctx.backend });
-      const ce = crossEntropy(z, tg, { ignoreIndex: ctx.ignoreIndex, reduction: "none" }); // [(L+1)·N]
+      const ce = crossEntropy(z, tiledTargets(ctx, L1), { ignoreIndex: ctx.ignoreIndex, reduction: "none" }); // [(L+1)·N]
       ctx.scalars(`${name}.inner_loss`, mul(sum(reshape(ce, [L1, N]), 1), 1 / Math.max(1, ctx.nValid)));
     },
     finish(out: PassOutput): InnerLossResult {

@@ -4,7 +4,7 @@
 // Restarts run side by side as one [R·k, d] centroid matrix; distances are one matmul.
 import {
   add, affine, arange, concat, div, eq, fromValues, ge, gt, keep, matmul, max, maximum, mul, ne, neg, noGrad,
-  readAll, reshape, square, sub, sum, tidy, where, full, type Tensor,
+  readAll, reshape, sub, sum, sumSquares, tidy, where, full, type Tensor,
 } from "../tensor/index";
 import { kmeansPlusPlusInit, kmeansPlusPlusSample, mulberry32, type KmeansOptions, type KmeansResult, type Rng } from "./metrics";
 
@@ -39,7 +39,7 @@ export function kmeansPlusPlusFromDistances(D: ArrayLike<number>, n: number, k: 
 /** Squared Euclidean distances between the rows of X [n, d] → [n, n] (clamped at 0, zero diagonal). */
 export function pairwiseSqDistances(X: Tensor): Tensor {
   const n = X.shape[0];
-  const sq = sum(square(X), -1); // [n]
+  const sq = sumSquares(X, -1); // [n]
   const d = maximum(sub(add(reshape(sq, [n, 1]), reshape(sq, [1, n])), mul(matmul(X, X, { transB: true }), 2)), 0);
   const i = arange(n, undefined, 1, { backend: X.backend.name });
   return where(eq(reshape(i, [n, 1]), reshape(i, [1, n])), 0, d);
@@ -88,7 +88,7 @@ async function lloyd(X: Tensor, init: Float64Array, R: number, k: number, iters:
       const flags: Tensor[] = [], t0 = t;
       for (let j = 0; j < checkEvery && t <= iters; j++, t++) {
         const [idx, changed] = run(() => {
-          const s = reshape(sub(sum(square(C), -1), mul(matmul(X, C, { transB: true }), 2)), [n, R, k]); // ‖c‖² − 2x·c
+          const s = reshape(sub(sumSquares(C, -1), mul(matmul(X, C, { transB: true }), 2)), [n, R, k]); // ‖c‖² − 2x·c
           const ns = neg(s);
           const first = max(mul(ge(ns, max(ns, -1, true)), kRev), -1); // [n, R]: k − lowest argmin
           const a = affine(first, -1, k);

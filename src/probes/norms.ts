@@ -2,10 +2,10 @@
 // evaluation passes per position, per token type and per next-token type (deterministic segment
 // sums on the device), plus ‖E[v]‖, ‖W_U[v]‖ and Spearman correlations with log token frequency.
 import {
-  indexSelectBackward, mean, readAll, reshape, sqrt, square, sum, tidy, type Tensor,
+  indexSelectBackward, mean, readAll, reshape, tidy, type Tensor,
 } from "../tensor/index";
 import { countIds, joinField, meanFinite, spearmanFinite } from "./host";
-import { Stash, deferred, stacked } from "./stream";
+import { Stash, deferred, rowNorms, stacked } from "./stream";
 import { RESIDUAL_TAPS, type PassOutput, type PrepareEnv, type Probe, type ProbeContext } from "./probe";
 
 /** Options of {@link norms}. */
@@ -51,7 +51,6 @@ export interface NormsResult {
 export const D3_READING = "norms: ‖h^l_t‖₂ of the residual stream (before any LayerNorm) per layer, position, " +
   "token and next token; ‖E[v]‖, ‖W_U[v]‖; Spearman with log token frequency (D3)";
 
-const rowNorms = (w: Tensor): Tensor => sqrt(sum(square(w), -1));
 
 /** D3 probe. Per-step key `${name}.norm` [l]; the rest in evaluation passes. */
 export function norms(opts: NormsOptions = {}): Probe<NormsResult> {

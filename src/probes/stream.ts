@@ -2,7 +2,7 @@
 // stashed as they fire and, when the forward ends (ProbeContext.canDefer), stacked into one
 // [(L+1)·N, C] tensor shared by the probes, so each probe costs a few dispatches per step
 // instead of a few per layer.
-import { concat, reshape, type Tensor } from "../tensor/index";
+import { concat, fromValues, reshape, sqrt, sumSquares, type Tensor } from "../tensor/index";
 import type { ProbeContext } from "./probe";
 
 /** Largest (L+1)·N·V logits tensor computed in one go (elements); beyond it, layer by layer. */
@@ -39,3 +39,14 @@ export function stacked(ctx: ProbeContext, taps: readonly string[], hs: readonly
   const C = hs[0].shape[hs[0].rank - 1];
   return ctx.memo(`stack:${taps.join(",")}:${hs.length}`, () => concat(hs.map((h) => reshape(h, [h.size / C, C])), 0));
 }
+
+/** Targets tiled `L` times as i32 [L·N] (the forward's own tensor when L = 1), for stacked rows. */
+export function tiledTargets(ctx: ProbeContext, L: number): Tensor {
+  if (L === 1) return ctx.targets();
+  const y = ctx.batch.y!, t = new Int32Array(L * y.length);
+  for (let l = 0; l < L; l++) t.set(y, l * y.length);
+  return fromValues(t, [t.length], { dtype: "i32", backend: ctx.backend });
+}
+
+/** Euclidean norm of each row of w [n, C] → [n]. */
+export const rowNorms = (w: Tensor): Tensor => sqrt(sumSquares(w, -1));
