@@ -4,11 +4,8 @@
 import type { Kernel } from "../tensor/webgpu/runtime";
 import { grid1d, kernel, main1d } from "./wgsl";
 
-/**
- * Layout of the uniform block, in f32 slots: lr, beta1, beta2, eps, weight decay,
- * 1 − beta1^step, 1 − beta2^step, gradient scale (numeric part).
- */
-export const ADAMW_UNIFORM_SLOTS = 8;
+// The uniform block `Hyper` holds 8 f32: lr, beta1, beta2, eps, weight decay, 1 − beta1^step,
+// 1 − beta2^step, gradient scale (numeric part); ops/adamw.ts writes them in this order.
 
 /** p, m, v updated in place from g · scale over n elements (vec4 when n % 4 == 0). */
 export function adamwKernel(n: number, scaleTensor: boolean): { k: Kernel; grid: number[] } {
