@@ -13,32 +13,34 @@ import { init } from "../src/node";
 import { asmStats } from "../bench/lib/llvmpipe-asm";
 import { matmulVariantKernel, type MatmulShape } from "../src/shaders/matmul";
 import { gpuRuntime } from "../src/tensor/webgpu/device";
+import type { BindingKind, Kernel } from "../src/tensor/webgpu/runtime";
 
 const MARK = "@@llvmpipe-asm shader ";
 
-/** One shader to compile: WGSL with bindings 0..n-1 (storage buffers, then an optional texture). */
+/** One shader to compile: WGSL with buffer bindings 0..n-1 of these kinds, then an optional texture. */
 interface Probe {
   name: string;
   code: string;
-  buffers: number;
+  bindings: readonly BindingKind[];
   texture?: boolean;
 }
 
 /** A probe shader: `body` runs in main() with `s` (vec4f) accumulated and stored to C[gid.x]. */
 function loadProbe(name: string, body: string): Probe {
   return {
-    name, buffers: 2, texture: true,
+    name, bindings: ["read", "rw", "uniform"], texture: true,
     code: `
 @group(0) @binding(0) var<storage, read> A: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> C: array<vec4f>;
-@group(0) @binding(2) var T: texture_2d<f32>;
+@group(0) @binding(2) var<uniform> U: array<vec4f, 1024>;
+@group(0) @binding(3) var T: texture_2d<f32>;
 var<workgroup> W: array<vec4f, 1024>;
 @compute @workgroup_size(16)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   var s = vec4f(0.0);
   ${body}
   // Keeps every binding alive whatever the body uses (never true: C is zero-filled).
-  if (C[0].x == 12345.0) { s += textureLoad(T, vec2u(0u, 0u), 0) + W[gid.x] + A[0]; }
+  if (C[0].x == 12345.0) { s += textureLoad(T, vec2u(0u, 0u), 0) + W[gid.x] + A[0] + U[0]; }
   C[gid.x] = s;
 }`,
   };
@@ -46,8 +48,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 
 function probes(): Probe[] {
   const p: MatmulShape = { M: 1024, N: 1024, K: 1024, batch: 1, transA: false, transB: false, bShared: true };
-  const mm = (label: string, plan: { k: { code: string } } | null): Probe[] =>
-    plan ? [{ name: label, code: plan.k.code, buffers: 3 }] : [];
+  const mm = (label: string, plan: { k: Kernel } | null): Probe[] =>
+    plan ? [{ name: label, code: plan.k.code, bindings: plan.k.bindings }] : [];
   return [
     loadProbe("baseline (no extra load)", ""),
     loadProbe("vec4 load, constant index", "s = A[5u];"),
@@ -57,8 +59,12 @@ function probes(): Probe[] {
     loadProbe("loop: 2 storage loads", "for (var k = 0u; k < 64u; k++) { s += A[gid.x + k]; s += A[gid.x + k + 100u]; }"),
     loadProbe("loop: 1 workgroup-memory load", "for (var k = 0u; k < 64u; k++) { s += W[gid.x + k]; }"),
     loadProbe("loop: 2 workgroup-memory loads", "for (var k = 0u; k < 64u; k++) { s += W[gid.x + k]; s += W[gid.x + k + 100u]; }"),
+    loadProbe("loop: 1 uniform-buffer load", "for (var k = 0u; k < 64u; k++) { s += U[gid.x + k]; }"),
+    loadProbe("loop: 2 uniform-buffer loads", "for (var k = 0u; k < 64u; k++) { s += U[gid.x + k]; s += U[gid.x + k + 100u]; }"),
     loadProbe("loop: 1 textureLoad (calls a sampler function)", "for (var k = 0u; k < 64u; k++) { s += textureLoad(T, vec2u(gid.x, k), 0); }"),
-    ...mm("matmul 1024³ rowbcast r8 wg16 (selected)", matmulVariantKernel("rowbcast", p)),
+    ...mm("matmul 1024³ rowubo r16 (selected)", matmulVariantKernel("rowubo", p)),
+    ...mm("matmul 1024³ rowubo r8", matmulVariantKernel("rowubo", p, { rows: 8 })),
+    ...mm("matmul 1024³ rowbcast r8 wg16", matmulVariantKernel("rowbcast", p)),
     ...mm("matmul 1024³ rowbcast r4 wg16", matmulVariantKernel("rowbcast", p, { rows: 4, wg: 16 })),
     ...mm("matmul 1024³ rb4x4", matmulVariantKernel("rb4x4", p)),
   ];
@@ -72,9 +78,11 @@ async function child(): Promise<void> {
   for (const pr of probes()) {
     process.stderr.write(`\n${MARK}${pr.name}\n`);
     const pipeline = d.createComputePipeline({ layout: "auto", compute: { module: d.createShaderModule({ code: pr.code }), entryPoint: "main" } });
-    const bufs = [...Array(pr.buffers).keys()].map(() => d.createBuffer({ size: 1 << 22, usage: GPUBufferUsage.STORAGE }));
-    const entries: GPUBindGroupEntry[] = bufs.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (pr.texture) entries.push({ binding: pr.buffers, resource: tex.createView() });
+    const bufs = pr.bindings.map(() => d.createBuffer({ size: 1 << 22, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM }));
+    // A uniform binding gets the largest window WebGPU allows by default (64 KiB).
+    const entries: GPUBindGroupEntry[] = bufs.map((buffer, binding) =>
+      ({ binding, resource: pr.bindings[binding] === "uniform" ? { buffer, size: 65536 } : { buffer } }));
+    if (pr.texture) entries.push({ binding: pr.bindings.length, resource: tex.createView() });
     const enc = d.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(pipeline);

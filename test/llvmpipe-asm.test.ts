@@ -25,13 +25,18 @@ describe("llvmpipe asm statistics", () => {
     const st = asmStats(ASM)!;
     expect(st.instructions).toBe(11);
     // The backward branch at 0x1c jumps to 0x1e - 18 = 0xc: five instructions from the vmulps to the jb.
-    // It holds 1 of the 2 multiplies (< 90 %), so the whole shader is reported.
-    expect(st.loop).toEqual({ instructions: 11, mul: 2, add: 1, stack: 1, branches: 1 });
+    expect(st.loop).toEqual({ instructions: 5, mul: 1, add: 1, stack: 1, branches: 1 });
   });
 
-  it("reports the smallest loop that holds at least 90 % of the multiplies", () => {
-    const st = asmStats(ASM.replace("1e:\tvmulps", "1e:\tvmovaps"))!;
-    expect(st.loop).toEqual({ instructions: 5, mul: 1, add: 1, stack: 1, branches: 1 });
+  it("picks the smallest of the loops with the most multiplies", () => {
+    // A second loop (0x1e..0x22, jumping back 6 to 0x1e) around the trailing multiply: one each, so the smaller wins.
+    const st = asmStats(ASM.replace("22:\tjmp\t4", "22:\tjne\t-6"))!;
+    expect(st.loop).toEqual({ instructions: 2, mul: 1, add: 0, stack: 0, branches: 1 });
+  });
+
+  it("reports the whole shader when no loop multiplies", () => {
+    const st = asmStats(ASM.replace("c:\tvmulps", "c:\tvmovaps").replace("1e:\tvmulps", "1e:\tvmovaps"))!;
+    expect(st.loop).toEqual({ instructions: 11, mul: 0, add: 1, stack: 1, branches: 1 });
   });
 
   it("returns null without a compute shader", () => {

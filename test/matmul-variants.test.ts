@@ -1,7 +1,8 @@
 // Every matmul kernel variant (rb4x4, rowbcast at each tuning, tiled) against an f64 reference
-// on small shapes with each transpose flag, batched and shared B, aligned and ragged sizes.
+// on small shapes with each transpose flag, batched and shared B, aligned and ragged sizes; rowubo
+// also with windows small enough to split a product into several dispatches.
 import { describe, expect, test, beforeAll } from "vitest";
-import { selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
+import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
 import { runMatmulVariant } from "./helpers/matmul";
@@ -40,10 +41,47 @@ describe("matmul variants vs f64", () => {
     }
   }
 
+  // rowubo with small windows, so that a dispatch spans several windows, a product several
+  // dispatches, and the last dispatch leaves windows unused: [M, N, K, batch, rows, windowBytes].
+  const UBO_CASES: [number, number, number, number, number, number][] = [
+    [96, 40, 32, 1, 8, 1024], [80, 40, 32, 1, 8, 1024], [80, 40, 32, 1, 16, 2048], [40, 40, 32, 2, 8, 1024],
+    [64, 72, 64, 1, 8, 65536],
+  ];
+  for (const transB of [false, true]) {
+    test(`rowubo windows and dispatches tB=${transB}`, async () => {
+      const rt = await gpu();
+      for (const [M, N, K, batch, rows, windowBytes] of UBO_CASES) {
+        const p: MatmulShape = { M, N, K, batch, transA: false, transB, bShared: true };
+        const opts = { rows, wg: 16, windows: 3, windowBytes };
+        const plan = matmulVariantKernel("rowubo", p, opts)!;
+        expect(plan, JSON.stringify(p)).not.toBeNull();
+        const fake = {} as GPUBuffer;
+        const n = plan.launches(fake, fake, fake).length;
+        expect(n).toBe(windowBytes < 65536 ? Math.ceil((M * batch) / (3 * (windowBytes / (K * 4)))) : 1);
+        const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
+        for (let i = 0; i < want.length; i++) {
+          expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} rows ${rows} at ${i}`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[i]));
+        }
+      }
+    });
+  }
+
+  test("rowubo declines what it cannot run", () => {
+    const p = (M: number, N: number, K: number, o: Partial<MatmulShape> = {}): MatmulShape =>
+      ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true, ...o });
+    expect(matmulVariantKernel("rowubo", p(64, 64, 64, { transA: true }))).toBeNull();
+    expect(matmulVariantKernel("rowubo", p(64, 64, 64, { batch: 2, bShared: false }))).toBeNull();
+    expect(matmulVariantKernel("rowubo", p(60, 64, 64))).toBeNull(); // rows not a multiple of 8
+    expect(matmulVariantKernel("rowubo", p(64, 64, 62))).toBeNull(); // K not a multiple of 4
+    expect(matmulVariantKernel("rowubo", p(64, 64, 8192, {}), { rows: 8 })).toBeNull(); // 8 rows exceed 64 KiB
+  });
+
   test("selection: rowbcast on software adapters when it fits, tiled on large GPU outputs", () => {
     const p = (M: number, N: number, K: number): MatmulShape =>
       ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true });
     expect(selectMatmulVariant(p(512, 512, 512), { isSoftware: true })).toBe("rowbcast");
+    expect(selectMatmulVariant(p(1024, 1024, 1024), { isSoftware: true })).toBe("rowubo");
+    expect(selectMatmulVariant(p(1020, 1024, 1024), { isSoftware: true })).toBe("rowbcast");
     expect(selectMatmulVariant(p(5, 7, 3), { isSoftware: true })).toBe("rb4x4");
     expect(selectMatmulVariant(p(1024, 1024, 64), { isSoftware: false })).toBe("tiled");
     expect(selectMatmulVariant(p(64, 64, 64), { isSoftware: false })).toBe("rb4x4");

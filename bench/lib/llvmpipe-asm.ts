@@ -4,13 +4,16 @@
 /** Instruction statistics of one compiled compute shader. */
 export interface AsmStats {
   instructions: number;
-  /** The smallest loop holding ≥ 90 % of the float multiplies (the whole shader when it has none). */
+  /**
+   * The hot loop: of the loops holding the most float multiplies, the smallest (one K loop even
+   * when a shader has several copies of it); the whole shader when no loop multiplies.
+   */
   loop: { instructions: number; mul: number; add: number; stack: number; branches: number };
 }
 
 /**
  * Parses llvmpipe's GALLIVM_DEBUG=asm output for one shader: the last `cs_co_variant` function
- * (the compute shader body), its instruction count, and the hottest loop found from backward
+ * (the compute shader body), its instruction count, and the hot loop found from backward
  * branches (`jcc -N` as printed by llvmpipe's disassembler).
  */
 export function asmStats(text: string): AsmStats | null {
@@ -31,13 +34,16 @@ export function asmStats(text: string): AsmStats | null {
     branches: seg.filter((x) => /^j(?!mp)/.test(x.op)).length,
   });
   const all = count(ins);
-  let best = all;
-  if (all.mul > 0) ins.forEach((x, i) => {
+  let best = all, bestMul = 0;
+  ins.forEach((x, i) => {
     const d = Number(x.arg);
     if (!x.op.startsWith("j") || !Number.isInteger(d) || d >= 0) return;
     const target = (ins[i + 1]?.at ?? x.at + 2) + d;
     const seg = count(ins.filter((y) => y.at >= target && y.at <= x.at));
-    if (seg.mul >= 0.9 * all.mul && seg.instructions < best.instructions) best = seg;
+    if (seg.mul > bestMul || (seg.mul === bestMul && bestMul > 0 && seg.instructions < best.instructions)) {
+      best = seg;
+      bestMul = seg.mul;
+    }
   });
   return { instructions: ins.length, loop: best };
 }

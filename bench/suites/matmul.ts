@@ -2,8 +2,7 @@
 // GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
 // (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
 import { fromValues, matmul, randn, zeros, type Tensor } from "../../src/node";
-import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../../src/shaders/matmul";
-import type { RowbcastOptions } from "../../src/shaders/matmul-rowbcast";
+import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
 import { Philox } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
@@ -13,7 +12,7 @@ import { GPT_SHAPES } from "../lib/shapes";
 interface Candidate {
   label: string;
   variant: MatmulVariant;
-  opts?: RowbcastOptions;
+  opts?: MatmulVariantOptions;
 }
 
 const CANDIDATES: Candidate[] = [
@@ -22,6 +21,8 @@ const CANDIDATES: Candidate[] = [
   { label: "rowbcast r4 wg16", variant: "rowbcast", opts: { rows: 4, wg: 16 } },
   { label: "rowbcast r8 wg8", variant: "rowbcast", opts: { rows: 8, wg: 8 } },
   { label: "rowbcast r8 wg32", variant: "rowbcast", opts: { rows: 8, wg: 32 } },
+  { label: "rowubo", variant: "rowubo" },
+  { label: "rowubo r8", variant: "rowubo", opts: { rows: 8 } },
   { label: "tiled64", variant: "tiled" },
 ];
 
@@ -49,14 +50,14 @@ function f64Matmul(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Arr
 
 /** Checks one variant with the case's transpose flags on a small shape against f64. */
 async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: string; maxErr: number; ok: boolean }> {
-  const small = shape(72, 40, 36, p.transA, p.transB);
+  const small = shape(96, 40, 36, p.transA, p.transB); // fits every variant that fits p
   const plan = matmulVariantKernel(c.variant, small, c.opts);
   if (!plan) return { shape: describeShape(small), maxErr: NaN, ok: false };
   const g = new Philox(11);
   const av = Float64Array.from({ length: small.M * small.K }, () => g.normal());
   const bv = Float64Array.from({ length: small.K * small.N }, () => g.normal());
   const a = fromValues(av, [av.length]), b = fromValues(bv, [bv.length]), out = zeros([small.M * small.N]);
-  rt().dispatch(plan.k, [a.storage.buffer, b.storage.buffer, out.storage.buffer], plan.grid);
+  for (const l of plan.launches(a.storage.buffer, b.storage.buffer, out.storage.buffer)) rt().dispatch(plan.k, l.buffers, l.grid);
   const got = await out.data();
   for (const t of [a, b, out]) t.dispose();
   return { shape: describeShape(small), ...compare(got, f64Matmul(small, av, bv), 1e-4, 1e-4) };
@@ -74,12 +75,12 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       // Shared memory on a software adapter is ~10× slower: sample it at one shape only.
       if (cand.variant === "tiled" && rt().info.isSoftware && flop > 2 * 512 ** 3) continue;
       // The full sweep at two shapes; elsewhere the selected variant against its closest rivals.
-      const core = cand.label === "rb4x4" || cand.label === "rowbcast r8 wg16" || cand.variant === "tiled";
+      const core = ["rb4x4", "rowbcast r8 wg16", "rowubo"].includes(cand.label) || cand.variant === "tiled";
       if (!core && (ctx.quick || !sweep.includes(name)) && !(cand.label === "rowbcast r4 wg16" && !ctx.quick)) continue;
       const plan = matmulVariantKernel(cand.variant, p, cand.opts);
       if (!plan) continue;
       const check = await checkVariant(cand, p);
-      const ds = [{ kernel: plan.k, buffers: [a.storage.buffer, b.storage.buffer, c.storage.buffer], grid: plan.grid }];
+      const ds = plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer).map((l) => ({ kernel: plan.k, ...l }));
       const compileMs = await tm.compile(ds);
       const one = await tm.time(ds, 1);
       const reps = repsFor(one.ms, 30);
@@ -91,7 +92,8 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       }, ctx.budget);
       const gflops = flop / stats.median / 1e6;
       row[cand.label] = Number(gflops.toFixed(2));
-      const isSel = cand.variant === selected && (cand.variant !== "rowbcast" || (cand.opts?.rows === 8 && cand.opts.wg === 16));
+      const isSel = cand.variant === selected && !(cand.variant === "rowbcast" && (cand.opts?.rows !== 8 || cand.opts.wg !== 16))
+        && !(cand.variant === "rowubo" && cand.opts);
       record(ctx, {
         suite: "matmul", name: `variant ${name}`, shape: describeShape(p), impl: "metagrad", variant: cand.label,
         timing: source, ms: stats, gflops, check, firstRunMs: compileMs,
@@ -147,7 +149,7 @@ export const matmulSuite: Suite = {
     ];
     // Variant sweeps skip qkv fwd and proj dW (same operand layouts as fc fwd and fc dW).
     const gptPick = ctx.quick ? gpt.slice(0, 1) : gpt.filter((x) => x.name !== "gpt qkv fwd" && x.name !== "gpt proj bwd dW");
-    ctx.log("matmul kernel variants (GPU time per dispatch):");
+    ctx.log("matmul kernel variants (GPU time per product):");
     await variantCases(ctx, [...sq, ...gptPick], ["square 512", "gpt fc fwd"]);
     ctx.log("matmul op (selected variant):");
     // Through the op: the same kernels plus the dispatch path (JS cost, compile count).

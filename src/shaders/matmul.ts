@@ -1,9 +1,10 @@
 // WGSL matmul: C[b] = op(A[b]) · op(B[b]) with op = identity or transpose. This file holds the
 // variant choice per adapter class and shape (measured with `npm run bench -- --suite matmul`,
 // figures in bench/RESULTS.md) and the register-blocked 4×4 kernel with no workgroup memory;
-// `rowbcast` (software adapters) and `tiled` (hardware GPUs) live in matmul-rowbcast/-tiled.ts.
-import type { Kernel } from "../tensor/webgpu/runtime";
+// `rowbcast`, `rowubo` (software adapters) and `tiled` (hardware GPUs) live in their own files.
+import type { BufferBinding, Kernel } from "../tensor/webgpu/runtime";
 import { rowbcastFits, rowbcastKernel, type RowbcastOptions } from "./matmul-rowbcast";
+import { rowuboFits, rowuboKernel, type RowuboOptions } from "./matmul-rowubo";
 import { tiledKernel } from "./matmul-tiled";
 import { kernel } from "./wgsl";
 
@@ -28,15 +29,28 @@ export interface MatmulAdapter {
   isSoftware: boolean;
 }
 
-/** Kernel variants: `rb4x4` register-blocked, `rowbcast` 8 rows per workgroup, `tiled` shared memory. */
-export type MatmulVariant = "rb4x4" | "rowbcast" | "tiled";
+/**
+ * Kernel variants: `rb4x4` register-blocked, `rowbcast` 8 rows per workgroup, `rowubo` rowbcast
+ * with A read through uniform windows, `tiled` shared memory.
+ */
+export type MatmulVariant = "rb4x4" | "rowbcast" | "rowubo" | "tiled";
 
-/** A chosen kernel: code, grid and which variant it is. */
-export interface MatmulPlan {
+/** The dispatches of a matmul for the buffers of A, B and C: bindings in kernel order and grid. */
+export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer) => { buffers: BufferBinding[]; grid: number[] }[];
+
+/** A variant's kernel and how to dispatch it. */
+export interface MatmulKernelPlan {
   k: Kernel;
-  grid: number[];
+  launches: MatmulLaunch;
+}
+
+/** A chosen kernel: code, dispatches and which variant it is. */
+export interface MatmulPlan extends MatmulKernelPlan {
   variant: MatmulVariant;
 }
+
+/** Options of the variants that take any (rowbcast: rows, wg; rowubo: all four). */
+export type MatmulVariantOptions = Partial<RowuboOptions>;
 
 const WGX = 8, WGY = 8; // rb4x4: 8×8 invocations × 4×4 outputs = a 32×32 tile per workgroup
 
@@ -44,29 +58,61 @@ const WGX = 8, WGY = 8; // rb4x4: 8×8 invocations × 4×4 outputs = a 32×32 ti
 export const ROWBCAST_DEFAULT: RowbcastOptions = { rows: 8, wg: 16 };
 
 /**
- * The variant for an adapter class and shape. Software adapters: `rowbcast` whenever its vec4
- * layout fits (it wins at every measured transformer and square shape), else `rb4x4`.
+ * rowubo settings for a shape: 16 rows when 16 rows of A fit a 64 KiB window (K ≤ 1024), else 8.
+ * 16 rows matched or beat 8 at 6 of 8 measured shapes (bench/RESULTS.md, "rowubo").
+ */
+export function rowuboDefault(p: MatmulShape): RowuboOptions {
+  const windowBytes = 65536;
+  return { rows: 16 * p.K * 4 <= windowBytes ? 16 : 8, wg: 16, windows: 8, windowBytes };
+}
+
+/**
+ * Smallest product (M·N·K per batch sum) that rowubo takes on software adapters: its pipeline
+ * compiles ~1.5 s longer than rowbcast's (a switch over 8 copies of the K loop), which only
+ * large products repay, and small ones measured no faster.
+ */
+export const ROWUBO_MIN_MACS = 2 ** 28;
+
+/**
+ * The variant for an adapter class and shape. Software adapters: `rowubo` for products of at
+ * least {@link ROWUBO_MIN_MACS} that it fits, else `rowbcast` whenever its vec4 layout fits (it
+ * beats rb4x4 at every measured transformer and square shape), else `rb4x4`.
  * Hardware GPUs: `tiled` once the output has at least 16 64×64 tiles (enough workgroups to fill
  * the machine), `rb4x4` for small outputs where its 32×32 tiles give more parallelism.
  */
 export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): MatmulVariant {
-  if (adapter.isSoftware) return rowbcastFits(p, ROWBCAST_DEFAULT) ? "rowbcast" : "rb4x4";
+  if (adapter.isSoftware) {
+    if (p.M * p.N * p.K * p.batch >= ROWUBO_MIN_MACS && rowuboFits(p, rowuboDefault(p))) return "rowubo";
+    return rowbcastFits(p, ROWBCAST_DEFAULT) ? "rowbcast" : "rb4x4";
+  }
   const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
   return tiles >= 16 ? "tiled" : "rb4x4";
 }
 
-/** Kernel and grid of one variant (null when the variant cannot handle the shape). */
+/** Kernel and dispatches of one variant (null when the variant cannot handle the shape). */
 export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
-  opts: RowbcastOptions = ROWBCAST_DEFAULT): { k: Kernel; grid: number[] } | null {
-  if (variant === "tiled") return tiledKernel(p);
-  if (variant === "rowbcast") return rowbcastFits(p, opts) ? rowbcastKernel(p, opts) : null;
+  opts: MatmulVariantOptions = {}): MatmulKernelPlan | null {
+  if (variant === "rowubo") {
+    const o = { ...rowuboDefault(p), ...opts };
+    return rowuboFits(p, o) ? rowuboKernel(p, o) : null;
+  }
+  if (variant === "rowbcast") {
+    const o = { ...ROWBCAST_DEFAULT, ...opts };
+    return rowbcastFits(p, o) ? oneDispatch(rowbcastKernel(p, o)) : null;
+  }
+  if (variant === "tiled") return oneDispatch(tiledKernel(p));
   const aligned = p.M % 4 === 0 && p.N % 4 === 0 && p.K % 4 === 0;
   const grid = [Math.ceil(p.N / (4 * WGX)), Math.ceil(p.M / (4 * WGY)), p.batch];
-  return { k: aligned ? alignedKernel(p) : genericKernel(p), grid };
+  return oneDispatch({ k: aligned ? alignedKernel(p) : genericKernel(p), grid });
+}
+
+/** A plan with one dispatch of `k` over `grid`, binding A, B and C whole. */
+function oneDispatch({ k, grid }: { k: Kernel; grid: number[] }): MatmulKernelPlan {
+  return { k, launches: (a, b, c) => [{ buffers: [a, b, c], grid }] };
 }
 
 /**
- * Kernel and grid for a matmul on an adapter (default: a software adapter, the CPU-friendly
+ * Kernel and dispatches for a matmul on an adapter (default: a software adapter, the CPU-friendly
  * choice). See {@link selectMatmulVariant}.
  */
 export function matmulKernel(p: MatmulShape, adapter: MatmulAdapter = { isSoftware: true }): MatmulPlan {

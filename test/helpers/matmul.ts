@@ -1,8 +1,7 @@
 // Test helper: runs one matmul kernel variant directly on seeded inputs and computes the f64
 // product it must match (shared by test/matmul-variants.test.ts and scripts/gpu-check.ts).
 import { fromValues, zeros } from "../../src/node";
-import { matmulVariantKernel, type MatmulShape, type MatmulVariant } from "../../src/shaders/matmul";
-import type { RowbcastOptions } from "../../src/shaders/matmul-rowbcast";
+import { matmulVariantKernel, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
 import { Philox } from "../../src/tensor/random";
 import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
 
@@ -29,7 +28,7 @@ export function matmulReference(p: MatmulShape, A: Float64Array, B: Float64Array
  * the f64 reference; null when the variant does not apply to the shape.
  */
 export async function runMatmulVariant(
-  rt: WebGpuRuntime, variant: MatmulVariant, p: MatmulShape, opts?: RowbcastOptions,
+  rt: WebGpuRuntime, variant: MatmulVariant, p: MatmulShape, opts?: MatmulVariantOptions,
 ): Promise<{ got: Float64Array; want: Float64Array } | null> {
   const plan = matmulVariantKernel(variant, p, opts);
   if (!plan) return null;
@@ -39,7 +38,7 @@ export async function runMatmulVariant(
   const a = fromValues(av, [av.length], { backend: "webgpu" });
   const b = fromValues(bv, [bv.length], { backend: "webgpu" });
   const c = zeros([p.batch * p.M * p.N], { backend: "webgpu" });
-  rt.dispatch(plan.k, [a.storage.buffer, b.storage.buffer, c.storage.buffer], plan.grid);
+  for (const l of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer)) rt.dispatch(plan.k, l.buffers, l.grid);
   const got = await c.data();
   for (const t of [a, b, c]) t.dispose();
   return { got, want: matmulReference(p, av, bv) };

@@ -3,6 +3,14 @@
 import { Backend, DType, Storage } from "../storage";
 import { BufferPool } from "./pool";
 
+/** A buffer bound whole, or a byte window of one (`offset` and `size` multiples of 256). */
+export type BufferBinding = GPUBuffer | GPUBufferBinding;
+
+/** The bind-group resource for a {@link BufferBinding}. */
+export function bufferResource(b: BufferBinding): GPUBufferBinding {
+  return "buffer" in b ? b : { buffer: b };
+}
+
 /** How a kernel binds each buffer. */
 export type BindingKind = "read" | "rw" | "uniform";
 
@@ -39,8 +47,9 @@ export interface RuntimeStats {
 const STORAGE_USAGE = GPUBufferUsage_STORAGE();
 
 function GPUBufferUsage_STORAGE(): number {
-  // STORAGE | COPY_SRC | COPY_DST, spelled as numbers so this module loads before WebGPU globals.
-  return 0x0080 | 0x0004 | 0x0008;
+  // STORAGE | UNIFORM | COPY_SRC | COPY_DST, spelled as numbers so this module loads before
+  // WebGPU globals. UNIFORM lets a kernel read a tensor through uniform windows (matmul rowubo).
+  return 0x0080 | 0x0040 | 0x0004 | 0x0008;
 }
 const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const STAGING_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
@@ -123,7 +132,7 @@ export class WebGpuRuntime implements Backend {
   // ---- Encoding ----------------------------------------------------------------------------
 
   /** Encodes one dispatch of `kernel` over `groups` workgroups with `buffers` bound in order. */
-  dispatch(kernel: Kernel, buffers: readonly GPUBuffer[], groups: readonly number[]): void {
+  dispatch(kernel: Kernel, buffers: readonly BufferBinding[], groups: readonly number[]): void {
     if (this.#lost) throw new Error(this.#lost);
     const { pipeline, layout } = this.#pipeline(kernel);
     const [x, y = 1, z = 1] = groups;
@@ -134,7 +143,7 @@ export class WebGpuRuntime implements Backend {
     }
     const bindGroup = this.device.createBindGroup({
       layout,
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: buffers.map((b, binding) => ({ binding, resource: bufferResource(b) })),
     });
     const pass = this.#passEnc();
     pass.setPipeline(pipeline);

@@ -1,12 +1,12 @@
 // GPU timing for benches: replays recorded dispatches in one compute pass bracketed by
 // timestamp queries (when the device has 'timestamp-query'), else times submit + completion on
 // the wall clock. Not used by ops or training; the runtime's own encoder is never touched.
-import type { Kernel, WebGpuRuntime } from "./runtime";
+import { bufferResource, type BufferBinding, type Kernel, type WebGpuRuntime } from "./runtime";
 
 /** One recorded dispatch: kernel, bound buffers and workgroup grid. */
 export interface Dispatch {
   kernel: Kernel;
-  buffers: readonly GPUBuffer[];
+  buffers: readonly BufferBinding[];
   grid: readonly number[];
 }
 
@@ -69,7 +69,7 @@ export class GpuTimer {
       : {});
     const groups = ds.map((x) => d.createBindGroup({
       layout: this.#pipe(x.kernel).layout,
-      entries: x.buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: x.buffers.map((b, binding) => ({ binding, resource: bufferResource(b) })),
     }));
     for (let r = 0; r < reps; r++) {
       ds.forEach((x, i) => {

@@ -1,0 +1,98 @@
+// WGSL matmul variant `rowubo` for software adapters (lavapipe): rowbcast's layout (R rows of C
+// per workgroup, one vec4 column per invocation, no workgroup memory) with A's rows read from
+// uniform buffers. llvmpipe (Mesa 25.0) loads a uniform-buffer element with a plain per-lane
+// gather, while a storage load adds a bounds check and a branch per lane and component, so the
+// K loop shrinks from ~5,800 to ~2,600 x86 instructions (bench/RESULTS.md, "rowubo").
+// A uniform binding holds at most 64 KiB, so A is bound as up to U windows of P rows each and
+// the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
+// its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
+// window of C at the same row offset. A must not be transposed.
+import type { BufferBinding, Kernel } from "../tensor/webgpu/runtime";
+import type { MatmulLaunch, MatmulShape } from "./matmul";
+import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
+import { kernel } from "./wgsl";
+
+/** Tuning knobs of the rowubo kernel (rows: 8 or 16). */
+export interface RowuboOptions extends RowbcastOptions {
+  /** Uniform windows of A per dispatch (at most maxUniformBuffersPerShaderStage, 12 by default). */
+  windows: number;
+  /** Largest window in bytes (maxUniformBufferBindingSize: 64 KiB by default in WebGPU). */
+  windowBytes: number;
+}
+
+/** How A is cut into windows: M rows (batches folded in), P rows per window, U windows per dispatch. */
+interface Layout {
+  M: number;
+  P: number;
+  U: number;
+}
+
+/**
+ * The window layout for a shape, or null when rowubo cannot run it: A transposed, batched B,
+ * N or K not a multiple of 4, rows not a multiple of R, or no window size that keeps every
+ * binding offset a multiple of 256 bytes (minUniform/StorageBufferOffsetAlignment).
+ */
+function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
+  if (p.transA || (p.batch > 1 && !p.bShared)) return null;
+  const M = p.M * p.batch; // a shared B lets the batches stack into one tall A
+  const { N, K } = p;
+  if (N % 4 || K % 4 || M % o.rows) return null;
+  let P = 0;
+  for (let q = o.rows; q <= M && q * K * 4 <= o.windowBytes; q += o.rows) {
+    if (M % q === 0 && (q * K) % 64 === 0) P = q;
+  }
+  if (!P) return null;
+  const U = Math.min(o.windows, M / P);
+  return (U * P * N) % 64 === 0 ? { M, P, U } : null;
+}
+
+/** Whether rowubo handles this shape with these options. */
+export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
+  return layout(p, o) !== null;
+}
+
+/** Kernel and dispatches of the rowubo variant; call only when {@link rowuboFits}. */
+export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; launches: MatmulLaunch } {
+  const { M, P, U } = layout(p, o)!;
+  const { N, K } = p;
+  const R = o.rows, N4 = N / 4, K4 = K / 4, perWindow = P / R;
+  const rows = [...Array(R).keys()];
+  const windows = [...Array(U).keys()];
+  const loop = (u: number) => `
+      for (var k = 0u; k < ${K4}u; k++) {
+        ${rowbcastLoadB(p)}
+        ${rows.map((r) => `let a${r} = A${u}[base + ${r * K4}u + k];`).join(" ")}
+        ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
+      }`;
+  const k = kernel(`matmul_rowubo${R}_wg${o.wg}_u${U}${p.transB ? "_tB" : ""}`, [
+    ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${P * K4}>` })),
+    { name: "B", kind: "read", type: "vec4f" },
+    { name: "C", kind: "rw", type: "vec4f" },
+  ], `
+// Workgroup (x, y): R-row block x of this dispatch's rows, vec4 columns y·wg .. y·wg + wg - 1.
+// Row blocks vary fastest, so neighbouring workgroups share their columns of B in cache.
+@compute @workgroup_size(${o.wg})
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let n4 = wid.y * ${o.wg}u + lid.x;
+  if (n4 >= ${N4}u) { return; }
+  let bOff = 0u;
+  let base = (wid.x % ${perWindow}u) * ${R * K4}u; // first vec4 of the block's rows in its window
+  ${rows.map((r) => `var acc${r} = vec4f(0.0);`).join(" ")}
+  switch (wid.x / ${perWindow}u) {
+    ${windows.map((u) => `case ${u}u: {${loop(u)}\n    }`).join("\n    ")}
+    default: {}
+  }
+  ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * ${N4}u + n4] = acc${r};`).join("\n  ")}
+}`);
+  const launches: MatmulLaunch = (a, b, c) => {
+    const out: { buffers: BufferBinding[]; grid: number[] }[] = [];
+    for (let r0 = 0; r0 < M; r0 += U * P) {
+      const n = Math.min(U * P, M - r0);
+      // Windows past the last row are never read; they are bound at offset 0 to stay in range.
+      const win = windows.map((u) => ({ buffer: a, offset: r0 + u * P < M ? (r0 + u * P) * K * 4 : 0, size: P * K * 4 }));
+      out.push({ buffers: [...win, b, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }], grid: [n / R, Math.ceil(N4 / o.wg), 1] });
+    }
+    return out;
+  };
+  return { k, launches };
+}
