@@ -64,7 +64,7 @@ const SHAPES: [number, number, number, number, boolean][] = [
   [20, 24, 12, 2, false], [70, 68, 20, 1, true], [256, 256, 256, 1, true], [200, 333, 70, 1, true], [130, 140, 40, 3, false], [512, 512, 512, 1, true],
 ];
 let vPass = 0, vFail = 0;
-for (const variant of ["tiled", "rb4x4", "rowbcast"] as MatmulVariant[]) {
+for (const variant of ["tiled", "rb4x4", "rowbcast", "rowubo"] as MatmulVariant[]) {
   for (const transA of [false, true]) for (const transB of [false, true]) for (const [M, N, K, batch, shared] of SHAPES) {
     const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: shared && !transA };
     const r = await runMatmulVariant(rt, variant, p);
