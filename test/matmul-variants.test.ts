@@ -76,11 +76,11 @@ describe("matmul variants vs f64", () => {
     expect(matmulVariantKernel("rowubo", p(64, 64, 8192, {}), { rows: 8 })).toBeNull(); // 8 rows exceed 64 KiB
   });
 
-  test("selection: rowbcast on software adapters when it fits, tiled on large GPU outputs", () => {
+  test("selection: rowubo, then rowbcast on software adapters when they fit, tiled on large GPU outputs", () => {
     const p = (M: number, N: number, K: number): MatmulShape =>
       ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true });
-    expect(selectMatmulVariant(p(512, 512, 512), { isSoftware: true })).toBe("rowbcast");
-    expect(selectMatmulVariant(p(1024, 1024, 1024), { isSoftware: true })).toBe("rowubo");
+    expect(selectMatmulVariant(p(256, 512, 512), { isSoftware: true })).toBe("rowbcast");
+    expect(selectMatmulVariant(p(512, 512, 512), { isSoftware: true })).toBe("rowubo");
     expect(selectMatmulVariant(p(1020, 1024, 1024), { isSoftware: true })).toBe("rowbcast");
     expect(selectMatmulVariant(p(5, 7, 3), { isSoftware: true })).toBe("rb4x4");
     expect(selectMatmulVariant(p(1024, 1024, 64), { isSoftware: false })).toBe("tiled");

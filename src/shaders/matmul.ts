@@ -67,11 +67,12 @@ export function rowuboDefault(p: MatmulShape): RowuboOptions {
 }
 
 /**
- * Smallest product (M·N·K per batch sum) that rowubo takes on software adapters: its pipeline
- * compiles ~1.5 s longer than rowbcast's (a switch over 8 copies of the K loop), which only
- * large products repay, and small ones measured no faster.
+ * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. It beat
+ * rowbcast from 256³ up (1.5× at 512³) but its pipeline compiles ~1.7 s longer on a cold Mesa
+ * shader cache (a switch over 8 copies of the K loop): from 512³ up the time saved per call
+ * repays that within ~200 calls (bench/RESULTS.md, "rowubo").
  */
-export const ROWUBO_MIN_MACS = 2 ** 28;
+export const ROWUBO_MIN_MACS = 2 ** 27;
 
 /**
  * The variant for an adapter class and shape. Software adapters: `rowubo` for products of at
