@@ -71,6 +71,22 @@ export function r1Ids(cfg: ExpConfig): TextIds {
   return ids;
 }
 
+/**
+ * The R1 corpus re-tokenized with the GPT-2 BPE for P1 (its first 40 training documents: enough
+ * for token frequencies), encoded once per process.
+ */
+export async function r1Gpt2Ids(cfg: ExpConfig): Promise<TextIds> {
+  const k = `r1-gpt2/${cfg.r1.corpus}`;
+  let ids = textCache.get(k);
+  if (!ids) {
+    const tok = await loadGpt2Tokenizer();
+    const split = loadCorpus(cfg.r1.corpus, { seed: 0 });
+    ids = { name: `${cfg.r1.corpus} (gpt2)`, tokenizer: tok, ...encodeCorpus({ ...split, train: split.train.slice(0, 40) }, tok) };
+    textCache.set(k, ids);
+  }
+  return ids;
+}
+
 /** The R2 WikiText-103 prefix (`maxBytes` of train, a tenth of that of valid) with the GPT-2 BPE. */
 export async function r2Ids(cfg: ExpConfig, dir: string): Promise<TextIds> {
   const k = `r2/${dir}/${cfg.r2.maxBytes}`;

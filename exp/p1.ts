@@ -1,13 +1,13 @@
 // P1: the pretrained GPT-2 from a local Hugging Face folder (--gpt2), with the text it is probed
 // on: the R2 WikiText validation prefix when --data is given, else the R1 corpus re-tokenized
-// with the GPT-2 BPE; token frequencies come from the matching training text.
+// with the GPT-2 BPE (both encoded once per process); token frequencies come from the matching
+// training text.
 import { countIds } from "../src/probes/host";
-import { encodeCorpus, loadCorpus, loadGpt2Tokenizer } from "../src/data/text";
 import { loadGpt2 } from "../src/nn/node";
 import type { GPT } from "../src/nn/gpt";
 import type { ProbeBatch } from "../src/probes/index";
 import type { RunContext } from "./context";
-import { r2Ids, textBatches } from "./data";
+import { r1Gpt2Ids, r2Ids, textBatches } from "./data";
 
 /** The pretrained model with its probe batches. */
 export interface P1 {
@@ -30,17 +30,8 @@ export async function loadP1(ctx: RunContext): Promise<P1 | null> {
   }
   const p = ctx.config.probes;
   const T = Math.min(p.p1T, config.blockSize);
-  let val: Int32Array, train: Int32Array, dataName: string;
-  if (ctx.data) {
-    const ids = await r2Ids(ctx.config, ctx.data);
-    ({ val, train } = ids);
-    dataName = "wikitext-103 validation (gpt2)";
-  } else {
-    const tok = await loadGpt2Tokenizer();
-    const split = loadCorpus(ctx.config.r1.corpus, { seed: 0 });
-    ({ val, train } = encodeCorpus({ ...split, train: split.train.slice(0, 40) }, tok));
-    dataName = `${ctx.config.r1.corpus} validation (gpt2)`;
-  }
+  const { val, train } = ctx.data ? await r2Ids(ctx.config, ctx.data) : await r1Gpt2Ids(ctx.config);
+  const dataName = ctx.data ? "wikitext-103 validation (gpt2)" : `${ctx.config.r1.corpus} validation (gpt2)`;
   return {
     model: model.eval(), name: `GPT-2 (${config.nLayer}L-${config.nEmbd})`, dataName,
     batches: textBatches(val, T, p.p1Seqs, Math.min(p.batch, 8)), trainCounts: countIds(config.vocabSize, train),
