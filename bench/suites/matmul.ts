@@ -7,6 +7,7 @@ import { Philox } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
 import { GPT_SHAPES } from "../lib/shapes";
+import { matmulReference } from "../../test/helpers/matmul";
 
 /** A kernel variant as the bench names it. */
 interface Candidate {
@@ -36,18 +37,6 @@ function describeShape(p: MatmulShape): string {
   return `${shp(a)}${p.transA ? "ᵀ" : ""}x${shp(b)}${p.transB ? "ᵀ" : ""}`;
 }
 
-function f64Matmul(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {
-  const C = new Float64Array(p.M * p.N);
-  for (let m = 0; m < p.M; m++) {
-    for (let n = 0; n < p.N; n++) {
-      let s = 0;
-      for (let k = 0; k < p.K; k++) s += A[p.transA ? k * p.M + m : m * p.K + k] * B[p.transB ? n * p.K + k : k * p.N + n];
-      C[m * p.N + n] = s;
-    }
-  }
-  return C;
-}
-
 /** Checks one variant with the case's transpose flags on a small shape against f64. */
 async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: string; maxErr: number; ok: boolean }> {
   const small = shape(96, 40, 36, p.transA, p.transB); // fits every variant that fits p
@@ -60,7 +49,7 @@ async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: stri
   for (const l of plan.launches(a.storage.buffer, b.storage.buffer, out.storage.buffer)) rt().dispatch(plan.k, l.buffers, l.grid);
   const got = await out.data();
   for (const t of [a, b, out]) t.dispose();
-  return { shape: describeShape(small), ...compare(got, f64Matmul(small, av, bv), 1e-4, 1e-4) };
+  return { shape: describeShape(small), ...compare(got, matmulReference(small, av, bv), 1e-4, 1e-4) };
 }
 
 async function variantCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[], sweep: string[]): Promise<void> {
