@@ -68,21 +68,23 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E6Result> {
   const p = ctx.config.probes;
   const models: E6Model[] = [];
   let defs: Record<string, string> = {};
-  const add = (name: string, kind: E6Model["kind"], run: TrainedRun, xLabel: string, m: Awaited<ReturnType<typeof measure>>) => {
-    defs = { ...defs, ...m.defs };
+  // One model: its top-k list (the configured k up to its width), measured and recorded.
+  const add = async (name: string, kind: E6Model["kind"], run: TrainedRun, xLabel: string, label: string,
+    batches: ProbeBatch[], counts: Float64Array) => {
     const C = run.model.nEmbd;
     const topK = p.topK.filter((k) => k <= C);
+    const m = await measure(ctx, label, run, batches, counts, topK);
+    defs = { ...defs, ...m.defs };
     models.push({ name, kind, data: run.dataName, xLabel, C, layers: m.snaps[0].normPerLayer.map((_, l) => l), topK, snapshots: m.snaps });
   };
   const s1 = await runs.s1();
   const task = s1Task(ctx.config, ctx.seed);
-  const s1Topk = p.topK.filter((k) => k <= s1.model.nEmbd);
-  add(`S1 ${ctx.config.s1.model.name}`, "S1", s1, "epoch",
-    await measure(ctx, "e6 s1", s1, s1Batches(task.val, p.seqs, p.batch), countIds(task.vocabSize, task.train.tokens), s1Topk));
+  await add(`S1 ${ctx.config.s1.model.name}`, "S1", s1, "epoch", "e6 s1",
+    s1Batches(task.val, p.seqs, p.batch), countIds(task.vocabSize, task.train.tokens));
   const r1 = (await runs.r1())[0];
   const ids = r1Ids(ctx.config);
-  add(`R1 ${ctx.config.r1.models[0].name}`, "R1", r1, "step", await measure(ctx, "e6 r1", r1, textBatches(ids.val, ctx.config.r1.T, p.seqs, p.batch),
-    countIds(ids.tokenizer.vocabSize, ids.train), p.topK.filter((k) => k <= r1.model.nEmbd)));
+  await add(`R1 ${ctx.config.r1.models[0].name}`, "R1", r1, "step", "e6 r1",
+    textBatches(ids.val, ctx.config.r1.T, p.seqs, p.batch), countIds(ids.tokenizer.vocabSize, ids.train));
   return { definitions: defs, models };
 }
 
