@@ -11,13 +11,12 @@ import { runExperiments, type RunSummary } from "../exp/main";
 import type { E4Result } from "../exp/e4";
 import type { E5Result } from "../exp/e5";
 import { writeSafetensors, type TensorInput } from "../src/nn/node";
+import { allFinite } from "./helpers/finite";
 import { gpu } from "./helpers/gpu";
 
 const out = mkdtempSync(join(tmpdir(), "exp-gpt2-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-const finite = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
-const allFinite = (v: unknown): boolean => (Array.isArray(v) ? v.length > 0 && v.every(allFinite) : finite(v));
 
 const [V, C, L, H, P] = [50257, 8, 1, 2, 64];
 

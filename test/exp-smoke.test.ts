@@ -15,13 +15,12 @@ import type { E4Result } from "../exp/e4";
 import type { E5Result } from "../exp/e5";
 import type { E6Result } from "../exp/e6";
 import { loadDocs } from "../src/data/text";
+import { allFinite } from "./helpers/finite";
 import { gpu } from "./helpers/gpu";
 
 const out = mkdtempSync(join(tmpdir(), "exp-smoke-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-const finite = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
-const allFinite = (v: unknown): boolean => (Array.isArray(v) ? v.length > 0 && v.every(allFinite) : finite(v));
 
 let first: RunSummary;
 const lines: string[] = [];
