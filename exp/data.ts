@@ -1,7 +1,7 @@
 // Data for the experiments: the S1 seeds task with its per-position labels, the R1 corpus with the
 // byte tokenizer, the R2 WikiText prefix with the GPT-2 tokenizer, as training sources (resumable)
 // and as fixed probe batches; plus token frequencies. Deterministic from the run's seed.
-import { makeSeedsData, type SeedsData, type SeedsSplit } from "../src/data/seeds";
+import { makeSeedsData, seedsBatch, type SeedsData, type SeedsSplit } from "../src/data/seeds";
 import {
   byteTokenizer, encodeCorpus, encodeWikiText, loadCorpus, loadGpt2Tokenizer, packSequences, type Tokenizer,
 } from "../src/data/text";
@@ -36,23 +36,12 @@ export function s1Source(cfg: ExpConfig, seed: number): DataSource {
   return seedsSource({ B: s.train.batch, T: s.T, seed, nTrain: s.nTrain, nVal: s.nVal, valBatches: Math.max(1, Math.floor(s.nVal / s.train.batch)) });
 }
 
-/**
- * Probe batches of the first `nSeq` sequences of an S1 split, `batch` per forward, with the labels
- * seed, next and seedNext. `T` shorter than the split's keeps the first T tokens of each sequence
- * (and the labels there, so `next` at the last kept position is still known).
- */
-export function s1Batches(split: SeedsSplit, nSeq: number, batch: number, T = split.T): ProbeBatch[] {
+/** Probe batches of the first `nSeq` sequences of an S1 split, `batch` per forward, with the labels seed, next and seedNext. */
+export function s1Batches(split: SeedsSplit, nSeq: number, batch: number): ProbeBatch[] {
   const n = Math.min(nSeq, split.nSeq);
   const out: ProbeBatch[] = [];
   for (let r0 = 0; r0 < n; r0 += batch) {
-    const B = Math.min(batch, n - r0);
-    const take = (a: Int32Array): Int32Array => {
-      const o = new Int32Array(B * T); // [B, T]
-      for (let b = 0; b < B; b++) o.set(a.subarray((r0 + b) * split.T, (r0 + b) * split.T + T), b * T);
-      return o;
-    };
-    const next = take(split.next);
-    out.push({ B, T, x: take(split.tokens), y: next, labels: { seed: take(split.seed), next, seedNext: take(split.seedNext) } });
+    out.push(seedsBatch(split, Array.from({ length: Math.min(batch, n - r0) }, (_, i) => r0 + i)));
   }
   return out;
 }

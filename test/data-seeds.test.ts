@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/data/rng';
-import { makeSeedsData, seedsStats, sliceRows, type SeedsSplit } from '../src/data/seeds';
+import { makeSeedsData, seedsBatch, seedsStats, sliceRows, type SeedsSplit } from '../src/data/seeds';
 
 describe('Rng', () => {
   it('is deterministic and resumes from state()', () => {
@@ -145,6 +145,17 @@ describe('seeds task S1', () => {
     expect(b.tokens.subarray(0, T)).toEqual(data.train.tokens.subarray(5 * T, 6 * T));
     expect(b.seedNext.subarray(T)).toEqual(data.train.seedNext.subarray(2 * T, 3 * T));
     expect(() => sliceRows(data.train, [9999])).toThrow(/out of range/);
+  });
+
+  it('seedsBatch labels rows for the probes', () => {
+    const T = data.train.T;
+    const b = seedsBatch(data.train, [3, 1]);
+    expect([b.B, b.T]).toEqual([2, T]);
+    expect(b.x.subarray(T)).toEqual(data.train.tokens.subarray(T, 2 * T));
+    expect(b.y).toBe(b.labels.next);
+    expect(b.labels.next.subarray(0, T)).toEqual(data.train.next.subarray(3 * T, 4 * T));
+    expect(b.labels.seed.subarray(0, T)).toEqual(data.train.seed.subarray(3 * T, 4 * T));
+    expect(b.labels.seedNext.subarray(T)).toEqual(data.train.seedNext.subarray(T, 2 * T));
   });
 
   it('rejects bad configs', () => {

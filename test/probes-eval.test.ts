@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { fromValues, type BackendName } from "../src/node";
 import { GPT, Module, type GPTConfig } from "../src/nn/index";
-import { makeSeedsData } from "../src/data/seeds";
+import { makeSeedsData, seedsBatch } from "../src/data/seeds";
 import {
   ProbeSet, attentionHistory, clustering, gram, mulberry32, symEig, symEigQL, type ProbeBatch,
 } from "../src/probes/index";
@@ -20,11 +20,7 @@ const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, vocabSiz
 /** Two batches of the S1 task (vocab 10 + separator) with seed / next / seedNext labels. */
 function seedBatches(): ProbeBatch[] {
   const d = makeSeedsData({ vocab: 10, nSeeds: 3, T: 16, nTrain: 1, nVal: 4, minLen: 4, maxLen: 8 });
-  const v = d.val, T = 16;
-  return [0, 2].map((r) => {
-    const s = (a: Int32Array) => a.slice(r * T, (r + 2) * T);
-    return { B: 2, T, x: s(v.tokens), y: s(v.next), labels: { seed: s(v.seed), next: s(v.next), seedNext: s(v.seedNext) } };
-  });
+  return [0, 2].map((r) => seedsBatch(d.val, [r, r + 1]));
 }
 
 describe("D4 Gram decomposition", () => {

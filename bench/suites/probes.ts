@@ -1,10 +1,10 @@
 // Probe-overhead suite: a GPT training step on the S1 task without probes, with D1+D3 in every
 // step (target ≤ 5% more time), with D1+D2+D3, and a full D1–D6 evaluation pass amortized over
 // k steps. Writes the figures to the JSON's `probes` section and one row per variant.
-import { makeSeedsData, sliceRows, type SeedsSplit } from "../../src/data/seeds";
+import { makeSeedsData, seedsBatch } from "../../src/data/seeds";
 import { AdamW, GPT, Trainer, type GPTConfig } from "../../src/nn/index";
 import {
-  ProbeSet, alignment, attentionHistory, clustering, gram, innerLoss, norms, type ProbeBatch,
+  ProbeSet, alignment, attentionHistory, clustering, gram, innerLoss, norms,
 } from "../../src/probes/index";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { rt, type Stats } from "../lib/harness";
@@ -29,11 +29,6 @@ function configs(quick: boolean, software: boolean): Config[] {
   return full;
 }
 
-function toBatch(split: SeedsSplit, rows: number[]): ProbeBatch & { y: Int32Array } {
-  const s = sliceRows(split, rows);
-  return { B: rows.length, T: s.T, x: s.tokens, y: s.next, labels: { seed: s.seed, next: s.next, seedNext: s.seedNext } };
-}
-
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
@@ -46,8 +41,8 @@ function stats(v: number[]): Stats {
 async function runConfig(ctx: SuiteContext, c: Config): Promise<Record<string, unknown>> {
   const T = c.model.blockSize;
   const data = makeSeedsData({ T, nTrain: 4 * c.B, nVal: c.B, seed: 1 });
-  const train = [0, 1, 2, 3].map((i) => [toBatch(data.train, Array.from({ length: c.B }, (_, j) => i * c.B + j))]);
-  const val = [toBatch(data.val, Array.from({ length: c.B }, (_, j) => j))];
+  const train = [0, 1, 2, 3].map((i) => [seedsBatch(data.train, Array.from({ length: c.B }, (_, j) => i * c.B + j))]);
+  const val = [seedsBatch(data.val, Array.from({ length: c.B }, (_, j) => j))];
   const model = new GPT(c.model, { seed: 1 });
   const opt = AdamW.forModel(model, { lr: 1e-3 });
   const trainer = new Trainer(model, opt, { schedule: { lr: 1e-3, warmup: 2, total: 100000 } });

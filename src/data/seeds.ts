@@ -1,7 +1,7 @@
 // Synthetic "seeds" task S1 (paper/PROTOCOL.md, Data): sequences packed with noisy chains of
 // seed-specific random functions, plus per-position labels (seed, next token, seed×next).
 // Pure TypeScript and deterministic from one integer seed. Not a batcher or a model input
-// pipeline; use sliceRows (or your own indexing) to take batches from a split.
+// pipeline; use sliceRows or seedsBatch (or your own indexing) to take batches from a split.
 
 import { Rng } from './rng';
 
@@ -212,4 +212,22 @@ export function sliceRows(split: SeedsSplit, rows: ArrayLike<number>): SeedsSpli
     seedNext: take(split.seedNext, new Int32Array(B * T)),
     fresh: take(split.fresh, new Uint8Array(B * T)),
   };
+}
+
+/** A batch of seeds rows: inputs, targets and the per-token labels the probes group by. */
+export interface SeedsBatch {
+  B: number;
+  T: number;
+  /** Input tokens [B, T]. */
+  x: Int32Array;
+  /** Next-token targets [B, T] (the same array as labels.next). */
+  y: Int32Array;
+  /** Per-token labels [B, T]: the governing seed, the next token, and the seed after it. */
+  labels: { seed: Int32Array; next: Int32Array; seedNext: Int32Array };
+}
+
+/** Rows `rows` of a split as a labelled batch (structurally a ProbeBatch with targets). */
+export function seedsBatch(split: SeedsSplit, rows: ArrayLike<number>): SeedsBatch {
+  const s = sliceRows(split, rows);
+  return { B: s.nSeq, T: s.T, x: s.tokens, y: s.next, labels: { seed: s.seed, next: s.next, seedNext: s.seedNext } };
 }
