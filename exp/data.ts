@@ -30,10 +30,10 @@ export function s1Task(cfg: ExpConfig, seed: number): SeedsData {
   return d;
 }
 
-/** The S1 training source (whole sequences, a fresh seeded order every epoch). */
+/** The S1 training source over {@link s1Task}'s data (whole sequences, a fresh seeded order every epoch). */
 export function s1Source(cfg: ExpConfig, seed: number): DataSource {
   const s = cfg.s1;
-  return seedsSource({ B: s.train.batch, T: s.T, seed, nTrain: s.nTrain, nVal: s.nVal, valBatches: Math.max(1, Math.floor(s.nVal / s.train.batch)) });
+  return seedsSource({ B: s.train.batch, T: s.T, seed, data: s1Task(cfg, seed), valBatches: Math.max(1, Math.floor(s.nVal / s.train.batch)) });
 }
 
 /** Probe batches of the first `nSeq` sequences of an S1 split, `batch` per forward, with the labels seed, next and seedNext. */

@@ -2,6 +2,7 @@
 // a seeds sequence), state()/setState() resumes the exact batch sequence, validation batches are
 // fixed, and the unigram baseline is measured on those validation targets. Pure CPU.
 import { expect, test } from "vitest";
+import { makeSeedsData } from "../src/data/seeds";
 import { unigramLoss } from "../src/data/text";
 import { makeDataSource, seedsSource, streamSource } from "../src/train/data";
 
@@ -23,6 +24,12 @@ test("seeds: x is a sequence, y its next tokens with -1 last; resume replays the
   expect(src.val.length).toBe(2);
   expect(src.unigram).toBeGreaterThan(3.5);
   expect(() => seedsSource({ B: 4, T: 16, seed: 1, nTrain: 20 }).setState(st)).toThrow(/does not fit this source/);
+  // Prebuilt splits: the same batches as generating them from the same arguments.
+  const data = makeSeedsData({ T: 16, seed: 1, nTrain: 20, nVal: 9 });
+  const given = seedsSource({ B: 3, T: 16, seed: 1, data, valBatches: 2 });
+  expect(given.val).toEqual(src.val);
+  expect(given.nextTrain()).toEqual(b);
+  expect(() => seedsSource({ B: 3, T: 8, seed: 1, data })).toThrow(/sequences of 16 tokens, not T = 8/);
 });
 
 test("stream: shuffled windows resume exactly; unigram is measured on the validation targets", () => {

@@ -1,7 +1,7 @@
 // Training data sources for the train CLI and experiments: S1 seeds sequences, bundled corpora
 // (SOTU, Moby-Dick) and local WikiText, each with resumable train batches, fixed validation
 // batches and the unigram baseline measured on exactly those validation targets. Node-only.
-import { makeSeedsData } from "../data/seeds";
+import { makeSeedsData, type SeedsData } from "../data/seeds";
 import { Rng } from "../data/rng";
 import {
   Batcher, encodeCorpus, encodeWikiText, getTokenizer, loadCorpus, packSequences, unigramLoss, type BatcherState,
@@ -56,10 +56,12 @@ function validTargets(batches: LMBatch[]): number[] {
 /**
  * The S1 seeds task (PROTOCOL.md defaults, sequences of length T): inputs are whole sequences,
  * targets the next tokens (-1, ignored, at the last position). Training rows are visited in a
- * fresh seeded order each epoch.
+ * fresh seeded order each epoch. Pass `data` to train on splits made elsewhere (their T must be
+ * `o.T`); otherwise they are generated from `o.seed`, `nTrain` and `nVal`.
  */
-export function seedsSource(o: SourceOptions & { nTrain?: number; nVal?: number }): DataSource {
-  const data = makeSeedsData({ T: o.T, seed: o.seed, nTrain: o.nTrain ?? 2048, nVal: o.nVal ?? 256 });
+export function seedsSource(o: SourceOptions & { nTrain?: number; nVal?: number; data?: SeedsData }): DataSource {
+  const data = o.data ?? makeSeedsData({ T: o.T, seed: o.seed, nTrain: o.nTrain ?? 2048, nVal: o.nVal ?? 256 });
+  if (data.train.T !== o.T) throw new Error(`seedsSource: the given data has sequences of ${data.train.T} tokens, not T = ${o.T}`);
   const { train, val: vs, vocabSize } = data;
   const B = o.B, T = o.T;
   const perEpoch = Math.floor(train.nSeq / B);
