@@ -1,5 +1,6 @@
 // Steady-state memory: after warm-up, repeating the same forward+backward creates no new GPU
-// buffers (released buffers come back from the pool once their encoder is submitted).
+// buffers (released buffers come back from the pool once their encoder is submitted); uniform
+// buffers with equal contents are shared within one encoder.
 import { expect, test } from "vitest";
 import { gelu, matmul, mean, randn, tidy, zeros } from "../src/node";
 import { gpu } from "./helpers/gpu";
@@ -27,4 +28,24 @@ test("repeated forward+backward creates zero new GPU buffers after warm-up", asy
   // Warm-up: step 0 allocates; step 1 may allocate gradient buffers that first outlive a step.
   expect(created.slice(2)).toEqual(new Array(4).fill(created[1]));
   zeros([1], { backend: "webgpu" }).dispose();
+});
+
+test("equal uniform contents share one buffer within an encoder, and only within it", async () => {
+  const rt = await gpu();
+  await rt.sync();
+  const a = rt.uniform(new Float32Array([1, 2, 3, 4]));
+  expect(rt.uniform(new Float32Array([1, 2, 3, 4]))).toBe(a);
+  expect(rt.uniform(new Float32Array([1, 2, 3, 5]))).not.toBe(a);
+  expect(rt.uniform(new Uint32Array([7, 0, 0, 0]))).toBe(rt.uniform(new Uint32Array([7, 0, 0, 0])));
+  // -0 and 0 differ in their bits, so they get their own buffers.
+  expect(rt.uniform(new Float32Array([-0, 2, 3, 4]))).not.toBe(rt.uniform(new Float32Array([0, 2, 3, 4])));
+  const pending = rt.pool.stats.bytesPending;
+  expect(rt.uniform(new Float32Array([1, 2, 3, 4]))).toBe(a); // no new pool buffer
+  expect(rt.pool.stats.bytesPending).toBe(pending);
+  rt.flush();
+  // After submit the buffers are back in the pool (and may be rewritten): the next encoder
+  // takes and writes a buffer of its own for the same contents.
+  rt.uniform(new Float32Array([1, 2, 3, 4]));
+  expect(rt.pool.stats.bytesPending).toBe(256);
+  await rt.sync();
 });

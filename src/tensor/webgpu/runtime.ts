@@ -63,6 +63,8 @@ export class WebGpuRuntime implements Backend {
   readonly pool: BufferPool;
   readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
   #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  /** Uniform buffers written for the open encoder, by content (see uniform()). */
+  #uniforms = new Map<string, GPUBuffer>();
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #errors: string[] = [];
@@ -153,11 +155,19 @@ export class WebGpuRuntime implements Backend {
     this.stats.dispatches++;
   }
 
-  /** A uniform buffer holding `data`, valid for the current encoder (returned to the pool at submit). */
+  /**
+   * A uniform buffer holding `data`, valid for the current encoder (returned to the pool at
+   * submit). Equal contents within one encoder share one buffer (AdamW's hyperparameters, for
+   * instance, are the same for every parameter of a step).
+   */
   uniform(data: Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>): GPUBuffer {
+    const key = new Uint32Array(data.buffer, data.byteOffset, data.length).join(",");
+    const hit = this.#uniforms.get(key);
+    if (hit) return hit;
     const buf = this.pool.acquire(data.byteLength, UNIFORM_USAGE, "uniform");
     this.device.queue.writeBuffer(buf, 0, data);
     this.pool.release(buf);
+    this.#uniforms.set(key, buf);
     return buf;
   }
 
@@ -189,6 +199,7 @@ export class WebGpuRuntime implements Backend {
       this.#encoder = null;
       this.stats.submits++;
     }
+    this.#uniforms.clear(); // their buffers go back to the pool now
     this.pool.onSubmit();
   }
 
