@@ -12,14 +12,14 @@ export interface ChildOutcome<T> {
 }
 
 /**
- * Runs `script args... <out.json>` in a fresh Node process with `env` added; forwards its
+ * Runs `script <out.json> args...` in a fresh Node process with `env` added; forwards its
  * stdout lines (prefixed) and keeps the tail of stderr for the error message.
  */
 export async function runChild<T>(script: string, args: string[], opts: { env?: Record<string, string>; timeoutMs: number; prefix: string }): Promise<ChildOutcome<T>> {
   const dir = mkdtempSync(join(tmpdir(), "metagrad-bench-"));
   const out = join(dir, "report.json");
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...process.execArgv, script, ...args.slice(0, 1), out, ...args.slice(1)], {
+  const child = spawn(process.execPath, [...process.execArgv, script, out, ...args], {
     env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"],
   });
   const errTail: string[] = [];

@@ -1,11 +1,11 @@
-// Polite-wait child: `tsx bench/lib/wait-child.ts <spin|polite> <out.json> [quick]`, run with METAGRAD_WAIT=spin
-// or unset. The same loop (a 512³ matmul, then rt.sync()) timed with tinybench, plus the CPU time
+// Polite-wait child: `tsx bench/lib/wait-child.ts <out.json> [quick]`, run with METAGRAD_WAIT=spin
+// or polite. The same loop (a 512³ matmul, then rt.sync()) timed with tinybench, plus the CPU time
 // this process burns while it waits (dawn.node spins the main thread on a plain await).
 import { init, gpuRuntime, matmul, noGrad, randn } from "../../src/node";
 import { writeFileAtomic } from "../../src/nn/atomic-write";
 import { BUDGETS, measure } from "./harness";
 
-const [, out, mode] = process.argv.slice(2); // <spin|polite> <out.json> [quick]
+const [out, mode] = process.argv.slice(2); // <out.json> [quick]
 await init({ backend: "webgpu" });
 const rt = gpuRuntime()!;
 const n = 512;

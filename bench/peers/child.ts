@@ -1,4 +1,4 @@
-// Peer child process: `tsx bench/peers/child.ts <metagrad|tfjs|jax> <out.json> [quick]`. Runs
+// Peer child process: `tsx bench/peers/child.ts <out.json> <metagrad|tfjs|jax> [quick]`. Runs
 // every peer case in one implementation: a check against the f64 reference on a small shape,
 // a cold first call, then tinybench samples of one call + GPU completion (polite wait).
 import { writeFileAtomic } from "../../src/nn/atomic-write";
@@ -26,7 +26,7 @@ export interface PeerReport {
   cases: PeerCaseResult[];
 }
 
-const [which, out, mode] = process.argv.slice(2);
+const [out, which, mode] = process.argv.slice(2); // <out.json> <impl> [quick]
 const quick = mode === "quick";
 // Full mode runs two rounds per implementation (suites/peers.ts), so each round samples a bit less.
 const budget = quick ? BUDGETS.quick : { ...BUDGETS.full, timeMs: 1000, minSamples: 4, warmup: 1 };

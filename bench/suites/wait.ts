@@ -16,7 +16,7 @@ export const waitSuite: Suite = {
   run: async (ctx) => {
     const rows: Record<string, WaitReport | string> = {};
     for (const mode of ["spin", "polite"]) {
-      const o = await runChild<WaitReport>(CHILD, [mode, ctx.quick ? "quick" : "full"], {
+      const o = await runChild<WaitReport>(CHILD, [ctx.quick ? "quick" : "full"], {
         env: mode === "spin" ? { METAGRAD_WAIT: "spin" } : { METAGRAD_WAIT: "polite" }, timeoutMs: 180_000, prefix: "    ",
       });
       if (!o.report) {
