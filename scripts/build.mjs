@@ -1,5 +1,7 @@
 // Builds the package: an ESM bundle for browsers (no Node built-ins), an ESM bundle for Node
 // (Dawn through the `webgpu` package, kept external), and type declarations via tsc.
+// `node scripts/build.mjs --browser-only` rebuilds just the browser bundle (test/browser.test.ts
+// does that when the source is newer than the bundle).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -17,6 +19,7 @@ await build({
   sourcemap: true,
   logLevel: "info",
 });
+if (process.argv.includes("--browser-only")) process.exit(0);
 await build({
   entryPoints: ["src/node.ts"],
   outfile: "dist/node/index.js",

@@ -47,18 +47,15 @@ function newest(dir: string): number {
 
 /**
  * Runs `npm run build` when a bundle or the declarations are missing. When only the browser bundle
- * is older than src/ (someone edited the source since), rebuilds just that bundle with the options
- * of scripts/build.mjs, so the page runs the same code as the Node side without a full tsc pass.
+ * is older than src/ (someone edited the source since), rebuilds just that bundle (build.mjs
+ * --browser-only), so the page runs the same code as the Node side without a full tsc pass.
  */
 async function ensureBuilt(): Promise<void> {
   const outs = [BUNDLE, join(ROOT, "dist", "node", "index.js"), join(ROOT, "dist", "types", "index.d.ts")];
   if (!outs.every((f) => existsSync(f))) {
     execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { cwd: ROOT, stdio: "pipe" });
   } else if (statSync(BUNDLE).mtimeMs < newest(join(ROOT, "src"))) {
-    await build({
-      entryPoints: [join(ROOT, "src", "index.ts")], outfile: BUNDLE, bundle: true, format: "esm",
-      platform: "browser", target: "es2022", sourcemap: true, logLevel: "silent",
-    });
+    execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs"), "--browser-only"], { cwd: ROOT, stdio: "pipe" });
   }
 }
 
