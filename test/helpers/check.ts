@@ -82,24 +82,28 @@ export function backwardWith(os: Tensor[], ws: Float64Array[], nondiff: number[]
   });
 }
 
-/** Central-difference gradient of the weighted output wrt input `idx` on cpu64. */
-export function numericGrad(c: OpCase, vals: Float64Array[], idx: number, ws: Float64Array[], h = 1e-6): Float64Array {
-  const g = new Float64Array(vals[idx].length);
+/** Central differences of a scalar function at `x`: (f(x + h·e_i) − f(x − h·e_i)) / 2h for every i. */
+export function centralDiff(f: (x: Float64Array) => number, x: Float64Array, h = 1e-6): Float64Array {
+  const g = new Float64Array(x.length);
   for (let i = 0; i < g.length; i++) {
-    const f = (delta: number): number => {
-      const v = vals.map((a) => a.slice());
-      v[idx][i] += delta;
-      return noGrad(() => {
-        const xs = build(c, v, "cpu64", false);
-        const os = outs(c.run(xs));
-        const r = weighted(os, ws, c.nondiff);
-        for (const t of [...xs, ...os]) t.dispose();
-        return r;
-      });
-    };
-    g[i] = (f(h) - f(-h)) / (2 * h);
+    const p = x.slice(), m = x.slice();
+    p[i] += h;
+    m[i] -= h;
+    g[i] = (f(p) - f(m)) / (2 * h);
   }
   return g;
+}
+
+/** Central-difference gradient of the weighted output wrt input `idx` on cpu64. */
+export function numericGrad(c: OpCase, vals: Float64Array[], idx: number, ws: Float64Array[], h = 1e-6): Float64Array {
+  return centralDiff((xi) => noGrad(() => {
+    const v = vals.map((a, j) => (j === idx ? xi : a));
+    const xs = build(c, v, "cpu64", false);
+    const os = outs(c.run(xs));
+    const r = weighted(os, ws, c.nondiff);
+    for (const t of [...xs, ...os]) t.dispose();
+    return r;
+  }), vals[idx], h);
 }
 
 /** Max of |a-b| / (atol + rtol·|b|): ≤ 1 means close. Returns the worst index too. */
