@@ -36,7 +36,7 @@ export class CliError extends Error {
 export const HELP = `usage: npm run exp -- [e1 … e6] [options]
 
 Reproduces the experiments of "A Meta-Learning Perspective on Transformers for Causal Language
-Modeling" (see /work/shared/paper/PROTOCOL.md). With no experiment named, runs all six.
+Modeling" (see docs/PROTOCOL.md). With no experiment named, runs all six.
 
   --config smoke|quick|paper  sizes: smoke (CI, seconds), quick (CPU + software Vulkan, ~10 min,
                               the default), paper (GPT-2-small sized, for a real GPU)

@@ -126,6 +126,6 @@ export const probesSuite: Suite = {
   run: async (ctx) => {
     const out: Record<string, unknown>[] = [];
     for (const c of configs(ctx.quick, rt().info.isSoftware)) out.push(await runConfig(ctx, c));
-    ctx.sections.probes = { definitions: "D1–D6 of paper/PROTOCOL.md (src/probes)", configs: out };
+    ctx.sections.probes = { definitions: "D1–D6 of docs/PROTOCOL.md (src/probes)", configs: out };
   },
 };

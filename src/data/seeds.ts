@@ -1,4 +1,4 @@
-// Synthetic "seeds" task S1 (paper/PROTOCOL.md, Data): sequences packed with noisy chains of
+// Synthetic "seeds" task S1 (docs/PROTOCOL.md, Data): sequences packed with noisy chains of
 // seed-specific random functions, plus per-position labels (seed, next token, seed×next).
 // Pure TypeScript and deterministic from one integer seed. Not a batcher or a model input
 // pipeline; use sliceRows or seedsBatch (or your own indexing) to take batches from a split.
