@@ -1,11 +1,11 @@
 // GPU k-means (D6's engine) against metrics.kmeansCpu: identical assignments, iterations and best
 // restart on separated data (webgpu and cpu64), the seeding from device-computed distances equals
 // the reference k-means++, empty clusters keep their centroid, ties go to the lower index, and the
-// cluster scores are invariant to label permutations.
+// cluster scores are invariant to label permutations; kmeansGpuMany matches kmeansGpu per k.
 import { beforeAll, expect, test } from "vitest";
 import { fromValues, tidy, type BackendName } from "../src/node";
 import {
-  ari, kmeansCpu, kmeansGpu, kmeansPlusPlusFromDistances, kmeansPlusPlusInit, matchedMacroF1, mulberry32, nmi,
+  ari, kmeansCpu, kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, kmeansPlusPlusInit, matchedMacroF1, mulberry32, nmi,
   pairwiseSqDistances, purity,
 } from "../src/probes/index";
 import { gpu } from "./helpers/gpu";
@@ -92,4 +92,20 @@ test("webgpu k-means scores: F1, NMI, ARI and purity are 1 under any permutation
   const merged = Int32Array.from(r.assign, (c) => (c === r.assign[labels.indexOf(1)] ? r.assign[labels.indexOf(0)] : c));
   expect(matchedMacroF1(merged, labels)).toBeLessThan(0.95);
   expect(purity(merged, labels)).toBeLessThan(1);
+});
+
+test("cpu64: kmeansGpuMany gives each k the result kmeansGpu gives it alone; equal k share one result", async () => {
+  const n = 90, d = 3;
+  const { X } = blobs(n, d, 5, 6);
+  const x = fromValues(X, [n, d], { backend: "cpu64" });
+  const many = await kmeansGpuMany(x, [3, 5, 3], { restarts: 2, seed: 2 });
+  expect(many[2]).toBe(many[0]);
+  for (const [i, k] of [[0, 3], [1, 5]]) {
+    const one = await kmeansGpu(x, k, { restarts: 2, seed: 2 });
+    expect([...many[i]!.assign]).toEqual([...one.assign]);
+    expect(many[i]!.inertia).toBe(one.inertia);
+    expect(many[i]!.iterations).toBe(one.iterations);
+  }
+  await expect(kmeansGpuMany(x, [3, 91])).rejects.toThrow(/need 1 ≤ k ≤ n \(k=91, n=90\)/);
+  x.dispose();
 });

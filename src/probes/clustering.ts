@@ -3,7 +3,7 @@
 // (kmeans.ts, k = number of classes of the label among the samples, several restarts) and the
 // clusters are scored against each label on the host: Hungarian-matched macro F1, NMI, ARI, purity.
 import { indexSelect, reshape, type Tensor } from "../tensor/index";
-import { kmeansGpu, joinRows, type KmeansGpuOptions } from "./kmeans";
+import { kmeansGpuMany, joinRows, type KmeansGpuOptions } from "./kmeans";
 import { ari, matchedMacroF1, mulberry32, nmi, purity } from "./metrics";
 import { RESIDUAL_TAPS, type PassOutput, type PrepareEnv, type Probe, type ProbeContext } from "./probe";
 
@@ -90,27 +90,28 @@ export function clustering(opts: ClusteringOptions): Probe<ClusteringResult> {
       const labelOf = (l: string) => Int32Array.from(positions, (p) => out.batches[p.forward].labels![l][p.index]);
       const result: ClusteringResult = { definition: "D6", reading: D6_READING, n: positions.length, positions, labels: {} };
       if (positions.length === 0) throw new Error("D6: no position carries every label");
-      const layers = out.pieces(`${name}.reps`);
-      for (const l of labels) {
-        const y = labelOf(l);
-        const k = opts.k?.[l] ?? new Set(y).size;
-        const s: LabelClusterScores = { k, f1: [], nmi: [], ari: [], purity: [], inertia: [], iterations: [] };
-        for (const pieces of layers) {
-          const X = joinRows(pieces);
-          try {
-            const r = await kmeansGpu(X, Math.min(k, positions.length), { ...opts, seed });
+      const ys = labels.map(labelOf);
+      const ks = ys.map((y, i) => opts.k?.[labels[i]] ?? new Set(y).size);
+      const scores: LabelClusterScores[] = ks.map((k) => ({ k, f1: [], nmi: [], ari: [], purity: [], inertia: [], iterations: [] }));
+      // Layer by layer: each layer's rows are joined, read back and seeded from once for all labels.
+      for (const pieces of out.pieces(`${name}.reps`)) {
+        const X = joinRows(pieces);
+        try {
+          const rs = await kmeansGpuMany(X, ks.map((k) => Math.min(k, positions.length)), { ...opts, seed });
+          rs.forEach((r, i) => {
+            const s = scores[i]!, y = ys[i]!;
             s.f1.push(matchedMacroF1(r.assign, y));
             s.nmi.push(nmi(r.assign, y));
             s.ari.push(ari(r.assign, y));
             s.purity.push(purity(r.assign, y));
             s.inertia.push(r.inertia);
             s.iterations.push(r.iterations);
-          } finally {
-            if (X !== pieces[0]) X.dispose();
-          }
+          });
+        } finally {
+          if (X !== pieces[0]) X.dispose();
         }
-        result.labels[l] = s;
       }
+      labels.forEach((l, i) => { result.labels[l] = scores[i]!; });
       return result;
     },
   };

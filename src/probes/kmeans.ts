@@ -54,25 +54,40 @@ const run = <T>(f: () => T): T => noGrad(() => tidy(f));
  * recomputed in f64 on the host from the final assignment and centroids).
  */
 export async function kmeansGpu(X: Tensor, k: number, opts: KmeansGpuOptions = {}): Promise<KmeansGpuResult> {
+  return (await kmeansGpuMany(X, [k], opts))[0]!;
+}
+
+/**
+ * {@link kmeansGpu} of the same rows for several k (D6 clusters each layer once per label): X is
+ * read back, and the distances for the seeding computed, once; equal k share one result.
+ */
+export async function kmeansGpuMany(X: Tensor, ks: readonly number[], opts: KmeansGpuOptions = {}): Promise<KmeansGpuResult[]> {
   if (X.rank !== 2) throw new Error(`kmeansGpu: X must be [n, d], got [${X.shape.join(", ")}]`);
   const [n, d] = X.shape;
   const { restarts: R = 4, iters = 100, seed = 0, checkEvery = 8 } = opts;
-  if (!(k >= 1 && k <= n)) throw new Error(`kmeansGpu: need 1 ≤ k ≤ n (k=${k}, n=${n})`);
-  if (R < 1) throw new Error("kmeansGpu: restarts must be ≥ 1");
-  if (opts.init && (opts.init.length !== R || opts.init.some((r) => r.length !== k))) {
-    throw new Error(`kmeansGpu: init must hold ${R} lists (one per restart) of ${k} row indices`);
+  for (const k of ks) {
+    if (!(k >= 1 && k <= n)) throw new Error(`kmeansGpu: need 1 ≤ k ≤ n (k=${k}, n=${n})`);
+    if (opts.init && (opts.init.length !== R || opts.init.some((r) => r.length !== k))) {
+      throw new Error(`kmeansGpu: init must hold ${R} lists (one per restart) of ${k} row indices`);
+    }
   }
+  if (R < 1) throw new Error("kmeansGpu: restarts must be ≥ 1");
   const seeding = opts.seeding ?? (n <= 4096 ? "distances" : "exact");
   const D = seeding === "distances" && !opts.init ? run(() => pairwiseSqDistances(X)) : null;
   const [xh, dh] = await readAll(D ? [X, D] : [X]);
   D?.dispose();
-  const init = new Float64Array(R * k * d);
-  for (let r = 0; r < R; r++) {
-    const rows = opts.init ? Array.from(opts.init[r]) : dh ? kmeansPlusPlusFromDistances(dh, n, k, mulberry32(seed + r)) : kmeansPlusPlusInit(xh, n, d, k, mulberry32(seed + r));
-    rows.forEach((row, c) => init.set(xh.subarray(row * d, row * d + d), (r * k + c) * d));
+  const byK = new Map<number, KmeansGpuResult>();
+  for (const k of ks) {
+    if (byK.has(k)) continue;
+    const init = new Float64Array(R * k * d);
+    for (let r = 0; r < R; r++) {
+      const rows = opts.init ? Array.from(opts.init[r]) : dh ? kmeansPlusPlusFromDistances(dh, n, k, mulberry32(seed + r)) : kmeansPlusPlusInit(xh, n, d, k, mulberry32(seed + r));
+      rows.forEach((row, c) => init.set(xh.subarray(row * d, row * d + d), (r * k + c) * d));
+    }
+    const { assign, centroids, iterations } = await lloyd(X, init, R, k, iters, checkEvery);
+    byK.set(k, best(xh, assign, centroids, n, d, k, R, iterations));
   }
-  const { assign, centroids, iterations } = await lloyd(X, init, R, k, iters, checkEvery);
-  return best(xh, assign, centroids, n, d, k, R, iterations);
+  return ks.map((k) => byK.get(k)!);
 }
 
 /** Lloyd iterations of R restarts side by side from `init` [R·k, d]; assignments are [n, R]. */
