@@ -1,7 +1,7 @@
 // AdamW on the fused in-place update op, the warm-up + cosine learning-rate schedule, and global
 // gradient-norm clipping computed on the GPU (the clip factor stays a tensor: no readback).
 import {
-  add, adamwUpdate, div, full, maximum, neg, noGrad, sqrt, sumSquares, type Tensor,
+  add, adamwUpdate, concat, div, full, maximum, neg, noGrad, reshape, sqrt, sum, sumSquares, type Tensor,
 } from "../tensor/index";
 import { Linear } from "./layers";
 import type { Module } from "./module";
@@ -112,14 +112,11 @@ export function lrAt(step: number, s: LrSchedule): number {
  */
 export function clipFactor(params: Iterable<Tensor>, maxNorm: number): { norm: Tensor; scale: Tensor } {
   return noGrad(() => {
-    let sq: Tensor | null = null;
-    for (const p of params) {
-      if (!p.grad) continue;
-      const s = sumSquares(p.grad);
-      sq = sq ? add(sq, s) : s;
-    }
-    if (!sq) throw new Error("clipFactor: no parameter has a gradient (call backward() first)");
-    const norm = sqrt(sq);
+    // One Σg² per parameter, gathered into one vector (buffer copies on the GPU) and summed once,
+    // rather than a chain of scalar adds: one dispatch instead of one per parameter.
+    const sqs = [...params].flatMap((p) => (p.grad ? [reshape(sumSquares(p.grad), [1])] : [])); // P × [1]
+    if (!sqs.length) throw new Error("clipFactor: no parameter has a gradient (call backward() first)");
+    const norm = sqrt(sum(concat(sqs)));
     const ratio = div(maxNorm, add(norm, 1e-6));
     return { norm, scale: neg(maximum(neg(ratio), -1)) };
   });
