@@ -6,7 +6,7 @@
 import {
   add, concat, crossEntropy, div, grad, mul, neg, noGrad, randn, reshape, slice, sqrt, sub, sum, sumSquares, type Tensor,
 } from "../tensor/index";
-import { STACK_LIMIT, deferred, tiledTargets } from "./stream";
+import { STACK_LIMIT, Stash, deferred, tiledTargets } from "./stream";
 import { joinField, maskUnscored, meanFinite } from "./host";
 import { lensLogits, type Lens, type PassOutput, type Probe, type ProbeContext } from "./probe";
 
@@ -101,7 +101,7 @@ export function alignment(opts: AlignmentOptions = {}): Probe<AlignmentResult> {
   const parts = { input: opts.input ?? "in", attn: opts.attn ?? "attn_out", mlp: opts.mlp ?? "mlp_out" };
   const seed = opts.seed ?? 0;
   const q = Q;
-  let stash: { ctx: ProbeContext; layers: { h: Tensor; out: Tensor; a: Tensor; f: Tensor }[] } | null = null;
+  const stash = new Stash<{ h: Tensor; out: Tensor; a: Tensor; f: Tensor }>();
   return {
     name,
     definition: "D2",
@@ -117,16 +117,14 @@ export function alignment(opts: AlignmentOptions = {}): Probe<AlignmentResult> {
       };
       const h = sib(parts.input), a = sib(parts.attn), f = sib(parts.mlp);
       if (deferred(ctx)) {
-        if (stash?.ctx !== ctx) stash = { ctx, layers: [] };
-        stash.layers[l] = { h, out, a, f };
+        stash.put(ctx, l, { h, out, a, f });
         return;
       }
       const C = h.shape[h.rank - 1], flat = (t: Tensor) => reshape(t, [t.size / C, C]);
       measure(ctx, name, seed, flat(h).detach(), flat(out), flat(a), flat(f), 1, l);
     },
     onForwardEnd(ctx: ProbeContext) {
-      const layers = stash?.ctx === ctx ? stash.layers : [];
-      stash = null;
+      const layers = stash.take(ctx);
       if (layers.length === 0) return;
       const L = layers.length, { h } = layers[0], C = h.shape[h.rank - 1], N = h.size / C;
       const flat = (t: Tensor) => reshape(t, [N, C]);

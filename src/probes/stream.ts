@@ -8,26 +8,26 @@ import type { ProbeContext } from "./probe";
 /** Largest (L+1)·N·V logits tensor computed in one go (elements); beyond it, layer by layer. */
 export const STACK_LIMIT = 1 << 26;
 
-/** The stream tensors of the current forward, in index order. */
-export class Stash {
+/** What a probe keeps from the taps of the current forward, in index order (tensors by default). */
+export class Stash<T = Tensor> {
   #ctx: ProbeContext | null = null;
-  #hs: Tensor[] = [];
+  #items: T[] = [];
 
-  /** Keeps a reference to tap `index` of the forward of `ctx` (no copy). */
-  put(ctx: ProbeContext, index: number, h: Tensor): void {
+  /** Keeps `item` (tensors by reference, no copy) at `index` for the forward of `ctx`. */
+  put(ctx: ProbeContext, index: number, item: T): void {
     if (this.#ctx !== ctx) {
       this.#ctx = ctx;
-      this.#hs = [];
+      this.#items = [];
     }
-    this.#hs[index] = h;
+    this.#items[index] = item;
   }
 
-  /** The stashed tensors of the forward of `ctx` (empty when none), and forgets them. */
-  take(ctx: ProbeContext): Tensor[] {
-    const hs = this.#ctx === ctx ? this.#hs : [];
+  /** The items kept for the forward of `ctx` (empty when none), and forgets them. */
+  take(ctx: ProbeContext): T[] {
+    const items = this.#ctx === ctx ? this.#items : [];
     this.#ctx = null;
-    this.#hs = [];
-    return hs;
+    this.#items = [];
+    return items;
   }
 }
 
