@@ -20,6 +20,12 @@ export interface TapHook {
   wantsProbs?: boolean | ((layer: number) => boolean);
 }
 
+/** Whether `hook` (if any) asks for the attention probabilities of `layer`. */
+export function hookWantsProbs(hook: TapHook | null | undefined, layer: number): boolean {
+  const w = hook?.wantsProbs;
+  return typeof w === "function" ? w(layer) : w === true;
+}
+
 /** A neural-network module: owns parameters and child modules under dotted names. */
 export abstract class Module {
   /** Training mode flag (switched by train()/eval(); no layer here behaves differently yet). */
@@ -134,8 +140,7 @@ export abstract class Module {
 
   /** Whether the hook asks for attention probabilities of `layer`. */
   protected wantsProbs(layer: number): boolean {
-    const w = this.#hook?.wantsProbs;
-    return typeof w === "function" ? w(layer) : w === true;
+    return hookWantsProbs(this.#hook, layer);
   }
 
   /** Drops every parameter's gradient (disposing it). */

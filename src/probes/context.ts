@@ -51,8 +51,7 @@ export function parseSlot(slot: string): [string, number] {
 
 /** The state of one forward pass under a ProbeSet. */
 export class Forward {
-  /** Tap names seen in this forward (a repeat starts the next forward). */
-  readonly seen = new Set<string>();
+  /** The taps of this forward so far, by name (a name that repeats starts the next forward). */
   readonly taps = new Map<string, Tensor>();
   /** Per probe: the distinct tensors matched so far and their stream index. */
   readonly idents = new Map<object, Map<Tensor, number>>();

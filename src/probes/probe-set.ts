@@ -6,7 +6,7 @@ import {
   backendOf, fromValues, keep, mul, noGrad, tidy, add, type BackendName, type Tensor,
 } from "../tensor/index";
 import { GPT } from "../nn/gpt";
-import type { Module, TapHook } from "../nn/module";
+import { hookWantsProbs, type Module, type TapHook } from "../nn/module";
 import { flushBackend, type StepResult, type Trainer } from "../nn/train";
 import { Forward, packRow, type ForwardEnv } from "./context";
 import { TapPattern } from "./pattern";
@@ -99,8 +99,7 @@ export class ProbeSet {
         prev?.tap(name, x);
         this.#tap(name, x);
       },
-      wantsProbs: (l) => (this.#armed?.probs ?? false) ||
-        (typeof prev?.wantsProbs === "function" ? prev.wantsProbs(l) : prev?.wantsProbs === true),
+      wantsProbs: (l) => (this.#armed?.probs ?? false) || hookWantsProbs(prev, l),
     });
   }
 
@@ -239,7 +238,7 @@ export class ProbeSet {
   #tap(name: string, x: Tensor): void {
     const a = this.#armed;
     if (!a) return;
-    if (a.fwd?.seen.has(name)) this.#endForward();
+    if (a.fwd?.taps.has(name)) this.#endForward();
     if (!a.fwd) {
       if (a.done >= a.batches.length) {
         throw new Error(`ProbeSet: forward ${a.done + 1} of a step armed for ${a.batches.length} batch(es)`);
@@ -247,7 +246,6 @@ export class ProbeSet {
       a.fwd = new Forward(a.done, a.batches[a.done], this.#env(a.mode));
     }
     const f = a.fwd;
-    f.seen.add(name);
     f.taps.set(name, x);
     for (const e of a.entries) {
       if (!e.pattern.test(name)) continue;
