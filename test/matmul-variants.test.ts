@@ -66,12 +66,26 @@ describe("matmul variants vs f64", () => {
     });
   }
 
+  test("rowubo at its defaults (16 rows, 8 windows of 64 KiB) over two dispatches, batched and transposed B", async () => {
+    const rt = await gpu();
+    for (const [M, batch, transB] of [[256, 1, false], [128, 2, true]] as const) {
+      const p: MatmulShape = { M, N: 8, K: 1024, batch, transA: false, transB, bShared: true };
+      const plan = matmulVariantKernel("rowubo", p)!;
+      const fake = {} as GPUBuffer;
+      expect(plan.launches(fake, fake, fake).map((l) => l.grid)).toEqual([[8, 1, 1], [8, 1, 1]]); // 128 rows = 8 blocks of 16
+      const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
+      for (let i = 0; i < want.length; i++) {
+        expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} at ${i}`).toBeLessThan(1e-4 * Math.sqrt(1024) + 1e-4 * Math.abs(want[i]));
+      }
+    }
+  });
+
   test("rowubo declines what it cannot run", () => {
     const p = (M: number, N: number, K: number, o: Partial<MatmulShape> = {}): MatmulShape =>
       ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true, ...o });
     expect(matmulVariantKernel("rowubo", p(64, 64, 64, { transA: true }))).toBeNull();
     expect(matmulVariantKernel("rowubo", p(64, 64, 64, { batch: 2, bShared: false }))).toBeNull();
-    expect(matmulVariantKernel("rowubo", p(60, 64, 64))).toBeNull(); // rows not a multiple of 8
+    expect(matmulVariantKernel("rowubo", p(60, 64, 64))).toBeNull(); // rows not a multiple of the 16 rows chosen at K = 64
     expect(matmulVariantKernel("rowubo", p(64, 64, 62))).toBeNull(); // K not a multiple of 4
     expect(matmulVariantKernel("rowubo", p(64, 64, 8192, {}), { rows: 8 })).toBeNull(); // 8 rows exceed 64 KiB
   });

@@ -1,13 +1,12 @@
 // Matmul suite: every kernel variant (including the ones the selection rejects) at square and
 // GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
 // (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
-import { fromValues, matmul, randn, zeros, type Tensor } from "../../src/node";
+import { matmul, randn, zeros, type Tensor } from "../../src/node";
 import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
-import { Philox } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
 import { GPT_SHAPES } from "../lib/shapes";
-import { matmulReference } from "../../test/helpers/matmul";
+import { runMatmulVariant } from "../../test/helpers/matmul";
 
 /** A kernel variant as the bench names it. */
 interface Candidate {
@@ -40,16 +39,9 @@ function describeShape(p: MatmulShape): string {
 /** Checks one variant with the case's transpose flags on a small shape against f64. */
 async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: string; maxErr: number; ok: boolean }> {
   const small = shape(96, 40, 36, p.transA, p.transB); // fits every variant that fits p
-  const plan = matmulVariantKernel(c.variant, small, c.opts);
-  if (!plan) return { shape: describeShape(small), maxErr: NaN, ok: false };
-  const g = new Philox(11);
-  const av = Float64Array.from({ length: small.M * small.K }, () => g.normal());
-  const bv = Float64Array.from({ length: small.K * small.N }, () => g.normal());
-  const a = fromValues(av, [av.length]), b = fromValues(bv, [bv.length]), out = zeros([small.M * small.N]);
-  for (const l of plan.launches(a.storage.buffer, b.storage.buffer, out.storage.buffer)) rt().dispatch(plan.k, l.buffers, l.grid);
-  const got = await out.data();
-  for (const t of [a, b, out]) t.dispose();
-  return { shape: describeShape(small), ...compare(got, matmulReference(small, av, bv), 1e-4, 1e-4) };
+  const r = await runMatmulVariant(rt(), c.variant, small, c.opts);
+  if (!r) return { shape: describeShape(small), maxErr: NaN, ok: false };
+  return { shape: describeShape(small), ...compare(r.got, r.want, 1e-4, 1e-4) };
 }
 
 async function variantCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[], sweep: string[]): Promise<void> {

@@ -60,9 +60,11 @@ export async function kmeansGpu(X: Tensor, k: number, opts: KmeansGpuOptions = {
 /**
  * {@link kmeansGpu} of the same rows for several k (D6 clusters each layer once per label): X is
  * read back, and the distances for the seeding computed, once; equal k share one result.
+ * `opts.init` (explicit initial rows) allows a single distinct k.
  */
 export async function kmeansGpuMany(X: Tensor, ks: readonly number[], opts: KmeansGpuOptions = {}): Promise<KmeansGpuResult[]> {
   if (X.rank !== 2) throw new Error(`kmeansGpu: X must be [n, d], got [${X.shape.join(", ")}]`);
+  if (opts.init && new Set(ks).size > 1) throw new Error("kmeansGpuMany: explicit init rows fit one k; got several");
   const [n, d] = X.shape;
   const { restarts: R = 4, iters = 100, seed = 0, checkEvery = 8 } = opts;
   for (const k of ks) {

@@ -7,7 +7,9 @@
 // A uniform binding holds at most 64 KiB, so A is bound as up to U windows of P rows each and
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
-// window of C at the same row offset. A must not be transposed.
+// window of C at the same row offset. A must not be transposed, and a batched B must be shared
+// (the batches then stack into one tall A). P must divide M, so an M with no divisor near
+// 64 KiB / (4K) runs in more, smaller dispatches.
 import type { BufferBinding, Kernel } from "../tensor/webgpu/runtime";
 import type { MatmulLaunch, MatmulShape } from "./matmul";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
@@ -44,7 +46,8 @@ function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
   }
   if (!P) return null;
   const U = Math.min(o.windows, M / P);
-  return (U * P * N) % 64 === 0 ? { M, P, U } : null;
+  // Later dispatches bind C at row U·P: a 256-byte offset (a single dispatch binds it at 0).
+  return U * P === M || (U * P * N) % 64 === 0 ? { M, P, U } : null;
 }
 
 /** Whether rowubo handles this shape with these options. */

@@ -3,7 +3,7 @@
 import { Backend, DType, Storage } from "../storage";
 import { BufferPool } from "./pool";
 
-/** A buffer bound whole, or a byte window of one (`offset` and `size` multiples of 256). */
+/** A buffer bound whole, or a byte window of one (`offset` a multiple of 256, `size` of 4). */
 export type BufferBinding = GPUBuffer | GPUBufferBinding;
 
 /** The bind-group resource for a {@link BufferBinding}. */
