@@ -107,5 +107,6 @@ test("cpu64: kmeansGpuMany gives each k the result kmeansGpu gives it alone; equ
     expect(many[i]!.iterations).toBe(one.iterations);
   }
   await expect(kmeansGpuMany(x, [3, 91])).rejects.toThrow(/need 1 ≤ k ≤ n \(k=91, n=90\)/);
+  await expect(kmeansGpuMany(x, [3, 5], { restarts: 1, init: [[0, 1, 2]] })).rejects.toThrow(/init rows fit one k/);
   x.dispose();
 });
