@@ -3,25 +3,14 @@
 // delivers every step's record, GPU values match cpu64, and D1 at layer L is the model's loss.
 import { beforeAll, describe, expect, test } from "vitest";
 import { fromValues, gpuRuntime, readAll, tidy, type BackendName } from "../src/node";
-import { AdamW, GPT, Linear, Module, Trainer, type GPTConfig, type LMBatch } from "../src/nn/index";
+import { Linear, Module, type LMBatch } from "../src/nn/index";
 import { ProbeSet, alignment, innerLoss, matchTap, norms, type ProbeRecord } from "../src/probes/index";
 import { gpu } from "./helpers/gpu";
+import { TINY, tinyBatch, tinySetup } from "./helpers/tiny-gpt";
 
-const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };
-const B = 2, T = 8;
-
-function batch(offset = 0): LMBatch {
-  const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3 + offset) % 11);
-  const y = Int32Array.from({ length: B * T }, (_, i) => (i % T === 5 ? -1 : (i * 5 + 1 + offset * 3) % 11));
-  return { B, T, x, y };
-}
-
-function setup(backend: BackendName) {
-  const model = new GPT(CFG, { backend, seed: 5 });
-  const opt = AdamW.forModel(model, { lr: 1e-2 });
-  const trainer = new Trainer(model, opt, { schedule: { lr: 1e-2, warmup: 1, total: 100, minLr: 1e-2 } });
-  return { model, opt, trainer, dispose: () => (model.dispose(), opt.dispose()) };
-}
+const CFG = TINY, B = 2, T = 8;
+const batch = (offset = 0): LMBatch => tinyBatch(B, offset, 5);
+const setup = (backend: BackendName) => tinySetup(backend);
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 2e-4, atol = 1e-5): void {
   expect(a.length).toBe(b.length);

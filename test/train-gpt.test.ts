@@ -3,28 +3,16 @@
 // the big batch, a step submits once and reads back once, and GPU memory stays flat over 50 steps.
 import { beforeAll, expect, test } from "vitest";
 import { gpuRuntime, type BackendName } from "../src/node";
-import { AdamW, GPT, Trainer, type GPTConfig, type LMBatch } from "../src/nn/index";
+import type { LMBatch } from "../src/nn/index";
 import { gpu } from "./helpers/gpu";
-
-const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };
+import { tinyBatch, tinySetup } from "./helpers/tiny-gpt";
 
 beforeAll(async () => {
   await gpu();
 });
 
-function batch(B: number, offset = 0): LMBatch {
-  const T = 8;
-  const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3 + offset) % 11);
-  const y = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1 + offset * 3) % 11);
-  return { B, T, x, y };
-}
-
-function setup(backend: BackendName, lr = 1e-2, seed = 5) {
-  const model = new GPT(CFG, { backend, seed });
-  const opt = AdamW.forModel(model, { lr });
-  const trainer = new Trainer(model, opt, { schedule: { lr, warmup: 1, total: 1000, minLr: lr } });
-  return { model, opt, trainer, dispose: () => (model.dispose(), opt.dispose()) };
-}
+const batch = (B: number, offset = 0): LMBatch => tinyBatch(B, offset);
+const setup = tinySetup;
 
 async function curve(backend: BackendName, steps: number, b = batch(2)): Promise<number[]> {
   const s = setup(backend);
