@@ -24,18 +24,18 @@ export function rowbcastFits(p: MatmulShape, o: RowbcastOptions): boolean {
 
 /**
  * WGSL statements that load `bj = op(B)[4k+j, 4n4..4n4+3]` for j = 0..3 as vec4f, given `B`,
- * `bOff` (vec4 offset of this batch's B), `k` (vec4 step along K) and `n4` (vec4 column of C).
- * Shared by rowbcast and rowubo.
+ * `k` (vec4 step along K), `n4` (vec4 column of C) and `bOff`, the WGSL expression of this
+ * batch's vec4 offset into B. Shared by rowbcast and rowubo.
  */
-export function rowbcastLoadB(p: MatmulShape): string {
+export function rowbcastLoadB(p: MatmulShape, bOff: string): string {
   const N4 = p.N / 4, K4 = p.K / 4;
   return p.transB
-    ? `let u0 = B[bOff + (n4 * 4u + 0u) * ${K4}u + k]; let u1 = B[bOff + (n4 * 4u + 1u) * ${K4}u + k];
-    let u2 = B[bOff + (n4 * 4u + 2u) * ${K4}u + k]; let u3 = B[bOff + (n4 * 4u + 3u) * ${K4}u + k];
+    ? `let u0 = B[${bOff} + (n4 * 4u + 0u) * ${K4}u + k]; let u1 = B[${bOff} + (n4 * 4u + 1u) * ${K4}u + k];
+    let u2 = B[${bOff} + (n4 * 4u + 2u) * ${K4}u + k]; let u3 = B[${bOff} + (n4 * 4u + 3u) * ${K4}u + k];
     let b0 = vec4f(u0.x, u1.x, u2.x, u3.x); let b1 = vec4f(u0.y, u1.y, u2.y, u3.y);
     let b2 = vec4f(u0.z, u1.z, u2.z, u3.z); let b3 = vec4f(u0.w, u1.w, u2.w, u3.w);`
-    : `let b0 = B[bOff + (k * 4u + 0u) * ${N4}u + n4]; let b1 = B[bOff + (k * 4u + 1u) * ${N4}u + n4];
-    let b2 = B[bOff + (k * 4u + 2u) * ${N4}u + n4]; let b3 = B[bOff + (k * 4u + 3u) * ${N4}u + n4];`;
+    : `let b0 = B[${bOff} + (k * 4u + 0u) * ${N4}u + n4]; let b1 = B[${bOff} + (k * 4u + 1u) * ${N4}u + n4];
+    let b2 = B[${bOff} + (k * 4u + 2u) * ${N4}u + n4]; let b3 = B[${bOff} + (k * 4u + 3u) * ${N4}u + n4];`;
 }
 
 /** Kernel and grid of the rowbcast variant; call only when {@link rowbcastFits}. */
@@ -45,7 +45,7 @@ export function rowbcastKernel(p: MatmulShape, o: RowbcastOptions): { k: Kernel;
   const rows = [...Array(R).keys()];
   // Row index of C row m0+r, clamped so the (uniform) loads of a partial last block stay in range.
   const row = (r: number) => (M % R === 0 ? `m0 + ${r}u` : `min(m0 + ${r}u, ${M - 1}u)`);
-  const loadB = rowbcastLoadB(p);
+  const loadB = rowbcastLoadB(p, "bOff");
   let body: string;
   if (p.transA) {
     // A stored [K, M]: row k+j of A holds op(A)[m0..m0+R, k+j]; tj_g = op(A)[m0+4g..+3, 4k+j].

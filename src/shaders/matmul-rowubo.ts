@@ -55,16 +55,18 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
   return layout(p, o) !== null;
 }
 
-/** Kernel and dispatches of the rowubo variant; call only when {@link rowuboFits}. */
-export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; launches: MatmulLaunch } {
-  const { M, P, U } = layout(p, o)!;
+/** Kernel and dispatches of the rowubo variant, or null when it cannot run the shape ({@link rowuboFits}). */
+export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; launches: MatmulLaunch } | null {
+  const fit = layout(p, o);
+  if (!fit) return null;
+  const { M, P, U } = fit;
   const { N, K } = p;
   const R = o.rows, N4 = N / 4, K4 = K / 4, perWindow = P / R;
   const rows = [...Array(R).keys()];
   const windows = [...Array(U).keys()];
   const loop = (u: number) => `
       for (var k = 0u; k < ${K4}u; k++) {
-        ${rowbcastLoadB(p)}
+        ${rowbcastLoadB(p, "0u")}
         ${rows.map((r) => `let a${r} = A${u}[base + ${r * K4}u + k];`).join(" ")}
         ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
       }`;
@@ -79,7 +81,6 @@ export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; lau
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let n4 = wid.y * ${o.wg}u + lid.x;
   if (n4 >= ${N4}u) { return; }
-  let bOff = 0u;
   let base = (wid.x % ${perWindow}u) * ${R * K4}u; // first vec4 of the block's rows in its window
   ${rows.map((r) => `var acc${r} = vec4f(0.0);`).join(" ")}
   switch (wid.x / ${perWindow}u) {

@@ -94,8 +94,7 @@ export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): Mat
 export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
   opts: MatmulVariantOptions = {}): MatmulKernelPlan | null {
   if (variant === "rowubo") {
-    const o = { ...rowuboDefault(p), ...opts };
-    return rowuboFits(p, o) ? rowuboKernel(p, o) : null;
+    return rowuboKernel(p, { ...rowuboDefault(p), ...opts });
   }
   if (variant === "rowbcast") {
     const o = { ...ROWBCAST_DEFAULT, ...opts };
