@@ -84,11 +84,12 @@ function writeReport(complete: boolean): void {
     results: ctx.results,
     ...ctx.sections,
   };
+  const json = `${JSON.stringify(report, null, 1)}\n`;
   const md = renderMarkdown(report as unknown as ResultFile);
-  writeFileAtomic(file, `${JSON.stringify(report, null, 1)}\n`);
+  writeFileAtomic(file, json);
   writeFileAtomic(file.replace(/\.json$/, "") + ".md", md);
   if (!values.out) {
-    writeFileAtomic(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 1)}\n`);
+    writeFileAtomic(join(here, "results", "latest.json"), json);
     writeFileAtomic(join(here, "results", "latest.md"), md);
   }
 }
