@@ -51,7 +51,6 @@ export interface NormsResult {
 export const D3_READING = "norms: ‖h^l_t‖₂ of the residual stream (before any LayerNorm) per layer, position, " +
   "token and next token; ‖E[v]‖, ‖W_U[v]‖; Spearman with log token frequency (D3)";
 
-
 /** D3 probe. Per-step key `${name}.norm` [l]; the rest in evaluation passes. */
 export function norms(opts: NormsOptions = {}): Probe<NormsResult> {
   const name = opts.name ?? "D3";
