@@ -2,15 +2,14 @@
 // forward) on a tiny GPT: probes change neither losses nor gradients (bit-identical on webgpu), a probed step still reads back once, the ring
 // delivers every step's record, GPU values match cpu64, and D1 at layer L is the model's loss.
 import { beforeAll, describe, expect, test } from "vitest";
-import { fromValues, gpuRuntime, readAll, tidy, type BackendName } from "../src/node";
+import { fromValues, gpuRuntime, readAll, tidy } from "../src/node";
 import { Linear, Module, type LMBatch } from "../src/nn/index";
 import { ProbeSet, alignment, innerLoss, matchTap, norms, type ProbeRecord } from "../src/probes/index";
 import { gpu } from "./helpers/gpu";
 import { TINY, tinyBatch, tinySetup } from "./helpers/tiny-gpt";
 
-const CFG = TINY, B = 2, T = 8;
+const B = 2, T = 8;
 const batch = (offset = 0): LMBatch => tinyBatch(B, offset, 5);
-const setup = (backend: BackendName) => tinySetup(backend);
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 2e-4, atol = 1e-5): void {
   expect(a.length).toBe(b.length);
@@ -28,7 +27,7 @@ describe("ProbeSet in training (D1, D3)", () => {
   test("webgpu: losses and final parameters are bit-identical with probes on and off; one readback per step", async () => {
     const rt = gpuRuntime()!;
     const run = async (probed: boolean) => {
-      const s = setup("webgpu");
+      const s = tinySetup("webgpu");
       const ps = probed ? new ProbeSet(s.model, { ringSize: 3 }) : null;
       ps?.add(innerLoss());
       ps?.add(norms());
@@ -58,15 +57,15 @@ describe("ProbeSet in training (D1, D3)", () => {
     expect(on.records.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
     expect(on.records.map((r) => "D2.cos" in r.values)).toEqual([true, false, true, false, true]);
     for (const [i, r] of on.records.entries()) {
-      expect(r.values["D1.inner_loss"]).toHaveLength(CFG.nLayer + 1);
-      expect(r.values["D3.norm"]).toHaveLength(CFG.nLayer + 1);
+      expect(r.values["D1.inner_loss"]).toHaveLength(TINY.nLayer + 1);
+      expect(r.values["D3.norm"]).toHaveLength(TINY.nLayer + 1);
       // ℓ^L is the model's own training loss (same kernels, same values).
-      expect(r.values["D1.inner_loss"][CFG.nLayer]).toBeCloseTo(on.losses[i], 5);
+      expect(r.values["D1.inner_loss"][TINY.nLayer]).toBeCloseTo(on.losses[i], 5);
     }
   });
 
   test("webgpu: every parameter gradient is bit-identical with the hook armed (hand-written step API)", async () => {
-    const s = setup("webgpu");
+    const s = tinySetup("webgpu");
     const grads = async (ps: ProbeSet | null) => tidy(async () => {
       ps?.beginStep(0, [batch()]);
       const b = batch();
@@ -91,18 +90,18 @@ describe("ProbeSet in training (D1, D3)", () => {
   });
 
   test("gradient accumulation: the record is the mean over micro-batches (cpu64)", async () => {
-    const s = setup("cpu64");
+    const s = tinySetup("cpu64");
     const ps = new ProbeSet(s.model, { ringSize: 1 });
     ps.add(innerLoss());
     const r = await ps.trainStep(s.trainer, [batch(0), batch(1)]);
-    expect(r.records[0].values["D1.inner_loss"][CFG.nLayer]).toBeCloseTo(r.loss, 12);
+    expect(r.records[0].values["D1.inner_loss"][TINY.nLayer]).toBeCloseTo(r.loss, 12);
     ps.dispose();
     s.dispose();
   });
 
   test("the stacked once-per-forward path (lastTap) equals the per-tap path for D1, D2, D3 (cpu64)", async () => {
     const recs = await Promise.all([undefined, null].map(async (lastTap) => {
-      const s = setup("cpu64");
+      const s = tinySetup("cpu64");
       const ps = new ProbeSet(s.model, { ringSize: 1, lastTap });
       ps.add(innerLoss());
       ps.add(norms());
@@ -124,7 +123,7 @@ describe("ProbeSet in training (D1, D3)", () => {
   });
 
   test("every: a probe scheduled every 2 steps appears only in even steps", async () => {
-    const s = setup("cpu64");
+    const s = tinySetup("cpu64");
     const ps = new ProbeSet(s.model, { ringSize: 1 });
     ps.add(innerLoss());
     ps.add(norms(), { every: 2 });
@@ -139,7 +138,7 @@ describe("ProbeSet in training (D1, D3)", () => {
 describe("evaluation pass (D1, D3)", () => {
   test("webgpu matches cpu64 on every output; unscored positions are NaN", async () => {
     const res = await Promise.all((["cpu64", "webgpu"] as const).map(async (backend) => {
-      const s = setup(backend);
+      const s = tinySetup(backend);
       const ps = new ProbeSet(s.model);
       const d1 = ps.add(innerLoss()), d3 = ps.add(norms());
       const rep = await ps.evaluate([batch(0), batch(1)]);
@@ -150,7 +149,7 @@ describe("evaluation pass (D1, D3)", () => {
     }));
     const [cpu, web] = res;
     close(web.d1.perLayer, cpu.d1.perLayer);
-    for (let l = 0; l <= CFG.nLayer; l++) {
+    for (let l = 0; l <= TINY.nLayer; l++) {
       close(web.d1.perPosition[l], cpu.d1.perPosition[l]);
       close(web.d3.perPosition[l], cpu.d3.perPosition[l]);
       close(web.d3.byToken[l], cpu.d3.byToken[l]);

@@ -11,11 +11,8 @@ beforeAll(async () => {
   await gpu();
 });
 
-const batch = (B: number, offset = 0): LMBatch => tinyBatch(B, offset);
-const setup = tinySetup;
-
-async function curve(backend: BackendName, steps: number, b = batch(2)): Promise<number[]> {
-  const s = setup(backend);
+async function curve(backend: BackendName, steps: number, b = tinyBatch(2)): Promise<number[]> {
+  const s = tinySetup(backend);
   const out: number[] = [];
   for (let i = 0; i < steps; i++) out.push((await s.trainer.trainStep([b])).loss);
   s.dispose();
@@ -37,9 +34,9 @@ test("same seed, same backend: identical loss curve (webgpu)", async () => {
 });
 
 test("gradient accumulation over two half batches equals one full batch (cpu64)", async () => {
-  const full = setup("cpu64");
-  const acc = setup("cpu64");
-  const big = batch(4);
+  const full = tinySetup("cpu64");
+  const acc = tinySetup("cpu64");
+  const big = tinyBatch(4);
   const half = (k: number): LMBatch => ({ B: 2, T: 8, x: big.x.slice(k * 16, k * 16 + 16), y: big.y.slice(k * 16, k * 16 + 16) });
   for (let i = 0; i < 3; i++) {
     const a = await full.trainer.trainStep([big]);
@@ -56,12 +53,12 @@ test("gradient accumulation over two half batches equals one full batch (cpu64)"
 
 test("webgpu: one submit and one readback per step; no new GPU buffers over 50 steps after warm-up", async () => {
   const rt = gpuRuntime()!;
-  const s = setup("webgpu", 3e-3);
+  const s = tinySetup("webgpu", 3e-3);
   const created: number[] = [];
   let last = 0;
   for (let i = 0; i < 50; i++) {
     const before = { ...rt.stats };
-    const r = await s.trainer.trainStep([batch(2, i % 3)]);
+    const r = await s.trainer.trainStep([tinyBatch(2, i % 3)]);
     if (i > 0) {
       expect(rt.stats.submits - before.submits).toBe(1);
       expect(rt.stats.readbacks - before.readbacks).toBe(1);
@@ -72,9 +69,9 @@ test("webgpu: one submit and one readback per step; no new GPU buffers over 50 s
   expect(Number.isFinite(last)).toBe(true);
   expect(created.slice(3)).toEqual(new Array(47).fill(created[2]));
   // Validation on the same model afterwards is flat too.
-  await s.trainer.evaluate([batch(2), batch(2, 1)]);
+  await s.trainer.evaluate([tinyBatch(2), tinyBatch(2, 1)]);
   const after = rt.pool.stats.buffersCreated;
-  await s.trainer.evaluate([batch(2), batch(2, 1)]);
+  await s.trainer.evaluate([tinyBatch(2), tinyBatch(2, 1)]);
   expect(rt.pool.stats.buffersCreated).toBe(after);
   s.dispose();
 });
