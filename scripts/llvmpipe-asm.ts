@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { init } from "../src/node";
 import { asmStats } from "../bench/lib/llvmpipe-asm";
-import { matmulVariantKernel, type MatmulShape } from "../src/shaders/matmul";
+import { matmulVariantKernel, type MatmulKernelPlan, type MatmulShape } from "../src/shaders/matmul";
 import { gpuRuntime } from "../src/tensor/webgpu/device";
-import type { BindingKind, Kernel } from "../src/tensor/webgpu/runtime";
+import type { BindingKind } from "../src/tensor/webgpu/runtime";
 
 const MARK = "@@llvmpipe-asm shader ";
 
@@ -48,8 +48,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 
 function probes(): Probe[] {
   const p: MatmulShape = { M: 1024, N: 1024, K: 1024, batch: 1, transA: false, transB: false, bShared: true };
-  const mm = (label: string, plan: { k: Kernel } | null): Probe[] =>
-    plan ? [{ name: label, code: plan.k.code, bindings: plan.k.bindings }] : [];
+  const mm = (label: string, plan: MatmulKernelPlan | null): Probe[] => {
+    const k = plan?.kernels[plan.kernels.length - 1]; // the product kernel
+    return k ? [{ name: label, code: k.code, bindings: k.bindings }] : [];
+  };
   return [
     loadProbe("baseline (no extra load)", ""),
     loadProbe("vec4 load, constant index", "s = A[5u];"),

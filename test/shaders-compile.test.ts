@@ -27,7 +27,7 @@ function variants(): Kernel[] {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       for (const [M, N, K] of [[8, 8, 8], [5, 7, 3]]) {
-        ks.push(matmulKernel({ M, N, K, batch: 2, transA, transB, bShared: false }).k);
+        ks.push(...matmulKernel({ M, N, K, batch: 2, transA, transB, bShared: false }).kernels);
       }
     }
   }

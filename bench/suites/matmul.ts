@@ -61,7 +61,11 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       const plan = matmulVariantKernel(cand.variant, p, cand.opts);
       if (!plan) continue;
       const check = await checkVariant(cand, p);
-      const ds = plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer).map((l) => ({ kernel: plan.k, ...l }));
+      const temps: Tensor[] = []; // scratch the dispatches keep for every replay
+      const ds = plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, (bytes) => {
+        temps.push(zeros([bytes / 4]));
+        return temps[temps.length - 1].storage.buffer;
+      });
       const compileMs = await tm.compile(ds);
       const one = await tm.time(ds, 1);
       const reps = repsFor(one.ms, 30);
@@ -79,6 +83,7 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
         timing: source, ms: stats, gflops, check, firstRunMs: compileMs,
         note: isSel ? "selected" : undefined,
       });
+      for (const t of temps) t.dispose();
     }
     table[`${name} ${describeShape(p)}`] = row;
     for (const t of [a, b, c]) t.dispose();

@@ -4,16 +4,20 @@
 // gather, while a storage load adds a bounds check and a branch per lane and component, so the
 // K loop runs 3.2× fewer x86 instructions per FMA than rowbcast's (16 rows: 3,584 for 256
 // multiplies against 5,761 for 128; bench/RESULTS.md, "rowubo").
-// A uniform binding holds at most 64 KiB, so A is bound as up to U windows of P rows each and
+// A is first copied block-interleaved, Ap[block][k][r] = A[block·R + r][k] (vec4 along k), so a
+// K step's R loads are one contiguous 16R-float run: read in place, R rows K·4 bytes apart fall
+// into the same few L1 sets once K·4 is a multiple of 4 KiB, and at K = 1024 the copy made the
+// product 1.3–1.5× faster, its own cost (~2 ms per 4 MiB of A) included ("rowubo" again).
+// A uniform binding holds at most 64 KiB, so Ap is bound as up to U windows of P rows each and
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
 // window of C at the same row offset. A must not be transposed, and a batched B must be shared
 // (the batches then stack into one tall A). P must divide M, so an M with no divisor near
 // 64 KiB / (4K) runs in more, smaller dispatches.
-import type { BufferBinding, Kernel } from "../tensor/webgpu/runtime";
+import type { Dispatch, Kernel } from "../tensor/webgpu/runtime";
 import type { MatmulLaunch, MatmulShape } from "./matmul";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
-import { kernel } from "./wgsl";
+import { grid1d, kernel, main1d } from "./wgsl";
 
 /** Tuning knobs of the rowubo kernel (rows: 8 or 16). */
 export interface RowuboOptions extends RowbcastOptions {
@@ -55,8 +59,11 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
   return layout(p, o) !== null;
 }
 
-/** Kernel and dispatches of the rowubo variant, or null when it cannot run the shape ({@link rowuboFits}). */
-export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; launches: MatmulLaunch } | null {
+/**
+ * Kernels (the block-interleaving copy of A, then the product) and dispatches of the rowubo
+ * variant, or null when it cannot run the shape ({@link rowuboFits}).
+ */
+export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { kernels: Kernel[]; launches: MatmulLaunch } | null {
   const fit = layout(p, o);
   if (!fit) return null;
   const { M, P, U } = fit;
@@ -67,9 +74,21 @@ export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; lau
   const loop = (u: number) => `
       for (var k = 0u; k < ${K4}u; k++) {
         ${rowbcastLoadB(p, "0u")}
-        ${rows.map((r) => `let a${r} = A${u}[base + ${r * K4}u + k];`).join(" ")}
+        ${rows.map((r) => `let a${r} = A${u}[base + k * ${R}u + ${r}u];`).join(" ")}
         ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
       }`;
+  // Ap[(block·K4 + k)·R + r] = A[(block·R + r)·K4 + k], over all M rows (batches stacked).
+  const pack = kernel(`matmul_rowubo_pack${R}`, [
+    { name: "A", kind: "read", type: "vec4f" },
+    { name: "Ap", kind: "rw", type: "vec4f" },
+  ], `
+${main1d()}
+  if (i >= ${M * K4}u) { return; }
+  let r = i % ${R}u;
+  let k = (i / ${R}u) % ${K4}u;
+  let block = i / ${R * K4}u;
+  Ap[i] = A[(block * ${R}u + r) * ${K4}u + k];
+}`);
   const k = kernel(`matmul_rowubo${R}_wg${o.wg}_u${U}${p.transB ? "_tB" : ""}`, [
     ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${P * K4}>` })),
     { name: "B", kind: "read", type: "vec4f" },
@@ -81,7 +100,7 @@ export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { k: Kernel; lau
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let n4 = wid.y * ${o.wg}u + lid.x;
   if (n4 >= ${N4}u) { return; }
-  let base = (wid.x % ${perWindow}u) * ${R * K4}u; // first vec4 of the block's rows in its window
+  let base = (wid.x % ${perWindow}u) * ${R * K4}u; // the block's first vec4 in its window
   ${rows.map((r) => `var acc${r} = vec4f(0.0);`).join(" ")}
   switch (wid.x / ${perWindow}u) {
     ${windows.map((u) => `case ${u}u: {${loop(u)}\n    }`).join("\n    ")}
@@ -89,15 +108,16 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
   ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * ${N4}u + n4] = acc${r};`).join("\n  ")}
 }`);
-  const launches: MatmulLaunch = (a, b, c) => {
-    const out: { buffers: BufferBinding[]; grid: number[] }[] = [];
+  const launches: MatmulLaunch = (a, b, c, scratch) => {
+    const ap = scratch(M * K * 4); // [M / R, K4, R] vec4
+    const out: Dispatch[] = [{ kernel: pack, buffers: [a, ap], grid: grid1d(M * K4) }];
     for (let r0 = 0; r0 < M; r0 += U * P) {
       const n = Math.min(U * P, M - r0);
       // Windows past the last row are never read; they are bound at offset 0 to stay in range.
-      const win = windows.map((u) => ({ buffer: a, offset: r0 + u * P < M ? (r0 + u * P) * K * 4 : 0, size: P * K * 4 }));
-      out.push({ buffers: [...win, b, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }], grid: [n / R, Math.ceil(N4 / o.wg), 1] });
+      const win = windows.map((u) => ({ buffer: ap, offset: r0 + u * P < M ? (r0 + u * P) * K * 4 : 0, size: P * K * 4 }));
+      out.push({ kernel: k, buffers: [...win, b, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }], grid: [n / R, Math.ceil(N4 / o.wg), 1] });
     }
     return out;
   };
-  return { k, launches };
+  return { kernels: [pack, k], launches };
 }

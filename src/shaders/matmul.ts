@@ -2,7 +2,7 @@
 // variant choice per adapter class and shape (measured with `npm run bench -- --suite matmul`,
 // figures in bench/RESULTS.md) and the register-blocked 4×4 kernel with no workgroup memory;
 // `rowbcast`, `rowubo` (software adapters) and `tiled` (hardware GPUs) live in their own files.
-import type { BufferBinding, Kernel } from "../tensor/webgpu/runtime";
+import type { Dispatch, Kernel } from "../tensor/webgpu/runtime";
 import { rowbcastFits, rowbcastKernel, type RowbcastOptions } from "./matmul-rowbcast";
 import { rowuboFits, rowuboKernel, type RowuboOptions } from "./matmul-rowubo";
 import { tiledKernel } from "./matmul-tiled";
@@ -35,12 +35,16 @@ export interface MatmulAdapter {
  */
 export type MatmulVariant = "rb4x4" | "rowbcast" | "rowubo" | "tiled";
 
-/** The dispatches of a matmul for the buffers of A, B and C: bindings in kernel order and grid. */
-export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer) => { buffers: BufferBinding[]; grid: number[] }[];
+/**
+ * The dispatches of a matmul for the buffers of A, B and C. `scratch(bytes)` returns temporary
+ * storage that stays valid until the dispatches have run (rowubo's repacked copy of A).
+ */
+export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, scratch: (bytes: number) => GPUBuffer) => Dispatch[];
 
-/** A variant's kernel and how to dispatch it. */
+/** A variant's kernels and how to dispatch them. */
 export interface MatmulKernelPlan {
-  k: Kernel;
+  /** Every kernel the dispatches use, the product kernel last. */
+  kernels: Kernel[];
   launches: MatmulLaunch;
 }
 
@@ -108,7 +112,7 @@ export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
 
 /** A plan with one dispatch of `k` over `grid`, binding A, B and C whole. */
 function oneDispatch({ k, grid }: { k: Kernel; grid: number[] }): MatmulKernelPlan {
-  return { k, launches: (a, b, c) => [{ buffers: [a, b, c], grid }] };
+  return { kernels: [k], launches: (a, b, c) => [{ kernel: k, buffers: [a, b, c], grid }] };
 }
 
 /**

@@ -38,7 +38,9 @@ export async function runMatmulVariant(
   const a = fromValues(av, [av.length], { backend: "webgpu" });
   const b = fromValues(bv, [bv.length], { backend: "webgpu" });
   const c = zeros([p.batch * p.M * p.N], { backend: "webgpu" });
-  for (const l of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer)) rt.dispatch(plan.k, l.buffers, l.grid);
+  for (const d of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, (bytes) => rt.scratch(bytes))) {
+    rt.dispatch(d.kernel, d.buffers, d.grid);
+  }
   const got = await c.data();
   for (const t of [a, b, c]) t.dispose();
   return { got, want: matmulReference(p, av, bv) };

@@ -69,8 +69,10 @@ const matmulOp = defineOp<Required<MatmulOptions>>({
     const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
     if (M * N === 0) return;
     if (K === 0) return rt.clear(c.s.buffer);
-    const { k, launches } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o }, rt.info);
-    for (const l of launches(a.s.buffer, b.s.buffer, c.s.buffer)) rt.dispatch(k, l.buffers, l.grid);
+    const { launches } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o }, rt.info);
+    for (const d of launches(a.s.buffer, b.s.buffer, c.s.buffer, (bytes) => rt.scratch(bytes))) {
+      rt.dispatch(d.kernel, d.buffers, d.grid);
+    }
   },
   save: { inputs: [0, 1] },
   backward: ({ inputs: [a, b], attrs: o, needs }, [dy]) => {

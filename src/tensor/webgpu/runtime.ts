@@ -24,6 +24,13 @@ export interface Kernel {
   readonly bindings: readonly BindingKind[];
 }
 
+/** One dispatch: kernel, bound buffers (in binding order) and workgroup grid. */
+export interface Dispatch {
+  kernel: Kernel;
+  buffers: readonly BufferBinding[];
+  grid: readonly number[];
+}
+
 /** Adapter facts the library exposes (and records next to every bench or experiment number). */
 export interface AdapterInfo {
   vendor: string;

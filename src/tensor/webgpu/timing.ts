@@ -1,14 +1,9 @@
 // GPU timing for benches: replays recorded dispatches in one compute pass bracketed by
 // timestamp queries (when the device has 'timestamp-query'), else times submit + completion on
 // the wall clock. Not used by ops or training; the runtime's own encoder is never touched.
-import { bufferResource, type BufferBinding, type Kernel, type WebGpuRuntime } from "./runtime";
+import { bufferResource, type Dispatch, type Kernel, type WebGpuRuntime } from "./runtime";
 
-/** One recorded dispatch: kernel, bound buffers and workgroup grid. */
-export interface Dispatch {
-  kernel: Kernel;
-  buffers: readonly BufferBinding[];
-  grid: readonly number[];
-}
+export type { Dispatch };
 
 /** One timed run of `reps` repetitions of a dispatch list. */
 export interface Timing {
