@@ -2,7 +2,7 @@
 // on small shapes with each transpose flag, batched and shared B, aligned and ragged sizes; rowubo
 // also with windows small enough to split a product into several dispatches.
 import { describe, expect, test, beforeAll } from "vitest";
-import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
+import { matmulKernel, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
 import { runMatmulVariant } from "./helpers/matmul";
@@ -101,5 +101,16 @@ describe("matmul variants vs f64", () => {
     expect(selectMatmulVariant(p(5, 7, 3), { isSoftware: true })).toBe("rb4x4");
     expect(selectMatmulVariant(p(1024, 1024, 64), { isSoftware: false })).toBe("tiled");
     expect(selectMatmulVariant(p(64, 64, 64), { isSoftware: false })).toBe("rb4x4");
+  });
+
+  test("plans are reused per shape and adapter class", () => {
+    const p = (M: number, o: Partial<MatmulShape> = {}): MatmulShape =>
+      ({ M, N: 512, K: 512, batch: 1, transA: false, transB: false, bShared: true, ...o });
+    const sw = { isSoftware: true }, hw = { isSoftware: false };
+    expect(matmulKernel(p(512), sw)).toBe(matmulKernel(p(512), sw));
+    expect(matmulKernel(p(512), sw).variant).toBe("rowubo");
+    expect(matmulKernel(p(512), hw).variant).toBe("tiled");
+    expect(matmulKernel(p(512, { transA: true }), sw).variant).toBe("rowbcast");
+    expect(matmulKernel(p(256), sw)).not.toBe(matmulKernel(p(512), sw));
   });
 });

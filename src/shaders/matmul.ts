@@ -115,13 +115,26 @@ function oneDispatch({ k, grid }: { k: Kernel; grid: number[] }): MatmulKernelPl
   return { kernels: [k], launches: (a, b, c) => [{ kernel: k, buffers: [a, b, c], grid }] };
 }
 
+// Plans by shape and adapter class: a training step asks for the same few products every step,
+// and reusing the plan skips regenerating WGSL (~16 KB for rowubo) and rehashing it in the
+// runtime's pipeline cache. Cleared when full, as programs with many shapes are rare.
+const plans = new Map<string, MatmulPlan>();
+const MAX_PLANS = 512;
+
 /**
  * Kernel and dispatches for a matmul on an adapter (default: a software adapter, the CPU-friendly
- * choice). See {@link selectMatmulVariant}.
+ * choice). See {@link selectMatmulVariant}. Plans are cached per shape and adapter class.
  */
 export function matmulKernel(p: MatmulShape, adapter: MatmulAdapter = { isSoftware: true }): MatmulPlan {
-  const variant = selectMatmulVariant(p, adapter);
-  return { ...matmulVariantKernel(variant, p)!, variant };
+  const key = `${p.M},${p.N},${p.K},${p.batch},${p.transA},${p.transB},${p.bShared},${adapter.isSoftware}`;
+  let plan = plans.get(key);
+  if (!plan) {
+    if (plans.size >= MAX_PLANS) plans.clear();
+    const variant = selectMatmulVariant(p, adapter);
+    plan = { ...matmulVariantKernel(variant, p)!, variant };
+    plans.set(key, plan);
+  }
+  return plan;
 }
 
 function header(p: MatmulShape, vec: boolean): { bindings: Parameters<typeof kernel>[1]; pre: string } {
