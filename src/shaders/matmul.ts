@@ -72,9 +72,9 @@ export function rowuboDefault(p: MatmulShape): RowuboOptions {
 
 /**
  * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. It beat
- * rowbcast from 256³ up (1.5× at 512³) but its pipeline compiles ~1.7 s longer on a cold Mesa
- * shader cache (a switch over 8 copies of the K loop): from 512³ up the time saved per call
- * repays that within ~200 calls (bench/RESULTS.md, "rowubo").
+ * rowbcast from 256³ up (1.3× at 512³, 1.55× at 1024³) but its pipelines compile ~2 s longer on
+ * a cold Mesa shader cache (a switch over 8 copies of the K loop): the time saved per call
+ * repays that within ~500 calls at 512³ and ~40 at 1024³ (bench/RESULTS.md, "rowubo").
  */
 export const ROWUBO_MIN_MACS = 2 ** 27;
 
