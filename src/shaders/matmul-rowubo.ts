@@ -2,12 +2,13 @@
 // per workgroup, one vec4 column per invocation, no workgroup memory) with A's rows read from
 // uniform buffers. llvmpipe (Mesa 25.0) loads a uniform-buffer element with a plain per-lane
 // gather, while a storage load adds a bounds check and a branch per lane and component, so the
-// K loop runs 3.2× fewer x86 instructions per FMA than rowbcast's (16 rows: 3,584 for 256
+// K loop runs 3.2× fewer x86 instructions per FMA than rowbcast's (16 rows: 3,550 for 256
 // multiplies against 5,761 for 128; bench/RESULTS.md, "rowubo").
 // A is first copied block-interleaved, Ap[block][k][r] = A[block·R + r][k] (vec4 along k), so a
 // K step's R loads are one contiguous 16R-float run: read in place, R rows K·4 bytes apart fall
 // into the same few L1 sets once K·4 is a multiple of 4 KiB, and at K = 1024 the copy made the
-// product 1.3–1.5× faster, its own cost (~2 ms per 4 MiB of A) included ("rowubo" again).
+// product 1.35–1.6× faster, its own cost (~2 ms per 4 MiB of A) included ("rowubo" again).
+// The copy lives in scratch storage the caller provides (the runtime's pool: M·K·4 bytes).
 // A uniform binding holds at most 64 KiB, so Ap is bound as up to U windows of P rows each and
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
