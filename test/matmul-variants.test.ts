@@ -1,6 +1,6 @@
 // Every matmul kernel variant (rb4x4, rowbcast at each tuning, tiled) against an f64 reference
 // on small shapes with each transpose flag, batched and shared B, aligned and ragged sizes; rowubo
-// also with windows small enough to split a product into several dispatches.
+// also with windows small enough to split a product into several dispatches and K into chunks.
 import { describe, expect, test, beforeAll } from "vitest";
 import { matmulKernel, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
@@ -42,28 +42,42 @@ describe("matmul variants vs f64", () => {
   }
 
   // rowubo with small windows, so that a dispatch spans several windows, a product several
-  // dispatches, and the last dispatch leaves windows unused: [M, N, K, batch, rows, windowBytes].
-  const UBO_CASES: [number, number, number, number, number, number][] = [
-    [96, 40, 32, 1, 8, 1024], [80, 40, 32, 1, 8, 1024], [80, 40, 32, 1, 16, 2048], [40, 40, 32, 2, 8, 1024],
-    [64, 72, 64, 1, 8, 65536],
+  // dispatches, the last dispatch leaves windows unused, and K runs in several chunks:
+  // [M, N, K, batch, rows, windowBytes, K chunks, product dispatches].
+  const UBO_CASES: [number, number, number, number, number, number, number, number][] = [
+    [96, 40, 32, 1, 8, 1024, 1, 4], [80, 40, 32, 1, 8, 1024, 1, 4], [80, 40, 32, 1, 16, 2048, 1, 2],
+    [40, 40, 32, 2, 8, 1024, 1, 4], [64, 72, 64, 1, 8, 65536, 1, 1],
+    [48, 40, 64, 1, 8, 1024, 2, 4], [32, 40, 96, 1, 8, 1024, 3, 6], [40, 40, 64, 2, 8, 1024, 2, 8],
   ];
-  for (const transB of [false, true]) {
-    test(`rowubo windows and dispatches tB=${transB}`, async () => {
-      const rt = await gpu();
-      for (const [M, N, K, batch, rows, windowBytes] of UBO_CASES) {
-        const p: MatmulShape = { M, N, K, batch, transA: false, transB, bShared: true };
-        const opts = { rows, wg: 16, windows: 3, windowBytes };
-        const plan = matmulVariantKernel("rowubo", p, opts)!;
-        expect(plan, JSON.stringify(p)).not.toBeNull();
-        const fake = {} as GPUBuffer;
-        const n = plan.launches(fake, fake, fake, () => fake).filter((d) => d.kernel === plan.kernels[1]).length;
-        expect(n).toBe(windowBytes < 65536 ? Math.ceil((M * batch) / (3 * (windowBytes / (K * 4)))) : 1);
-        const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
-        for (let i = 0; i < want.length; i++) {
-          expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} rows ${rows} at ${i}`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[i]));
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      test(`rowubo windows, dispatches and K chunks tA=${transA} tB=${transB}`, async () => {
+        const rt = await gpu();
+        let ran = 0;
+        for (const [M, N, K, batch, rows, windowBytes, chunks, dispatches] of UBO_CASES) {
+          const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: true };
+          const opts = { rows, wg: 16, windows: 3, windowBytes };
+          const plan = matmulVariantKernel("rowubo", p, opts);
+          // A transposed A cannot stack batches, and a transposed B has no rows to chunk.
+          if ((transA && batch > 1) || (transB && chunks > 1)) {
+            expect(plan, JSON.stringify(p)).toBeNull();
+            continue;
+          }
+          expect(plan, JSON.stringify(p)).not.toBeNull();
+          const fake = {} as GPUBuffer;
+          const ds = plan!.launches(fake, fake, fake, () => fake);
+          expect(ds[0].kernel).toBe(plan!.kernels[0]); // the copy of A first
+          expect(ds.length - 1, JSON.stringify(p)).toBe(dispatches);
+          expect(plan!.kernels.length).toBe(chunks > 1 ? 3 : 2); // later chunks add to C
+          const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
+          for (let i = 0; i < want.length; i++) {
+            expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} rows ${rows} at ${i}`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[i]));
+          }
+          ran++;
         }
-      }
-    });
+        expect(ran).toBeGreaterThanOrEqual(transA ? 3 : 5);
+      });
+    }
   }
 
   test("rowubo at its defaults (16 rows, 8 windows of 64 KiB) over two dispatches, batched and transposed B", async () => {
@@ -82,14 +96,29 @@ describe("matmul variants vs f64", () => {
     }
   });
 
+  test("rowubo at its defaults with K in two chunks of 1024 (64 KiB windows), transposed A", async () => {
+    const rt = await gpu();
+    const p: MatmulShape = { M: 32, N: 8, K: 2048, batch: 1, transA: true, transB: false, bShared: true };
+    const plan = matmulVariantKernel("rowubo", p)!;
+    const fake = {} as GPUBuffer;
+    const ds = plan.launches(fake, fake, fake, () => fake);
+    expect(ds.map((d) => d.kernel)).toEqual(plan.kernels); // copy, first chunk, second chunk adding to C
+    expect(ds[2].buffers[2]).toEqual({ buffer: fake, offset: 1024 * 8 * 4, size: 1024 * 8 * 4 }); // B's second 1024 rows
+    const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
+    for (let i = 0; i < want.length; i++) {
+      expect(Math.abs(got[i] - want[i]), `at ${i}`).toBeLessThan(1e-4 * Math.sqrt(2048) + 1e-4 * Math.abs(want[i]));
+    }
+  });
+
   test("rowubo declines what it cannot run", () => {
     const p = (M: number, N: number, K: number, o: Partial<MatmulShape> = {}): MatmulShape =>
       ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true, ...o });
-    expect(matmulVariantKernel("rowubo", p(64, 64, 64, { transA: true }))).toBeNull();
+    expect(matmulVariantKernel("rowubo", p(64, 64, 64, { transA: true, batch: 2, bShared: false }))).toBeNull();
     expect(matmulVariantKernel("rowubo", p(64, 64, 64, { batch: 2, bShared: false }))).toBeNull();
     expect(matmulVariantKernel("rowubo", p(60, 64, 64))).toBeNull(); // rows not a multiple of the 16 rows chosen at K = 64
     expect(matmulVariantKernel("rowubo", p(64, 64, 62))).toBeNull(); // K not a multiple of 4
-    expect(matmulVariantKernel("rowubo", p(64, 64, 8192, {}), { rows: 8 })).toBeNull(); // 8 rows exceed 64 KiB
+    expect(matmulVariantKernel("rowubo", p(64, 64, 1028))).toBeNull(); // K = 4·257: 257 chunks
+    expect(matmulVariantKernel("rowubo", p(64, 64, 2048, { transB: true }))).toBeNull(); // two chunks of a transposed B
   });
 
   test("selection: rowubo, then rowbcast on software adapters when they fit, tiled on large GPU outputs", () => {
@@ -99,6 +128,9 @@ describe("matmul variants vs f64", () => {
     expect(selectMatmulVariant(p(512, 512, 512), { isSoftware: true })).toBe("rowubo");
     expect(selectMatmulVariant(p(1020, 1024, 1024), { isSoftware: true })).toBe("rowbcast");
     expect(selectMatmulVariant(p(5, 7, 3), { isSoftware: true })).toBe("rb4x4");
+    // Backward's dW = Aᵀ·dY over B·T rows: K = 4096 runs as 4 chunks; a transposed B cannot chunk.
+    expect(selectMatmulVariant({ ...p(256, 1024, 4096), transA: true }, { isSoftware: true })).toBe("rowubo");
+    expect(selectMatmulVariant({ ...p(256, 1024, 2048), transB: true }, { isSoftware: true })).toBe("rowbcast");
     expect(selectMatmulVariant(p(1024, 1024, 64), { isSoftware: false })).toBe("tiled");
     expect(selectMatmulVariant(p(64, 64, 64), { isSoftware: false })).toBe("rb4x4");
   });
@@ -110,7 +142,7 @@ describe("matmul variants vs f64", () => {
     expect(matmulKernel(p(512), sw)).toBe(matmulKernel(p(512), sw));
     expect(matmulKernel(p(512), sw).variant).toBe("rowubo");
     expect(matmulKernel(p(512), hw).variant).toBe("tiled");
-    expect(matmulKernel(p(512, { transA: true }), sw).variant).toBe("rowbcast");
+    expect(matmulKernel(p(512, { transA: true }), sw)).not.toBe(matmulKernel(p(512), sw));
     expect(matmulKernel(p(256), sw)).not.toBe(matmulKernel(p(512), sw));
   });
 });

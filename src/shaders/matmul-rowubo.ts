@@ -28,31 +28,42 @@ export interface RowuboOptions extends RowbcastOptions {
   windowBytes: number;
 }
 
-/** How A is cut into windows: M rows (batches folded in), P rows per window, U windows per dispatch. */
+/**
+ * How A is cut: M rows (batches folded in), K in chunks of Kc columns (one product pass each,
+ * accumulated into C), P rows of a chunk per window, U windows per dispatch.
+ */
 interface Layout {
   M: number;
+  Kc: number;
   P: number;
   U: number;
 }
 
 /**
- * The window layout for a shape, or null when rowubo cannot run it: A transposed, batched B,
- * N or K not a multiple of 4, rows not a multiple of R, or no window size that keeps every
- * binding offset a multiple of 256 bytes (minUniform/StorageBufferOffsetAlignment).
+ * The window layout for a shape, or null when rowubo cannot run it: batched B, N or K not a
+ * multiple of 4, rows not a multiple of R, a transposed A with batches, K needing more than 16
+ * chunks or a transposed B needing more than one, or no window size that keeps every binding
+ * offset a multiple of 256 bytes (minUniform/StorageBufferOffsetAlignment).
  */
 function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
-  if (p.transA || (p.batch > 1 && !p.bShared)) return null;
+  if ((p.batch > 1 && !p.bShared) || (p.transA && p.batch > 1)) return null;
   const M = p.M * p.batch; // a shared B lets the batches stack into one tall A
   const { N, K } = p;
   if (N % 4 || K % 4 || M % o.rows) return null;
+  // The deepest chunk that divides K and still fits R rows in a window.
+  let Kc = 0;
+  for (let c = 4; c <= K && o.rows * c * 4 <= o.windowBytes; c += 4) if (K % c === 0) Kc = c;
+  // A later chunk binds B at row Kc·i: a 256-byte offset; a transposed B has no such rows.
+  // At most 16 chunks: a K with no divisor near the window's depth (1028 = 4·257) goes elsewhere.
+  if (!Kc || K / Kc > 16 || (Kc < K && (p.transB || (Kc * N) % 64 !== 0))) return null;
   let P = 0;
-  for (let q = o.rows; q <= M && q * K * 4 <= o.windowBytes; q += o.rows) {
-    if (M % q === 0 && (q * K) % 64 === 0) P = q;
+  for (let q = o.rows; q <= M && q * Kc * 4 <= o.windowBytes; q += o.rows) {
+    if (M % q === 0 && (q * Kc) % 64 === 0) P = q;
   }
   if (!P) return null;
   const U = Math.min(o.windows, M / P);
   // Later dispatches bind C at row U·P: a 256-byte offset (a single dispatch binds it at 0).
-  return U * P === M || (U * P * N) % 64 === 0 ? { M, P, U } : null;
+  return U * P === M || (U * P * N) % 64 === 0 ? { M, Kc, P, U } : null;
 }
 
 /** Whether rowubo handles this shape with these options. */
@@ -61,37 +72,40 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
 }
 
 /**
- * Kernels (the block-interleaving copy of A, then the product) and dispatches of the rowubo
- * variant, or null when it cannot run the shape ({@link rowuboFits}).
+ * Kernels (the block-interleaving copy of A, then the product: writing C, and adding to it for
+ * later K chunks) and dispatches of the rowubo variant, or null when it cannot run the shape
+ * ({@link rowuboFits}).
  */
 export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { kernels: Kernel[]; launches: MatmulLaunch } | null {
   const fit = layout(p, o);
   if (!fit) return null;
-  const { M, P, U } = fit;
+  const { M, Kc, P, U } = fit;
   const { N, K } = p;
-  const R = o.rows, N4 = N / 4, K4 = K / 4, perWindow = P / R;
+  const R = o.rows, N4 = N / 4, K4 = K / 4, Kc4 = Kc / 4, chunks = K / Kc, perWindow = P / R;
   const rows = [...Array(R).keys()];
   const windows = [...Array(U).keys()];
-  const loop = (u: number) => `
-      for (var k = 0u; k < ${K4}u; k++) {
-        ${rowbcastLoadB(p, "0u")}
-        ${rows.map((r) => `let a${r} = A${u}[base + k * ${R}u + ${r}u];`).join(" ")}
-        ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
-      }`;
-  // Ap[(block·K4 + k)·R + r] = A[(block·R + r)·K4 + k], over all M rows (batches stacked).
-  const pack = kernel(`matmul_rowubo_pack${R}`, [
-    { name: "A", kind: "read", type: "vec4f" },
+  // Ap[((chunk·M/R + block)·Kc4 + k)·R + r] holds op(A)[block·R + r, 4(chunk·Kc4 + k) .. +3].
+  const pack = kernel(`matmul_rowubo_pack${R}${p.transA ? "_tA" : ""}`, [
+    { name: "A", kind: "read", type: p.transA ? "f32" : "vec4f" },
     { name: "Ap", kind: "rw", type: "vec4f" },
   ], `
 ${main1d()}
   if (i >= ${M * K4}u) { return; }
   let r = i % ${R}u;
-  let k = (i / ${R}u) % ${K4}u;
-  let block = i / ${R * K4}u;
-  Ap[i] = A[(block * ${R}u + r) * ${K4}u + k];
+  let k = (i / ${R}u) % ${Kc4}u + (i / ${M * Kc4}u) * ${Kc4}u; // vec4 column of op(A)
+  let m = ((i / ${R * Kc4}u) % ${M / R}u) * ${R}u + r;
+  ${p.transA
+    ? `Ap[i] = vec4f(A[(4u * k) * ${M}u + m], A[(4u * k + 1u) * ${M}u + m], A[(4u * k + 2u) * ${M}u + m], A[(4u * k + 3u) * ${M}u + m]);`
+    : `Ap[i] = A[m * ${K4}u + k];`}
 }`);
-  const k = kernel(`matmul_rowubo${R}_wg${o.wg}_u${U}${p.transB ? "_tB" : ""}`, [
-    ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${P * K4}>` })),
+  const loop = (u: number) => `
+      for (var k = 0u; k < ${Kc4}u; k++) {
+        ${rowbcastLoadB({ ...p, K: Kc }, "0u")}
+        ${rows.map((r) => `let a${r} = A${u}[base + k * ${R}u + ${r}u];`).join(" ")}
+        ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
+      }`;
+  const product = (accumulate: boolean) => kernel(`matmul_rowubo${R}_wg${o.wg}_u${U}${p.transB ? "_tB" : ""}${accumulate ? "_acc" : ""}`, [
+    ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${P * Kc4}>` })),
     { name: "B", kind: "read", type: "vec4f" },
     { name: "C", kind: "rw", type: "vec4f" },
   ], `
@@ -101,24 +115,33 @@ ${main1d()}
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let n4 = wid.y * ${o.wg}u + lid.x;
   if (n4 >= ${N4}u) { return; }
-  let base = (wid.x % ${perWindow}u) * ${R * K4}u; // the block's first vec4 in its window
+  let base = (wid.x % ${perWindow}u) * ${R * Kc4}u; // the block's first vec4 in its window
   ${rows.map((r) => `var acc${r} = vec4f(0.0);`).join(" ")}
   switch (wid.x / ${perWindow}u) {
     ${windows.map((u) => `case ${u}u: {${loop(u)}\n    }`).join("\n    ")}
     default: {}
   }
-  ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * ${N4}u + n4] = acc${r};`).join("\n  ")}
+  ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * ${N4}u + n4] ${accumulate ? "+=" : "="} acc${r};`).join("\n  ")}
 }`);
+  const first = product(false), rest = chunks > 1 ? product(true) : first;
   const launches: MatmulLaunch = (a, b, c, scratch) => {
-    const ap = scratch(M * K * 4); // [M / R, K4, R] vec4
+    const ap = scratch(M * K * 4); // [K / Kc, M / R, Kc4, R] vec4
     const out: Dispatch[] = [{ kernel: pack, buffers: [a, ap], grid: grid1d(M * K4) }];
-    for (let r0 = 0; r0 < M; r0 += U * P) {
-      const n = Math.min(U * P, M - r0);
-      // Windows past the last row are never read; they are bound at offset 0 to stay in range.
-      const win = windows.map((u) => ({ buffer: ap, offset: r0 + u * P < M ? (r0 + u * P) * K * 4 : 0, size: P * K * 4 }));
-      out.push({ kernel: k, buffers: [...win, b, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }], grid: [n / R, Math.ceil(N4 / o.wg), 1] });
+    for (let ch = 0; ch < chunks; ch++) {
+      const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
+      const bWin = chunks > 1 ? { buffer: b, offset: ch * Kc * N * 4, size: Kc * N * 4 } : b;
+      for (let r0 = 0; r0 < M; r0 += U * P) {
+        const n = Math.min(U * P, M - r0);
+        // Windows past the last row are never read; they are bound at the chunk's start.
+        const win = windows.map((u) => ({ buffer: ap, offset: chunk + (r0 + u * P < M ? (r0 + u * P) * Kc * 4 : 0), size: P * Kc * 4 }));
+        out.push({
+          kernel: ch ? rest : first,
+          buffers: [...win, bWin, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }],
+          grid: [n / R, Math.ceil(N4 / o.wg), 1],
+        });
+      }
     }
     return out;
   };
-  return { kernels: [pack, k], launches };
+  return { kernels: chunks > 1 ? [pack, first, rest] : [pack, first], launches };
 }

@@ -62,13 +62,10 @@ const WGX = 8, WGY = 8; // rb4x4: 8×8 invocations × 4×4 outputs = a 32×32 ti
 export const ROWBCAST_DEFAULT: RowbcastOptions = { rows: 8, wg: 16 };
 
 /**
- * rowubo settings for a shape: 16 rows when 16 rows of A fit a 64 KiB window (K ≤ 1024), else 8.
- * 16 rows matched or beat 8 at 6 of 8 measured shapes (bench/RESULTS.md, "rowubo").
+ * rowubo settings chosen on lavapipe: 16 rows (a K deeper than 1024 runs in chunks), 8 windows
+ * of 64 KiB. 16 rows matched or beat 8 at 6 of 8 measured shapes (bench/RESULTS.md, "rowubo").
  */
-export function rowuboDefault(p: MatmulShape): RowuboOptions {
-  const windowBytes = 65536;
-  return { rows: 16 * p.K * 4 <= windowBytes ? 16 : 8, wg: 16, windows: 8, windowBytes };
-}
+export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 8, windowBytes: 65536 };
 
 /**
  * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. It beat
@@ -87,7 +84,7 @@ export const ROWUBO_MIN_MACS = 2 ** 27;
  */
 export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): MatmulVariant {
   if (adapter.isSoftware) {
-    if (p.M * p.N * p.K * p.batch >= ROWUBO_MIN_MACS && rowuboFits(p, rowuboDefault(p))) return "rowubo";
+    if (p.M * p.N * p.K * p.batch >= ROWUBO_MIN_MACS && rowuboFits(p, ROWUBO_DEFAULT)) return "rowubo";
     return rowbcastFits(p, ROWBCAST_DEFAULT) ? "rowbcast" : "rb4x4";
   }
   const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
@@ -98,7 +95,7 @@ export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): Mat
 export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
   opts: MatmulVariantOptions = {}): MatmulKernelPlan | null {
   if (variant === "rowubo") {
-    return rowuboKernel(p, { ...rowuboDefault(p), ...opts });
+    return rowuboKernel(p, { ...ROWUBO_DEFAULT, ...opts });
   }
   if (variant === "rowbcast") {
     const o = { ...ROWBCAST_DEFAULT, ...opts };
