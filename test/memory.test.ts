@@ -30,6 +30,24 @@ test("repeated forward+backward creates zero new GPU buffers after warm-up", asy
   zeros([1], { backend: "webgpu" }).dispose();
 });
 
+test("matmuls that copy A into pool scratch (rowubo) create no new buffers after warm-up either", async () => {
+  const rt = await gpu();
+  const w = randn([512, 512], { seed: 3, std: 0.05, backend: "webgpu", requiresGrad: true }).keep();
+  const created: number[] = [];
+  for (let step = 0; step < 5; step++) {
+    await tidy(async () => {
+      const x = randn([512, 512], { seed: 20 + step, backend: "webgpu" });
+      const l = mean(matmul(matmul(x, w), w).square()); // 2^27 multiply-adds per product
+      l.backward();
+      return l.item();
+    });
+    w.grad!.dispose();
+    w.grad = null;
+    created.push(rt.pool.stats.buffersCreated);
+  }
+  expect(created.slice(2)).toEqual(new Array(3).fill(created[1]));
+});
+
 test("equal uniform contents share one buffer within an encoder, and only within it", async () => {
   const rt = await gpu();
   await rt.sync();

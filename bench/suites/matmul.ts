@@ -38,7 +38,8 @@ function describeShape(p: MatmulShape): string {
 
 /** Checks one variant with the case's transpose flags on a small shape against f64. */
 async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: string; maxErr: number; ok: boolean }> {
-  const small = shape(96, 40, 36, p.transA, p.transB); // fits every variant that fits p
+  // Fits every variant that fits p; rowubo's is deep enough for 64 KiB windows and 2 dispatches.
+  const small = c.variant === "rowubo" ? shape(256, 64, 1024, p.transA, p.transB) : shape(96, 40, 36, p.transA, p.transB);
   const r = await runMatmulVariant(rt(), c.variant, small, c.opts);
   if (!r) return { shape: describeShape(small), maxErr: NaN, ok: false };
   return { shape: describeShape(small), ...compare(r.got, r.want, 1e-4, 1e-4) };
@@ -91,15 +92,38 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
   ctx.sections.matmulVariants = { adapterIsSoftware: rt().info.isSoftware, gflops: table };
 }
 
+/** Stored shapes of A and B for a problem. */
+function operands(p: MatmulShape): [number[], number[]] {
+  return [p.transA ? [p.K, p.M] : [p.M, p.K], p.transB ? [p.N, p.K] : [p.K, p.N]];
+}
+
+/**
+ * The shape the op case checks against f64: the timed shape, halved along its largest even
+ * dimension while that keeps the selected variant, down to 2^27 multiply-adds (rowubo's floor),
+ * so the check runs the kernel that is timed at a size the f64 reference computes in a second.
+ */
+function checkShape(p: MatmulShape): MatmulShape {
+  const variant = selectMatmulVariant(p, rt().info);
+  let q = p;
+  while (q.M * q.N * q.K > 2 ** 27) {
+    const halves = (["M", "N", "K"] as const).filter((d) => q[d] % 8 === 0).sort((x, y) => q[y] - q[x])
+      .map((d) => ({ ...q, [d]: q[d] / 2 }));
+    const next = halves.find((h) => selectMatmulVariant(h, rt().info) === variant);
+    if (!next) break;
+    q = next;
+  }
+  return q;
+}
+
 async function opCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape }[]): Promise<void> {
   for (const { name, p } of shapes) {
-    const aShape = p.transA ? [p.K, p.M] : [p.M, p.K];
-    const bShape = p.transB ? [p.N, p.K] : [p.K, p.N];
+    const small = checkShape(p);
     const check = await checkVsCpu64((backend) => {
-      const sa = p.transA ? [24, 40] : [40, 24], sb = p.transB ? [36, 24] : [24, 36];
+      const [sa, sb] = operands(small);
       const x = randn(sa, { seed: 3, backend }), y = randn(sb, { seed: 4, backend });
       return [matmul(x, y, { transA: p.transA, transB: p.transB })];
     });
+    const [aShape, bShape] = operands(p);
     const a: Tensor = randn(aShape, { seed: 5 }), b: Tensor = randn(bShape, { seed: 6 });
     const t = await timeEncoded(`op ${name}`, () => {
       matmul(a, b, { transA: p.transA, transB: p.transB });
@@ -107,7 +131,7 @@ async function opCases(ctx: SuiteContext, shapes: { name: string; p: MatmulShape
     record(ctx, {
       suite: "matmul", name: `op ${name}`, shape: describeShape(p), impl: "metagrad",
       variant: selectMatmulVariant(p, rt().info), timing: t.source, ms: t.stats,
-      gflops: (2 * p.M * p.N * p.K) / t.stats.median / 1e6, check: { shape: "[40,24]x[24,36]", ...check },
+      gflops: (2 * p.M * p.N * p.K) / t.stats.median / 1e6, check: { shape: describeShape(small), ...check },
       pipelines: t.pipelines, firstRunMs: t.firstRunMs, dispatches: t.dispatches, jsUsPerDispatch: t.jsUsPerDispatch,
     });
     a.dispose();

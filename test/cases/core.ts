@@ -96,5 +96,10 @@ export const CORE_CASES: Record<string, OpCase[]> = {
     { label: "shared bᵀ [2,3,5]x[6,5]ᵀ", inputs: [{ shape: [2, 3, 5] }, { shape: [6, 5] }], run: ([a, b]) => T.matmul(a, b, { transB: true }) },
     { label: "size-1 dims [1,1]x[1,1]", inputs: [{ shape: [1, 1] }, { shape: [1, 1] }], run: ([a, b]) => T.matmul(a, b) },
     { label: "large K [3,300]x[300,2]", inputs: [{ shape: [3, 300] }, { shape: [300, 2] }], run: ([a, b]) => T.matmul(a, b), noGradcheck: true },
+    // 2^27 multiply-adds: the software adapter's rowubo path, through the op (scratch from the
+    // pool, batches folded into rows) and in backward (dA with a transposed B, dW with a
+    // transposed A); the second runs K = 2048 as two chunks.
+    { label: "rowubo shared b [2,256,512]x[512,512]", inputs: [{ shape: [2, 256, 512] }, { shape: [512, 512] }], run: ([a, b]) => T.matmul(a, b), noFiniteDiff: true, tol: { atol: 1e-3, rtol: 1e-3 } },
+    { label: "rowubo transA, K in chunks [2048,64]ᵀx[2048,1024]", inputs: [{ shape: [2048, 64] }, { shape: [2048, 1024] }], run: ([a, b]) => T.matmul(a, b, { transA: true }), noFiniteDiff: true, tol: { atol: 1e-3, rtol: 1e-3 } },
   ],
 };

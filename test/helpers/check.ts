@@ -23,6 +23,11 @@ export interface OpCase {
   run: (xs: Tensor[]) => Tensor | Tensor[];
   /** Skip the finite-difference check (e.g. non-differentiable ops). */
   noGradcheck?: boolean;
+  /**
+   * Skip only the finite differences (sizes where they would take minutes); the gradients are
+   * still compared between webgpu and cpu64.
+   */
+  noFiniteDiff?: boolean;
   /** Output indices that carry no gradient (e.g. saved statistics). */
   nondiff?: number[];
   /** f32-vs-f64 tolerance (default atol 1e-4, rtol 1e-3). */

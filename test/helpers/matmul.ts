@@ -38,7 +38,13 @@ export async function runMatmulVariant(
   const a = fromValues(av, [av.length], { backend: "webgpu" });
   const b = fromValues(bv, [bv.length], { backend: "webgpu" });
   const c = zeros([p.batch * p.M * p.N], { backend: "webgpu" });
-  for (const d of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, (bytes) => rt.scratch(bytes))) {
+  // Scratch comes NaN-filled, so a copy kernel that skipped elements cannot pass on stale data.
+  const scratch = (bytes: number): GPUBuffer => {
+    const buf = rt.scratch(bytes);
+    rt.device.queue.writeBuffer(buf, 0, new Float32Array(bytes / 4).fill(NaN));
+    return buf;
+  };
+  for (const d of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, scratch)) {
     rt.dispatch(d.kernel, d.buffers, d.grid);
   }
   const got = await c.data();

@@ -52,14 +52,15 @@ const matmulOp = defineOp<Required<MatmulOptions>>({
   cpu: ([a, b], [c], o) => {
     const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
     const A = a.s.f64, B = b.s.f64, C = c.s.f64;
+    // Element strides of op(A)[m, k] and op(B)[k, n] in their stored layouts.
+    const [am, ak] = o.transA ? [1, M] : [K, 1];
+    const [bk, bn] = o.transB ? [1, K] : [N, 1];
     for (let z = 0; z < numel(batch); z++) {
       const ao = z * M * K, bo = bShared ? 0 : z * K * N, co = z * M * N;
       for (let m = 0; m < M; m++) {
         for (let n = 0; n < N; n++) {
           let s = 0;
-          for (let k = 0; k < K; k++) {
-            s += A[ao + (o.transA ? k * M + m : m * K + k)] * B[bo + (o.transB ? n * K + k : k * N + n)];
-          }
+          for (let k = 0, ia = ao + m * am, ib = bo + n * bn; k < K; k++, ia += ak, ib += bk) s += A[ia] * B[ib];
           C[co + m * N + n] = s;
         }
       }
