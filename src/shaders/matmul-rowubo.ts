@@ -12,9 +12,13 @@
 // A uniform binding holds at most 64 KiB, so Ap is bound as up to U windows of P rows each and
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
-// window of C at the same row offset. A must not be transposed, and a batched B must be shared
-// (the batches then stack into one tall A). P must divide M, so an M with no divisor near
-// 64 KiB / (4K) runs in more, smaller dispatches.
+// window of C at the same row offset. When R rows of K do not fit a window, K runs in chunks of
+// Kc (at most 16): the copy lays A out chunk by chunk, each chunk binds its Kc rows of B as a
+// window, and chunks after the first add into C. The copy also transposes a transposed A, so
+// backward's dW = Aᵀ·dY (K = B·T) runs here too. A batched B must be shared (the batches then
+// stack into one tall A; a transposed A cannot have batches), and a transposed B cannot be
+// chunked. P must divide M, so an M with no divisor near 64 KiB / (4·Kc) runs in more, smaller
+// dispatches.
 import type { Dispatch, Kernel } from "../tensor/webgpu/runtime";
 import type { MatmulLaunch, MatmulShape } from "./matmul";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";

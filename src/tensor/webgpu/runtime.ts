@@ -55,7 +55,8 @@ const STORAGE_USAGE = GPUBufferUsage_STORAGE();
 
 function GPUBufferUsage_STORAGE(): number {
   // STORAGE | UNIFORM | COPY_SRC | COPY_DST, spelled as numbers so this module loads before
-  // WebGPU globals. UNIFORM lets a kernel read a tensor through uniform windows (matmul rowubo).
+  // WebGPU globals. UNIFORM lets a kernel bind pool storage as uniform windows (matmul rowubo
+  // reads its scratch copy of A that way); one usage for tensors and scratch lets them share buffers.
   return 0x0080 | 0x0040 | 0x0004 | 0x0008;
 }
 const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
