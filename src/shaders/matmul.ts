@@ -43,14 +43,14 @@ export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, scratch: (
 
 /** A variant's kernels and how to dispatch them. */
 export interface MatmulKernelPlan {
-  /** Every kernel the dispatches use, the product kernel last. */
-  kernels: Kernel[];
-  launches: MatmulLaunch;
+  /** Every kernel the dispatches use, the copy of A (rowubo) first. */
+  readonly kernels: readonly Kernel[];
+  readonly launches: MatmulLaunch;
 }
 
 /** A chosen kernel: code, dispatches and which variant it is. */
 export interface MatmulPlan extends MatmulKernelPlan {
-  variant: MatmulVariant;
+  readonly variant: MatmulVariant;
 }
 
 /** Options of the variants that take any (rowbcast: rows, wg; rowubo: all four). */
@@ -128,7 +128,7 @@ export function matmulKernel(p: MatmulShape, adapter: MatmulAdapter = { isSoftwa
   if (!plan) {
     if (plans.size >= MAX_PLANS) plans.clear();
     const variant = selectMatmulVariant(p, adapter);
-    plan = { ...matmulVariantKernel(variant, p)!, variant };
+    plan = Object.freeze({ ...matmulVariantKernel(variant, p)!, variant }); // shared by every caller
     plans.set(key, plan);
   }
   return plan;
