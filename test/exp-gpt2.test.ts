@@ -17,7 +17,6 @@ import { gpu } from "./helpers/gpu";
 const out = mkdtempSync(join(tmpdir(), "exp-gpt2-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-
 const [V, C, L, H, P] = [50257, 8, 1, 2, 64];
 
 /** A GPT-2 folder in Hugging Face's layout (config.json, model.safetensors with `transformer.` keys). */

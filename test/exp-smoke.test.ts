@@ -21,7 +21,6 @@ import { gpu } from "./helpers/gpu";
 const out = mkdtempSync(join(tmpdir(), "exp-smoke-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-
 let first: RunSummary;
 const lines: string[] = [];
 beforeAll(async () => {

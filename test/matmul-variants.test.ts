@@ -7,6 +7,13 @@ import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
 import { runMatmulVariant } from "./helpers/matmul";
 
+/** Every |got − want| within atol + 1e-4·|want|. */
+function expectNear(got: Float64Array, want: Float64Array, atol: number, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    expect(Math.abs(got[i] - want[i]), `${what} at ${i}`).toBeLessThan(atol + 1e-4 * Math.abs(want[i]));
+  }
+}
+
 const VARIANTS: [MatmulVariant, RowbcastOptions | undefined][] = [
   ["rb4x4", undefined], ["tiled", undefined],
   ["rowbcast", { rows: 8, wg: 16 }], ["rowbcast", { rows: 4, wg: 16 }], ["rowbcast", { rows: 4, wg: 8 }],
@@ -29,10 +36,7 @@ describe("matmul variants vs f64", () => {
             const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: shared && !transA };
             const r = await runMatmulVariant(rt, variant, p, opts);
             if (!r) continue;
-            const { got, want } = r;
-            for (let i = 0; i < want.length; i++) {
-              expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} at ${i}`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[i]));
-            }
+            expectNear(r.got, r.want, 1e-4, JSON.stringify(p));
             ran++;
           }
           expect(ran).toBeGreaterThan(0);
@@ -70,9 +74,7 @@ describe("matmul variants vs f64", () => {
           expect(ds.length - 1, JSON.stringify(p)).toBe(dispatches);
           expect(plan!.kernels.length).toBe(chunks > 1 ? 3 : 2); // later chunks add to C
           const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
-          for (let i = 0; i < want.length; i++) {
-            expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} rows ${rows} at ${i}`).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[i]));
-          }
+          expectNear(got, want, 1e-4, `${JSON.stringify(p)} rows ${rows}`);
           ran++;
         }
         expect(ran).toBeGreaterThanOrEqual(transA ? 3 : 5);
@@ -90,9 +92,7 @@ describe("matmul variants vs f64", () => {
       expect(ds.map((d) => d.kernel)).toEqual([plan.kernels[0], plan.kernels[1], plan.kernels[1]]); // the copy of A, then the product
       expect(ds.slice(1).map((d) => d.grid)).toEqual([[8, 1, 1], [8, 1, 1]]); // 128 rows = 8 blocks of 16
       const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
-      for (let i = 0; i < want.length; i++) {
-        expect(Math.abs(got[i] - want[i]), `${JSON.stringify(p)} at ${i}`).toBeLessThan(1e-4 * Math.sqrt(1024) + 1e-4 * Math.abs(want[i]));
-      }
+      expectNear(got, want, 1e-4 * Math.sqrt(1024), JSON.stringify(p));
     }
   });
 
@@ -105,9 +105,7 @@ describe("matmul variants vs f64", () => {
     expect(ds.map((d) => d.kernel)).toEqual(plan.kernels); // copy, first chunk, second chunk adding to C
     expect(ds[2].buffers[2]).toEqual({ buffer: fake, offset: 1024 * 8 * 4, size: 1024 * 8 * 4 }); // B's second 1024 rows
     const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
-    for (let i = 0; i < want.length; i++) {
-      expect(Math.abs(got[i] - want[i]), `at ${i}`).toBeLessThan(1e-4 * Math.sqrt(2048) + 1e-4 * Math.abs(want[i]));
-    }
+    expectNear(got, want, 1e-4 * Math.sqrt(2048), JSON.stringify(p));
   });
 
   test("rowubo declines what it cannot run", () => {

@@ -3,7 +3,8 @@
 import { Bench } from "tinybench";
 import os from "node:os";
 import { gpuRuntime, readAll, tidy, type Tensor } from "../../src/node";
-import { captureDispatches, GpuTimer, type Dispatch } from "../../src/tensor/webgpu/timing";
+import type { Dispatch } from "../../src/tensor/webgpu/runtime";
+import { captureDispatches, GpuTimer } from "../../src/tensor/webgpu/timing";
 import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
 
 /** Latency statistics in milliseconds. */

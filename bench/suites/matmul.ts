@@ -2,7 +2,7 @@
 // GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
 // (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
 import { matmul, randn, zeros, type Tensor } from "../../src/node";
-import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
+import { ROWUBO_MIN_MACS, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
 import { GPT_SHAPES } from "../lib/shapes";
@@ -30,9 +30,13 @@ function shape(M: number, N: number, K: number, transA = false, transB = false):
   return { M, N, K, batch: 1, transA, transB, bShared: true };
 }
 
+/** Stored shapes of A and B for a problem. */
+function operands(p: MatmulShape): [number[], number[]] {
+  return [p.transA ? [p.K, p.M] : [p.M, p.K], p.transB ? [p.N, p.K] : [p.K, p.N]];
+}
+
 function describeShape(p: MatmulShape): string {
-  const a = p.transA ? [p.K, p.M] : [p.M, p.K];
-  const b = p.transB ? [p.N, p.K] : [p.K, p.N];
+  const [a, b] = operands(p);
   return `${shp(a)}${p.transA ? "ᵀ" : ""}x${shp(b)}${p.transB ? "ᵀ" : ""}`;
 }
 
@@ -64,8 +68,9 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       const check = await checkVariant(cand, p);
       const temps: Tensor[] = []; // scratch the dispatches keep for every replay
       const ds = plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, (bytes) => {
-        temps.push(zeros([bytes / 4]));
-        return temps[temps.length - 1].storage.buffer;
+        const t = zeros([bytes / 4]);
+        temps.push(t);
+        return t.storage.buffer;
       });
       const compileMs = await tm.compile(ds);
       const one = await tm.time(ds, 1);
@@ -92,11 +97,6 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
   ctx.sections.matmulVariants = { adapterIsSoftware: rt().info.isSoftware, gflops: table };
 }
 
-/** Stored shapes of A and B for a problem. */
-function operands(p: MatmulShape): [number[], number[]] {
-  return [p.transA ? [p.K, p.M] : [p.M, p.K], p.transB ? [p.N, p.K] : [p.K, p.N]];
-}
-
 /**
  * The shape the op case checks against f64: the timed shape, halved along its largest even
  * dimension while that keeps the selected variant, down to 2^27 multiply-adds (rowubo's floor),
@@ -105,7 +105,7 @@ function operands(p: MatmulShape): [number[], number[]] {
 function checkShape(p: MatmulShape): MatmulShape {
   const variant = selectMatmulVariant(p, rt().info);
   let q = p;
-  while (q.M * q.N * q.K > 2 ** 27) {
+  while (q.M * q.N * q.K > ROWUBO_MIN_MACS) {
     const halves = (["M", "N", "K"] as const).filter((d) => q[d] % 8 === 0).sort((x, y) => q[y] - q[x])
       .map((d) => ({ ...q, [d]: q[d] / 2 }));
     const next = halves.find((h) => selectMatmulVariant(h, rt().info) === variant);

@@ -19,8 +19,8 @@
 // stack into one tall A; a transposed A cannot have batches), and a transposed B cannot be
 // chunked. P must divide M, so an M with no divisor near 64 KiB / (4·Kc) runs in more, smaller
 // dispatches.
-import type { Dispatch, Kernel } from "../tensor/webgpu/runtime";
-import type { MatmulLaunch, MatmulShape } from "./matmul";
+import type { Dispatch } from "../tensor/webgpu/runtime";
+import type { MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
 import { grid1d, kernel, main1d } from "./wgsl";
 
@@ -80,7 +80,7 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
  * later K chunks) and dispatches of the rowubo variant, or null when it cannot run the shape
  * ({@link rowuboFits}).
  */
-export function rowuboKernel(p: MatmulShape, o: RowuboOptions): { kernels: Kernel[]; launches: MatmulLaunch } | null {
+export function rowuboKernel(p: MatmulShape, o: RowuboOptions): MatmulKernelPlan | null {
   const fit = layout(p, o);
   if (!fit) return null;
   const { M, Kc, P, U } = fit;

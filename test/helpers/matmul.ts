@@ -1,5 +1,6 @@
 // Test helper: runs one matmul kernel variant directly on seeded inputs and computes the f64
-// product it must match (shared by test/matmul-variants.test.ts and scripts/gpu-check.ts).
+// product it must match (shared by test/matmul-variants.test.ts, scripts/gpu-check.ts and the
+// matmul bench's checks).
 import { fromValues, zeros } from "../../src/node";
 import { matmulVariantKernel, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
 import { Philox } from "../../src/tensor/random";

@@ -3,8 +3,6 @@
 // the wall clock. Not used by ops or training; the runtime's own encoder is never touched.
 import { bufferResource, type Dispatch, type Kernel, type WebGpuRuntime } from "./runtime";
 
-export type { Dispatch };
-
 /** One timed run of `reps` repetitions of a dispatch list. */
 export interface Timing {
   /** Milliseconds per repetition: GPU time from timestamps, else wall time of submit + wait. */
