@@ -114,15 +114,21 @@ describe("D5 and D6 on synthetic taps", () => {
     test(`${backend}: hand-computed top/bottom shares; perfect clusters score 1`, async () => {
       const m = new Synthetic(backend, reps, probs, [B, H, T, C]);
       const ps = new ProbeSet(m, { backend, forward: () => m.forward() });
-      const d5 = ps.add(attentionHistory({ labels: ["seed"], k: 3 }));
+      const d5 = ps.add(attentionHistory({ labels: ["seed"], k: 3, minHistory: T - 1 }));
       const d6 = ps.add(clustering({ labels: ["seed", "noise"], samples: T, restarts: 2 }));
       const rep = await ps.evaluate([batch]);
       const r5 = rep.get(d5).labels.seed;
-      expect(rep.get(d5).queries).toEqual(Int32Array.from([T - 1]));
-      // Head 0: top 3 all share label 1, bottom 3 (t = 0, 2, 3) none. Head 1 (uniform): top = 18, 17, 16
-      // → one of three; bottom = 2, 1, 0 → one of three.
+      expect(rep.get(d5).queries.pos).toEqual(Int32Array.from([T - 1]));
+      // Head 0: top 3 (t = 16, 13, 10) all share label 1, bottom 3 (t = 0, 2, 3) none. Head 1 (uniform):
+      // top = 18, 17, 16 → one of three; bottom = 2, 1, 0 → one of three. Recency: 18, 17, 16 → one of
+      // three in both heads. Distance-matched: head 0's top-3 distances (3, 6, 9) point at t = 16, 13, 10
+      // (all same); head 1's (1, 2, 3) at 18, 17, 16 (one of three).
       expect(r5.top[0]).toBeCloseTo((1 + 1 / 3) / 2, 12);
+      expect(r5.byHead.top[0]).toEqual([1, 1 / 3]);
       expect(r5.bottom[0]).toBeCloseTo((0 + 1 / 3) / 2, 12);
+      expect(r5.recency[0]).toBeCloseTo(1 / 3, 12);
+      expect(r5.byHead.distance[0][0]).toBeCloseTo(1, 12);
+      expect(r5.byHead.distance[0][1]).toBeCloseTo(1 / 3, 12);
       expect(r5.chance[0]).toBeCloseTo(6 / 19, 12);
       expect(r5.queries).toBe(1);
       const r6 = rep.get(d6);
@@ -144,7 +150,7 @@ describe("D5 and D6 on a GPT", () => {
       const model = new GPT(CFG, { backend, seed: 7 });
       const ps = new ProbeSet(model);
       const labels = ["seed", "next", "seedNext"];
-      const d5 = ps.add(attentionHistory({ labels }));
+      const d5 = ps.add(attentionHistory({ labels, minHistory: 4 }));
       const d6 = ps.add(clustering({ labels: ["seed"], samples: 24, restarts: 2, seed: 3 }));
       const rep = await ps.evaluate(seedBatches());
       const out = { d5: rep.get(d5), d6: rep.get(d6) };
@@ -154,13 +160,17 @@ describe("D5 and D6 on a GPT", () => {
     }));
     const [cpu, web] = res;
     expect(cpu.d5.weights).toHaveLength(CFG.nLayer);
+    const nQ = cpu.d5.queries.pos.length;
+    expect(nQ).toBeGreaterThan(4 * 8); // every labelled position q ≥ 4 of the 4 sequences
+    expect(Math.min(...cpu.d5.queries.pos)).toBeGreaterThanOrEqual(4);
     cpu.d5.weights.forEach((w, l) => {
-      expect(w.shape).toEqual([4, CFG.nHead, 16]);
+      expect(w.shape).toEqual([nQ, CFG.nHead, 16]);
       w.data.forEach((v, i) => expect(Math.abs(web.d5.weights[l].data[i] - v)).toBeLessThan(1e-6));
     });
     expect(web.d5.queries).toEqual(cpu.d5.queries);
     for (const l of ["seed", "next", "seedNext"]) {
-      for (const v of [...cpu.d5.labels[l].top, ...cpu.d5.labels[l].bottom, ...cpu.d5.labels[l].chance]) {
+      const s = cpu.d5.labels[l];
+      for (const v of [...s.top, ...s.bottom, ...s.chance, ...s.recency, ...s.distance]) {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1);
       }

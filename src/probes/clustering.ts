@@ -33,6 +33,8 @@ export interface LabelClusterScores {
   /** Inertia and Lloyd iterations of the best restart. */
   inertia: number[];
   iterations: number[];
+  /** Cluster of each sampled position (same order as `positions`), per layer: score other labelings with it. */
+  assign: Int32Array[];
 }
 
 /** What D6 reports after an evaluation pass. */
@@ -92,7 +94,7 @@ export function clustering(opts: ClusteringOptions): Probe<ClusteringResult> {
       if (positions.length === 0) throw new Error("D6: no position carries every label");
       const ys = labels.map(labelOf);
       const ks = ys.map((y, i) => opts.k?.[labels[i]] ?? new Set(y).size);
-      const scores: LabelClusterScores[] = ks.map((k) => ({ k, f1: [], nmi: [], ari: [], purity: [], inertia: [], iterations: [] }));
+      const scores: LabelClusterScores[] = ks.map((k) => ({ k, f1: [], nmi: [], ari: [], purity: [], inertia: [], iterations: [], assign: [] }));
       // Layer by layer: each layer's rows are joined, read back and seeded from once for all labels.
       for (const pieces of out.pieces(`${name}.reps`)) {
         const X = joinRows(pieces);
@@ -106,6 +108,7 @@ export function clustering(opts: ClusteringOptions): Probe<ClusteringResult> {
             s.purity.push(purity(r.assign, y));
             s.inertia.push(r.inertia);
             s.iterations.push(r.iterations);
+            s.assign.push(r.assign);
           });
         } finally {
           if (X !== pieces[0]) X.dispose();
