@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { wikiTextPath } from "../src/data/text";
-import { CONFIGS, type ConfigName } from "./config";
+import { CONFIGS, type Budget, type ConfigName } from "./config";
 
 /** Experiment ids as written on the command line. */
 export const EXPERIMENT_IDS = ["e1", "e2", "e3", "e4", "e5", "e6"] as const;
@@ -16,8 +16,13 @@ export type ExpId = (typeof EXPERIMENT_IDS)[number];
 export interface CliOptions {
   experiments: ExpId[];
   config: ConfigName;
+  /** "tiny": the configuration's architectures with a few steps and sequences (its code paths and timings). */
+  budget: Budget;
   backend: "webgpu" | "cpu64";
+  /** The first seed. */
   seed: number;
+  /** The seeds run: seed, seed+1, …, seed+n−1 (default: the configuration's count). */
+  seeds: number[];
   /** Output folder (absolute). */
   out: string;
   /** WikiText-103 folder (R2), absolute, or null. */
@@ -38,18 +43,25 @@ export const HELP = `usage: npm run exp -- [e1 … e6] [options]
 Reproduces the experiments of "A Meta-Learning Perspective on Transformers for Causal Language
 Modeling" (see docs/PROTOCOL.md). With no experiment named, runs all six.
 
-  --config smoke|quick|paper  sizes: smoke (CI, seconds), quick (CPU + software Vulkan, ~10 min,
-                              the default), paper (GPT-2-small sized, for a real GPU)
+  --config smoke|quick|paper  sizes: smoke (CI), quick (the default: a CPU with the software Vulkan
+                              adapter, minutes), paper (GPT-2-small sized, for a real GPU)
+  --seeds N                   run everything for N seeds (default: smoke 2, quick 3, paper 3); the
+                              report gives means with 95% intervals over seeds
+  --seed S                    the first seed (default 0): seeds S … S+N−1; a seed sets the seeds
+                              task's functions and draws, the R1 document split, init and sampling
+  --budget full|tiny          tiny keeps the configuration's models but runs a few steps and
+                              sequences: every code path, and measured seconds per step with the
+                              estimated time of the full study (default full)
   --backend webgpu|cpu64      compute backend (default webgpu; cpu64 is the slow f64 reference)
-  --seed N                    one integer seed for data, init and sampling (default 0)
-  --out DIR                   results folder (default results/<config>[-cpu64][-seed<N>][+wikitext][+gpt2])
+  --out DIR                   results folder (default results/<config>[-tiny][-cpu64][-seed<S>]
+                              [-seeds<N>][+wikitext][+gpt2])
   --data DIR                  WikiText-103 folder (wiki.{train,valid}.tokens or .raw): adds R2 to E4
   --gpt2 DIR                  Hugging Face GPT-2 folder (config.json + model.safetensors): adds P1
                               to E4 and E5 (on WikiText when --data is given, else on the R1 text)
   --help                      this text
 
-An interrupted run resumes: finished experiments (their JSON present with the same settings) are
-skipped and training runs continue from their last checkpoint. The report (report.md and
+An interrupted run resumes: finished experiments of each seed (seed-<s>/eN.json with the same
+settings) are skipped and training runs continue from their last checkpoint. The report (report.md and
 report.html in the results folder) is rebuilt from every finished experiment at the end.`;
 
 function int(flag: string, v: string): number {
@@ -66,10 +78,12 @@ function folder(flag: string, v: string): string {
 }
 
 /** The default results folder of a configuration. */
-export function defaultOut(o: Pick<CliOptions, "config" | "backend" | "seed" | "data" | "gpt2">, cwd = process.cwd()): string {
+export function defaultOut(o: Pick<CliOptions, "config" | "budget" | "backend" | "seed" | "seeds" | "data" | "gpt2">, cwd = process.cwd()): string {
   let name = o.config as string;
+  if (o.budget !== "full") name += `-${o.budget}`;
   if (o.backend !== "webgpu") name += `-${o.backend}`;
   if (o.seed !== 0) name += `-seed${o.seed}`;
+  if (o.seeds.length !== CONFIGS[o.config].seeds) name += `-seeds${o.seeds.length}`;
   if (o.data) name += "+wikitext";
   if (o.gpt2) name += "+gpt2";
   return resolve(cwd, "results", name);
@@ -84,7 +98,8 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
       allowPositionals: true,
       strict: true,
       options: {
-        config: { type: "string" }, backend: { type: "string" }, seed: { type: "string" }, out: { type: "string" },
+        config: { type: "string" }, backend: { type: "string" }, seed: { type: "string" }, seeds: { type: "string" },
+        budget: { type: "string" }, out: { type: "string" },
         data: { type: "string" }, gpt2: { type: "string" }, help: { type: "boolean", short: "h" },
       },
     });
@@ -110,6 +125,11 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
   if (backend !== "webgpu" && backend !== "cpu64") throw new CliError(`--backend must be webgpu or cpu64, got "${backend}"`);
   const seed = v.seed === undefined ? 0 : int("seed", v.seed);
   if (seed < 0) throw new CliError(`--seed must be ≥ 0, got ${seed}`);
+  const nSeeds = v.seeds === undefined ? CONFIGS[config].seeds : int("seeds", v.seeds);
+  if (nSeeds < 1 || nSeeds > 100) throw new CliError(`--seeds must be between 1 and 100, got ${nSeeds}`);
+  const seeds = Array.from({ length: nSeeds }, (_, i) => seed + i);
+  const budget = (v.budget ?? "full") as Budget;
+  if (budget !== "full" && budget !== "tiny") throw new CliError(`--budget must be full or tiny, got "${budget}"`);
   const data = v.data === undefined ? null : folder("data", v.data);
   if (data) {
     for (const split of ["train", "valid"] as const) {
@@ -137,7 +157,7 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
       throw new CliError(`--gpt2 ${v.gpt2}: vocab_size is ${String(vocab)}; P1 reads text with the GPT-2 BPE, which needs 50257 tokens`);
     }
   }
-  const o = { config, backend, seed, data, gpt2 };
+  const o = { config, budget, backend, seed, seeds, data, gpt2 };
   const out = v.out === undefined ? defaultOut(o, cwd) : resolve(cwd, v.out);
   if (existsSync(out) && !statSync(out).isDirectory()) throw new CliError(`--out ${v.out}: exists and is not a folder`);
   const unique = [...new Set(experiments.length ? experiments : EXPERIMENT_IDS)].sort() as ExpId[];

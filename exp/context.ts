@@ -1,6 +1,7 @@
 // What every experiment shares during a run: the settings and their fingerprint, the adapter and
-// git commit, the per-experiment JSON files (written atomically; present with the same fingerprint
-// = finished, so a rerun skips it) and a progress line with ETA. It runs no model itself.
+// git commit, the JSON files (per seed in seed-<s>/eN.json, the summary over seeds in eN.json;
+// written atomically; a per-seed file present with the same fingerprint = finished, so a rerun
+// skips it) and progress lines with ETA. It runs no model itself.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -9,9 +10,10 @@ import { writeFileAtomic } from "../src/nn/atomic-write";
 import type { ExperimentId } from "./report";
 import type { ExpConfig } from "./config";
 
-/** Settings of a run that change its numbers (the fingerprint is a hash of these). */
+/** Settings of one seed's run that change its numbers (the fingerprint is a hash of these). */
 export interface RunSettings {
   config: ExpConfig;
+  /** The seed: task functions, data, initialisation and sampling. */
   seed: number;
   backend: "webgpu" | "cpu64";
   /** WikiText-103 folder (R2) or null. */
@@ -20,9 +22,9 @@ export interface RunSettings {
   gpt2: string | null;
 }
 
-/** Everything an experiment needs to know about the run. */
+/** Everything an experiment needs to know about one seed's run. */
 export interface RunContext extends RunSettings {
-  /** Results folder (absolute). */
+  /** This seed's results folder (absolute), `<run folder>/seed-<seed>`. */
   out: string;
   /** Adapter in words, e.g. "llvmpipe (LLVM 19.1.7, 256 bits) (software)" or "cpu64 (f64 reference)". */
   adapter: string;
@@ -34,31 +36,43 @@ export interface RunContext extends RunSettings {
   log(line: string): void;
 }
 
-/** The JSON file of one finished experiment. */
+/** The JSON file of one finished experiment: one seed's numbers, or the summary over seeds. */
 export interface ExpJson<D = unknown> {
   id: ExperimentId;
   /** Format version of this file. */
-  schema: 1;
+  schema: 2;
+  /** "seed": seed-<s>/eN.json; "summary": eN.json, the seeds combined with the verdict. */
+  kind: "seed" | "summary";
   /** Fingerprint of the settings that produced it. */
   key: string;
   config: ExpConfig;
-  seed: number;
+  /** The seeds it covers (one for a seed file). */
+  seeds: number[];
   backend: string;
   adapter: string;
   commit: string;
   data: string | null;
   gpt2: string | null;
   createdAt: string;
-  /** Wall time of the experiment's own work (shared training runs excluded), seconds. */
+  /** Wall time: a seed file's experiment including any shared training it started; a summary's sum over seeds. */
   wallSeconds: number;
   /** Every number the experiment plots or reports. */
   result: D;
 }
 
-/** Fingerprint of the settings: a short sha256 of their canonical JSON. */
-export function settingsKey(s: RunSettings): string {
-  const canon = JSON.stringify({ config: s.config, seed: s.seed, backend: s.backend, data: s.data, gpt2: s.gpt2 });
+/** Settings of a whole run over seeds (the summary files' fingerprint). */
+export type RunSetSettings = Omit<RunSettings, "seed"> & { seeds: readonly number[] };
+
+/** Fingerprint of one seed's settings, or of a run's over its seeds: a short sha256 of their canonical JSON. */
+export function settingsKey(s: RunSettings | RunSetSettings): string {
+  const which = "seeds" in s ? { seeds: [...s.seeds] } : { seed: s.seed };
+  const canon = JSON.stringify({ config: s.config, ...which, backend: s.backend, data: s.data, gpt2: s.gpt2 });
   return createHash("sha256").update(canon).digest("hex").slice(0, 16);
+}
+
+/** The folder of one seed inside a run folder. */
+export function seedDir(runOut: string, seed: number): string {
+  return join(runOut, `seed-${seed}`);
 }
 
 /** The current git commit (`git rev-parse HEAD`), or "unknown" outside a repository. */
@@ -75,17 +89,19 @@ export function resultPath(out: string, id: ExperimentId): string {
   return join(out, `${id.toLowerCase()}.json`);
 }
 
-/** Reads an experiment's JSON file, or null when absent (a file that does not parse is an error). */
+/** Reads an experiment's JSON file in `out`, or null when absent (a file that does not parse is an error). */
 export function readResult<D>(out: string, id: ExperimentId): ExpJson<D> | null {
   const p = resultPath(out, id);
   if (!existsSync(p)) return null;
   let j: ExpJson<D>;
   try {
-    j = JSON.parse(readFileSync(p, "utf8")) as ExpJson<D>;
+    j = JSON.parse(readFileSync(p, "utf8"), nullsInArraysToNaN) as ExpJson<D>;
   } catch (e) {
     throw new Error(`${p} is not valid JSON (${(e as Error).message}); delete it to recompute ${id}`);
   }
-  if (j.schema !== 1 || j.id !== id) throw new Error(`${p} is not a ${id} result file (schema ${j.schema}, id ${j.id}); delete it to recompute`);
+  if (j.schema !== 2 || j.id !== id) {
+    throw new Error(`${p} is not a ${id} result file of this version (schema ${j.schema}, id ${j.id}); delete it to recompute`);
+  }
   return j;
 }
 
@@ -94,14 +110,27 @@ export function isFinished(ctx: Pick<RunContext, "out" | "key">, id: ExperimentI
   return readResult(ctx.out, id)?.key === ctx.key;
 }
 
-/** Wraps a result with the run's metadata and writes it atomically; returns the file's object. */
-export function writeResult<D>(ctx: RunContext, id: ExperimentId, result: D, wallSeconds: number): ExpJson<D> {
+/** What a result file records about where it came from. */
+export type ResultMeta = Pick<RunContext, "out" | "key" | "config" | "backend" | "adapter" | "commit" | "data" | "gpt2"> &
+  ({ seed: number } | { seeds: readonly number[] });
+
+/**
+ * Wraps a result with the run's metadata and writes it atomically into `meta.out`: a seed file
+ * when `meta` names one seed, a summary when it names the seeds. Returns the file's object.
+ */
+export function writeResult<D>(meta: ResultMeta, id: ExperimentId, result: D, wallSeconds: number): ExpJson<D> {
+  const seeds = "seeds" in meta ? [...meta.seeds] : [meta.seed];
   const j: ExpJson<D> = {
-    id, schema: 1, key: ctx.key, config: ctx.config, seed: ctx.seed, backend: ctx.backend, adapter: ctx.adapter,
-    commit: ctx.commit, data: ctx.data, gpt2: ctx.gpt2, createdAt: new Date().toISOString(), wallSeconds, result,
+    id, schema: 2, kind: "seeds" in meta ? "summary" : "seed", key: meta.key, config: meta.config, seeds, backend: meta.backend,
+    adapter: meta.adapter, commit: meta.commit, data: meta.data, gpt2: meta.gpt2, createdAt: new Date().toISOString(), wallSeconds, result,
   };
-  writeFileAtomic(resultPath(ctx.out, id), `${JSON.stringify(j, roundFloats, 1)}\n`);
+  writeFileAtomic(resultPath(meta.out, id), `${JSON.stringify(j, roundFloats, 1)}\n`);
   return j;
+}
+
+/** JSON reviver: the nulls that non-finite numbers became inside arrays read back as NaN. */
+function nullsInArraysToNaN(_k: string, v: unknown): unknown {
+  return Array.isArray(v) && v.includes(null) ? v.map((x) => (x === null ? NaN : x)) : v;
 }
 
 /** JSON replacer: non-finite numbers become null; others keep 7 significant digits (f32 precision). */

@@ -1,11 +1,13 @@
 // Data for the experiments: the S1 seeds task with its per-position labels, the R1 corpus with the
 // byte tokenizer, the R2 WikiText prefix with the GPT-2 tokenizer, as training sources (resumable)
-// and as fixed probe batches; plus token frequencies. Deterministic from the run's seed.
+// and as fixed probe batches; plus token frequencies. Deterministic from the run's seed, which
+// picks the seeds task's functions and draws and the R1 document split.
 import { makeSeedsData, seedsBatch, type SeedsData, type SeedsSplit } from "../src/data/seeds";
 import {
   byteTokenizer, encodeCorpus, encodeWikiText, loadCorpus, loadGpt2Tokenizer, packSequences, type Tokenizer,
 } from "../src/data/text";
 import type { ProbeBatch } from "../src/probes/probe";
+import { mulberry32 } from "../src/probes/metrics";
 import { seedsSource, streamSource, type DataSource } from "../src/train/data";
 import type { ExpConfig } from "./config";
 
@@ -19,12 +21,15 @@ export interface TextIds {
 
 const seedsCache = new Map<string, SeedsData>();
 
-/** The S1 task of a configuration (the same data `s1Source` trains on). */
+/**
+ * The S1 task of a configuration for one seed (the same data `s1Source` trains on): the seed
+ * draws the sequences and, as the function salt, the family of seed functions f_s.
+ */
 export function s1Task(cfg: ExpConfig, seed: number): SeedsData {
   const k = `${cfg.s1.T}/${cfg.s1.nTrain}/${cfg.s1.nVal}/${seed}`;
   let d = seedsCache.get(k);
   if (!d) {
-    d = makeSeedsData({ T: cfg.s1.T, nTrain: cfg.s1.nTrain, nVal: cfg.s1.nVal, seed });
+    d = makeSeedsData({ T: cfg.s1.T, nTrain: cfg.s1.nTrain, nVal: cfg.s1.nVal, seed, functionSalt: seed });
     seedsCache.set(k, d);
   }
   return d;
@@ -48,12 +53,12 @@ export function s1Batches(split: SeedsSplit, nSeq: number, batch: number): Probe
 
 const textCache = new Map<string, TextIds>();
 
-/** The R1 corpus (documents split with seed 0, as `npm run train` does) in bytes. */
-export function r1Ids(cfg: ExpConfig): TextIds {
-  const k = `r1/${cfg.r1.corpus}`;
+/** The R1 corpus in bytes, its documents split into train and validation by `seed`. */
+export function r1Ids(cfg: ExpConfig, seed: number): TextIds {
+  const k = `r1/${cfg.r1.corpus}/${seed}`;
   let ids = textCache.get(k);
   if (!ids) {
-    const enc = encodeCorpus(loadCorpus(cfg.r1.corpus, { seed: 0 }), byteTokenizer);
+    const enc = encodeCorpus(loadCorpus(cfg.r1.corpus, { seed }), byteTokenizer);
     ids = { name: `${cfg.r1.corpus} (bytes)`, tokenizer: byteTokenizer, ...enc };
     textCache.set(k, ids);
   }
@@ -62,14 +67,14 @@ export function r1Ids(cfg: ExpConfig): TextIds {
 
 /**
  * The R1 corpus re-tokenized with the GPT-2 BPE for P1 (its first 40 training documents: enough
- * for token frequencies), encoded once per process.
+ * for token frequencies; documents split by `seed`), encoded once per process.
  */
-export async function r1Gpt2Ids(cfg: ExpConfig): Promise<TextIds> {
-  const k = `r1-gpt2/${cfg.r1.corpus}`;
+export async function r1Gpt2Ids(cfg: ExpConfig, seed: number): Promise<TextIds> {
+  const k = `r1-gpt2/${cfg.r1.corpus}/${seed}`;
   let ids = textCache.get(k);
   if (!ids) {
     const tok = await loadGpt2Tokenizer();
-    const split = loadCorpus(cfg.r1.corpus, { seed: 0 });
+    const split = loadCorpus(cfg.r1.corpus, { seed });
     ids = { name: `${cfg.r1.corpus} (gpt2)`, tokenizer: tok, ...encodeCorpus({ ...split, train: split.train.slice(0, 40) }, tok) };
     textCache.set(k, ids);
   }
@@ -105,4 +110,22 @@ export function textBatches(val: Int32Array, T: number, nSeq: number, batch: num
     out.push({ B, T, x: packed.x.slice(r0 * T, (r0 + B) * T), y: packed.y.slice(r0 * T, (r0 + B) * T) });
   }
   return out;
+}
+
+/**
+ * The shuffled-target control: the same batches with each batch's scored next-token targets
+ * permuted among its scored positions (inputs and ignored positions unchanged), seeded.
+ */
+export function shuffleTargets(batches: readonly ProbeBatch[], seed: number, ignoreIndex = -1): ProbeBatch[] {
+  const rng = mulberry32(seed ^ 0x5f3759df);
+  return batches.map((b) => {
+    const y = Int32Array.from(b.y!);
+    const at: number[] = [];
+    y.forEach((v, i) => { if (v !== ignoreIndex) at.push(i); });
+    for (let i = at.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [y[at[i]], y[at[j]]] = [y[at[j]], y[at[i]]];
+    }
+    return { ...b, y };
+  });
 }

@@ -1,17 +1,22 @@
 // E5 (Fig. 5): 2-D PCA projections of current-token representations h^l per layer, coloured by
 // norm, position and token frequency, for the R1 model, the S1 model and (with --gpt2) GPT-2;
-// with D3's norm statistics (Spearman correlations with log frequency and with position).
+// with D3's norm statistics: Spearman correlations of the norm with log token frequency (per
+// token, with bootstrap intervals over tokens; and per position, as a partial correlation that
+// holds the position fixed) and with the principal directions, each beside the untrained model.
 import { countIds, meanFinite } from "../src/probes/host";
 import { ProbeSet, norms, pca, spearman, type NormsResult, type ProbeBatch } from "../src/probes/index";
 import type { ExpJson, RunContext } from "./context";
 import { r1Ids, s1Batches, s1Task, textBatches } from "./data";
-import { f3, figure, reportMeta, spread, verdictOf, type Experiment } from "./experiment";
+import { bandOver, f3, figure, meanOver, reportMeta, spread, type Experiment, type SeedResult } from "./experiment";
 import { loadP1 } from "./p1";
 import { withSnapshot } from "./passes";
 import { grid, lineChart, scatter } from "./plot";
 import type { ExperimentReport } from "./report";
 import { representations, samplePositions, type RepsResult } from "./reps";
 import type { SharedRuns } from "./runs";
+import { bootstrapCI, mean, partialSpearman } from "./stats";
+import type { TrainedRun } from "./train-run";
+import { claimLine, combineClaims, judgeClaim, type ClaimSpec, type Verdict } from "./verdict";
 
 /** One layer's projection. */
 export interface E5Panel {
@@ -28,8 +33,18 @@ export interface E5Panel {
   rhoNormPc2: number;
 }
 
-/** One model's projections and D3 statistics. */
-export interface E5Model {
+/** The norm statistics the claims read, for one model state. */
+export interface E5Stats {
+  /** D3 per layer: Spearman of the per-token mean norm with log frequency (over tokens). */
+  rhoFreq: number[];
+  /** Per layer: Spearman of ‖h^l_t‖ with log frequency of x_t holding the position t fixed (over positions). */
+  partialRho: number[];
+  /** max |ρ(norm, PC1 or PC2)| at the last layer. */
+  pcRho: number;
+}
+
+/** One model's projections and D3 statistics in one seed. */
+export interface E5Model extends E5Stats {
   name: string;
   kind: "S1" | "R1" | "P1";
   data: string;
@@ -38,79 +53,106 @@ export interface E5Model {
   /** D3: mean ‖h^l‖ per layer, and by position ([layer][t]). */
   normPerLayer: number[];
   normByPosition: number[][];
-  /** D3 Spearman per layer: per-token mean norm vs log frequency (current / next token), norm vs position. */
-  rhoFreq: number[];
+  /** 95 % bootstrap interval (over tokens) of rhoFreq, per layer. */
+  rhoFreqCI: [number, number][];
   rhoNextFreq: number[];
   rhoPosition: number[];
   rhoEmbedding: number;
   rhoUnembedding: number;
+  /** The untrained model (step 0) on the same positions; null for P1. */
+  untrained: E5Stats | null;
 }
 
-/** Everything E5 reports. */
-export interface E5Result {
+/** One seed's E5 numbers. */
+export interface E5Seed {
   definitions: Record<string, string>;
   models: E5Model[];
 }
 
-/** Thresholds of the verdict. */
-export const E5_RULES = { rhoFreq: 0.3, layerShare: 0.5, rhoPc: 0.5 };
+/** The claims E5 judges (means over the models trained here: R1 and S1). */
+export const E5_CLAIMS = {
+  frequency: {
+    id: "norm-tracks-frequency", text: "representation norms track token frequency",
+    effect: "mean over models and layers 1..L of |partial ρ(‖h^l_t‖, log freq(x_t) | t)|", better: "higher", minEffect: 0.1,
+  },
+  principal: {
+    id: "norm-along-principal-direction", text: "the norm is organised along a principal direction",
+    effect: "mean over models of max |ρ(‖h^L‖, PC1 or PC2)|", better: "higher", minEffect: 0.1,
+  },
+} as const satisfies Record<string, ClaimSpec>;
 
-async function project(ps: ProbeSet, batches: ProbeBatch[], counts: Float64Array, seed: number, nPoints: number, nPanels: number) {
+const NPANELS = 4;
+
+/** D3 and the PCA projections of the ProbeSet's model on `batches` (token frequencies from `counts`). */
+export async function normsAndProjections(ps: ProbeSet, batches: ProbeBatch[], counts: Float64Array, seed: number, nPoints: number) {
   const picks = samplePositions(batches, nPoints, seed);
   const d3 = ps.add(norms({ tokenFrequency: counts, vocabSize: counts.length }), { every: 0 });
   const reps = ps.add(representations(picks));
   const rep = await ps.evaluate(batches);
   const n3 = rep.get(d3) as NormsResult, rr = rep.get(reps) as RepsResult;
   const total = counts.reduce((s, c) => s + c, 0);
-  const logFreq = Array.from(rr.token, (v) => Math.log(((counts[v] ?? 0) + 1) / (total + counts.length)));
+  const logF = (v: number) => Math.log(((counts[v] ?? 0) + 1) / (total + counts.length));
   const layers = n3.perLayer.map((_, l) => l);
-  const panels: E5Panel[] = spread(layers.length, nPanels).map((l) => {
+  const panels: E5Panel[] = spread(layers.length, NPANELS).map((l) => {
     const X = rr.perLayer[l];
     const p = pca(X, rr.n, rr.C, 2);
     const pc1 = Array.from({ length: rr.n }, (_, i) => p.projections[2 * i]);
     const pc2 = Array.from({ length: rr.n }, (_, i) => p.projections[2 * i + 1]);
     const norm = Array.from({ length: rr.n }, (_, i) => Math.hypot(...X.subarray(i * rr.C, (i + 1) * rr.C)));
     return {
-      layer: l, pc1, pc2, norm, position: Array.from(rr.position), logFreq, explained: Array.from(p.explainedVarianceRatio),
-      rhoNormPc1: spearman(norm, pc1), rhoNormPc2: spearman(norm, pc2),
+      layer: l, pc1, pc2, norm, position: Array.from(rr.position), logFreq: Array.from(rr.token, logF),
+      explained: Array.from(p.explainedVarianceRatio), rhoNormPc1: spearman(norm, pc1), rhoNormPc2: spearman(norm, pc2),
     };
   });
-  const pos = (nSeq: number, T: number) => Float64Array.from({ length: nSeq * T }, (_, i) => i % T);
+  const [nSeq, T] = n3.shape;
+  const pos = Float64Array.from({ length: nSeq * T }, (_, i) => i % T);
+  const xs = batches.flatMap((b) => Array.from(b.x));
+  const lf = Float64Array.from(xs, logF);
+  // Per-token ρ over tokens that occur in the pass and in training, with a bootstrap over those tokens.
+  const tokens = Array.from({ length: counts.length }, (_, v) => v).filter((v) => counts[v] > 0 && n3.tokenCount[v] > 0);
+  const rhoFreqCI = n3.byToken.map((byTok, l) => bootstrapCI(tokens.length, (idx) => {
+    const a = Array.from(idx, (i) => byTok[tokens[i]]), b = Array.from(idx, (i) => Math.log(counts[tokens[i]]));
+    return spearman(a, b);
+  }, { seed: seed + l }).ci95);
+  const last = panels.at(-1)!;
   return {
     defs: rep.definitions, layers, panels,
     normPerLayer: n3.perLayer, normByPosition: n3.byPosition.map((v) => Array.from(v)),
-    rhoFreq: n3.spearman.byToken, rhoNextFreq: n3.spearman.byNextToken,
-    rhoPosition: n3.perPosition.map((v) => spearman(v, pos(n3.shape[0], n3.shape[1]))),
+    rhoFreq: n3.spearman.byToken, rhoFreqCI, rhoNextFreq: n3.spearman.byNextToken,
+    rhoPosition: n3.perPosition.map((v) => spearman(v, pos)),
+    partialRho: n3.perPosition.map((v) => partialSpearman(v, lf, pos)),
+    pcRho: Math.max(Math.abs(last.rhoNormPc1), Math.abs(last.rhoNormPc2)),
     rhoEmbedding: n3.spearman.embedding, rhoUnembedding: n3.spearman.unembedding,
   };
 }
 
-async function compute(ctx: RunContext, runs: SharedRuns): Promise<E5Result> {
+async function compute(ctx: RunContext, runs: SharedRuns): Promise<E5Seed> {
   const p = ctx.config.probes;
   const models: E5Model[] = [];
   const defs: Record<string, string> = {};
-  const add = (name: string, kind: E5Model["kind"], data: string, r: Awaited<ReturnType<typeof project>>) => {
-    Object.assign(defs, r.defs);
-    const { defs: _d, ...rest } = r;
-    models.push({ name, kind, data, ...rest });
-    ctx.log(`[e5] ${name}: norm vs log frequency ρ per layer ${r.rhoFreq.map(f3).join(", ")}`);
+  const trained = async (name: string, kind: "R1" | "S1", run: TrainedRun, batches: ProbeBatch[], counts: Float64Array) => {
+    const fin = await withSnapshot(ctx, run, run.snapshots.at(-1)!, (_m, ps) => normsAndProjections(ps, batches, counts, ctx.seed, p.pcaPoints));
+    const u = await withSnapshot(ctx, run, run.snapshots[0], (_m, ps) => normsAndProjections(ps, batches, counts, ctx.seed, p.pcaPoints));
+    Object.assign(defs, fin.defs);
+    const { defs: _d, ...rest } = fin;
+    models.push({ name, kind, data: run.dataName, ...rest, untrained: { rhoFreq: u.rhoFreq, partialRho: u.partialRho, pcRho: u.pcRho } });
+    ctx.log(`[e5] ${name}: partial ρ(norm, log freq | position) per layer ${fin.partialRho.map(f3).join(", ")} ` +
+      `(untrained ${u.partialRho.map(f3).join(", ")})`);
   };
   const r1 = (await runs.r1())[0];
-  const ids = r1Ids(ctx.config);
-  const r1Counts = countIds(ids.tokenizer.vocabSize, ids.train);
-  const r1Batches = textBatches(ids.val, ctx.config.r1.T, p.seqs, p.batch);
-  add(`R1 ${ctx.config.r1.models[0].name}`, "R1", r1.dataName,
-    await withSnapshot(ctx, r1, r1.snapshots.at(-1)!, (_m, ps) => project(ps, r1Batches, r1Counts, ctx.seed, p.pcaPoints, 4)));
+  const ids = r1Ids(ctx.config, ctx.seed);
+  await trained(`R1 ${ctx.config.r1.models[0].name}`, "R1", r1, textBatches(ids.val, ctx.config.r1.T, p.seqs, p.batch),
+    countIds(ids.tokenizer.vocabSize, ids.train));
   const s1 = await runs.s1();
   const task = s1Task(ctx.config, ctx.seed);
-  const s1b = s1Batches(task.val, p.seqs, p.batch);
-  add(`S1 ${ctx.config.s1.model.name}`, "S1", s1.dataName, await withSnapshot(ctx, s1, s1.snapshots.at(-1)!,
-    (_m, ps) => project(ps, s1b, countIds(task.vocabSize, task.train.tokens), ctx.seed, p.pcaPoints, 4)));
+  await trained(`S1 ${ctx.config.s1.model.name}`, "S1", s1, s1Batches(task.val, p.seqs, p.batch), countIds(task.vocabSize, task.train.tokens));
   const p1 = await loadP1(ctx);
   if (p1) {
     const ps = new ProbeSet(p1.model);
     try {
-      add(p1.name, "P1", p1.dataName, await project(ps, p1.batches, p1.trainCounts, ctx.seed, p.pcaPoints, 4));
+      const { defs: d, ...rest } = await normsAndProjections(ps, p1.batches, p1.trainCounts, ctx.seed, p.pcaPoints);
+      Object.assign(defs, d);
+      models.push({ name: p1.name, kind: "P1", data: p1.dataName, ...rest, untrained: null });
     } finally {
       ps.dispose();
       p1.model.dispose();
@@ -119,22 +161,31 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E5Result> {
   return { definitions: defs, models };
 }
 
-/** The verdict rules of E5 (on the real-text models R1 and P1; S1's tokens are uniform by design). */
-export function judgeE5(r: E5Result): { text: string; pass: boolean }[] {
-  const out: { text: string; pass: boolean }[] = [];
-  for (const m of r.models.filter((x) => x.kind !== "S1")) {
-    const inner = m.rhoFreq.slice(1).filter(Number.isFinite);
-    const signs = [inner.filter((x) => x >= E5_RULES.rhoFreq).length, inner.filter((x) => x <= -E5_RULES.rhoFreq).length];
-    const strong = Math.max(...signs);
-    out.push({
-      text: `${m.name}: |ρ(norm, log frequency)| ≥ ${E5_RULES.rhoFreq} with one sign in ≥ ${E5_RULES.layerShare * 100}% of layers 1..L ` +
-        `(${strong}/${inner.length})`, pass: inner.length > 0 && strong >= E5_RULES.layerShare * inner.length,
-    });
-    const last = m.panels.at(-1)!;
-    const best = Math.max(Math.abs(last.rhoNormPc1), Math.abs(last.rhoNormPc2));
-    out.push({ text: `${m.name}: the norm varies along a principal direction at layer ${last.layer} (max |ρ(norm, PC)| = ${f3(best)} ≥ ${E5_RULES.rhoPc})`, pass: best >= E5_RULES.rhoPc });
-  }
-  return out;
+/** Mean over layers 1..L of |partial ρ| (layer 0 is the embedding itself). */
+export function freqEffect(s: E5Stats): number {
+  return mean(s.partialRho.slice(1).map(Math.abs));
+}
+
+/** E5's summary over seeds. */
+export interface E5Summary {
+  definitions: Record<string, string>;
+  /** [seed][model]. */
+  models: E5Model[][];
+  verdict: Verdict;
+}
+
+function summarize(rs: readonly SeedResult<E5Seed>[]): E5Summary {
+  const seeds = rs.map((r) => r.seed);
+  const judged = (s: E5Seed) => s.models.filter((m) => m.untrained);
+  const claims = [
+    judgeClaim(E5_CLAIMS.frequency, seeds, rs.map(({ result: s }) => ({
+      effect: mean(judged(s).map(freqEffect)), controls: { "untrained model (step 0)": mean(judged(s).map((m) => freqEffect(m.untrained!))) },
+    }))),
+    judgeClaim(E5_CLAIMS.principal, seeds, rs.map(({ result: s }) => ({
+      effect: mean(judged(s).map((m) => m.pcRho)), controls: { "untrained model (step 0)": mean(judged(s).map((m) => m.untrained!.pcRho)) },
+    }))),
+  ];
+  return { definitions: rs[0].result.definitions, models: rs.map((r) => r.result.models), verdict: combineClaims(claims) };
 }
 
 function panelsOf(m: E5Model): ReturnType<typeof scatter>[] {
@@ -146,49 +197,85 @@ function panelsOf(m: E5Model): ReturnType<typeof scatter>[] {
   })));
 }
 
-async function report(json: ExpJson<E5Result>, outDir: string): Promise<ExperimentReport> {
+async function report(json: ExpJson<E5Summary>, outDir: string): Promise<ExperimentReport> {
   const r = json.result;
+  const n = json.seeds.length;
+  const first = r.models[0];
+  const byName = (name: string) => r.models.map((s) => s.find((m) => m.name === name)!).filter(Boolean);
   const figs = [];
-  for (const m of r.models) {
+  for (const m of first) {
     figs.push(await figure(outDir, `e5_pca_${m.kind.toLowerCase()}`, grid({
-      title: `E5 (Fig. 5): PCA of current-token representations, ${m.name} on ${m.data}`, panels: panelsOf(m), columns: 3, independentColor: true,
-    }), `2-D PCA of h^l at ${m.panels[0]?.pc1.length ?? 0} sampled positions per layer (rows), coloured by the norm ‖h^l_t‖, the position t and the log training frequency of the current token (columns); ${m.name}.`));
+      title: `E5 (Fig. 5): PCA of current-token representations, ${m.name} on ${m.data} (seed ${json.seeds[0]})`, panels: panelsOf(m), columns: 3, independentColor: true,
+    }), `2-D PCA of h^l at ${m.panels[0]?.pc1.length ?? 0} sampled positions per layer (rows), coloured by the norm ‖h^l_t‖, the position t and the log training frequency of the current token (columns); ${m.name}, first seed.`));
   }
   figs.push(await figure(outDir, "e5_norm_by_position", grid({
-    title: "D3: mean norm ‖h^l_t‖ by position", columns: Math.min(3, r.models.length), independentColor: true,
-    panels: r.models.map((m) => lineChart({
+    title: "D3: mean norm ‖h^l_t‖ by position", columns: Math.min(3, first.length), independentColor: true,
+    panels: first.map((m) => lineChart({
       title: m.name, xLabel: "position t", yLabel: "mean ‖h^l_t‖", ordered: true, width: 300, height: 220,
-      series: m.layers.map((l) => ({ name: `layer ${l}`, x: m.normByPosition[l].map((_, t) => t), y: m.normByPosition[l] })),
+      series: m.layers.map((l) => ({ name: `layer ${l}`, x: m.normByPosition[l].map((_, t) => t), y: meanOver(byName(m.name).map((x) => x.normByPosition[l])) })),
     })),
-  }), "Mean representation norm per position, one line per layer, for each model."));
-  figs.push(await figure(outDir, "e5_spearman", lineChart({
-    title: "D3: Spearman ρ of the per-token mean norm with log token frequency", xLabel: "layer l", yLabel: "Spearman ρ",
-    series: r.models.map((m) => ({ name: m.name, x: m.layers, y: m.rhoFreq })),
-  }), "Rank correlation between a token's mean ‖h^l‖ (as current token) and its log training frequency, per layer and model."));
-  const v = verdictOf(judgeE5(r));
-  const width = Math.max(0, ...r.models.map((m) => m.layers.length));
+  }), "Mean representation norm per position, one line per layer, for each model; mean over seeds."));
+  figs.push(await figure(outDir, "e5_spearman", grid({
+    title: "D3: Spearman ρ of the norm with log token frequency", columns: 2, independentColor: true,
+    panels: [
+      lineChart({
+        title: "per token (mean norm of each token)", xLabel: "layer l", yLabel: "Spearman ρ", width: 300, height: 220,
+        series: first.flatMap((m) => {
+          const ms = byName(m.name);
+          return [
+            { name: m.name, x: m.layers, ...bandOver(ms.map((x) => x.rhoFreq)) },
+            ...(m.untrained ? [{ name: `${m.name} untrained`, dash: "untrained", x: m.layers, ...bandOver(ms.map((x) => x.untrained!.rhoFreq)) }] : []),
+          ];
+        }),
+      }),
+      lineChart({
+        title: "per position, position held fixed (partial ρ)", xLabel: "layer l", yLabel: "partial Spearman ρ", width: 300, height: 220,
+        series: first.flatMap((m) => {
+          const ms = byName(m.name);
+          return [
+            { name: m.name, x: m.layers, ...bandOver(ms.map((x) => x.partialRho)) },
+            ...(m.untrained ? [{ name: `${m.name} untrained`, dash: "untrained", x: m.layers, ...bandOver(ms.map((x) => x.untrained!.partialRho)) }] : []),
+          ];
+        }),
+      }),
+    ],
+  }), `Rank correlation between the norm and log training frequency, per layer and model, beside the untrained model (dashed); mean over ${n} seed(s), band = 95% interval over seeds.`));
+  const v = r.verdict;
+  const width = Math.max(0, ...first.map((m) => m.layers.length));
   return {
     id: "E5", title: "Norms of token representations (Fig. 5)",
     claim: "The norms of learned token representations show a special characteristic that the inner optimization explains " +
-      "(Fig. 5, Proposition 1). Reading tested here: in projections of current-token representations the norm is organized " +
-      "along a principal direction and tracks token frequency (|Spearman ρ| ≥ 0.3 with one sign in most layers).",
+      "(Fig. 5, Proposition 1). Reading tested here: the norm tracks token frequency beyond what position explains, and is " +
+      "organised along a principal direction of the representations, more than in the untrained model.",
     definition: `${r.definitions.D3 ?? "norms: D3"}. Projections: PCA (2 components) of h^l at sampled positions of the validation text; ` +
-      "frequency = add-one smoothed relative frequency in the training text.",
+      "frequency = add-one smoothed relative frequency in the training text; the S1 tokens are not uniform in training " +
+      "(their counts differ several-fold), so S1 is judged too. Per-token ρ intervals: bootstrap over tokens within a seed.",
     headline: [
-      ...r.models.map((m) => `${m.name}: ρ(norm, log freq) per layer ${m.rhoFreq.map(f3).join(", ")}; ‖E[v]‖ vs log freq ρ = ` +
-        `${f3(m.rhoEmbedding)}; ρ(norm, position) mean ${f3(meanFinite(m.rhoPosition))}; mean ‖h^l‖ ${m.normPerLayer.map(f3).join(" → ")}`),
-      ...v.rules.map((t) => `rule: ${t}`),
+      ...v.claims.map(claimLine),
+      ...first.map((m) => {
+        const ms = byName(m.name);
+        return `${m.name}: per-token ρ(norm, log freq) per layer ${meanOver(ms.map((x) => x.rhoFreq)).map(f3).join(", ")}` +
+          ` (first seed's bootstrap intervals ${m.rhoFreqCI.map(([lo, hi]) => `[${f3(lo)}, ${f3(hi)}]`).join(" ")}); partial ρ | position ` +
+          `${meanOver(ms.map((x) => x.partialRho)).map(f3).join(", ")}; ‖E[v]‖ vs log freq ρ = ${f3(mean(ms.map((x) => x.rhoEmbedding)))}; ` +
+          `ρ(norm, position) mean ${f3(mean(ms.map((x) => meanFinite(x.rhoPosition))))}`;
+      }),
     ],
-    held: v.rules.length ? v.held : "n/a",
+    held: v.held,
     figures: figs,
     tables: [{
-      title: "Spearman ρ of ‖h^l‖ with log frequency (current token) per layer",
+      title: "Spearman ρ of ‖h^l‖ with log frequency (per token), mean over seeds; in brackets: the untrained model",
       columns: ["model", ...Array.from({ length: width }, (_, l) => `l=${l}`)],
-      rows: r.models.map((m) => [m.name, ...Array.from({ length: width }, (_, l) => m.rhoFreq[l] ?? "")]),
+      rows: first.map((m) => {
+        const ms = byName(m.name), t = meanOver(ms.map((x) => x.rhoFreq));
+        const u = m.untrained ? meanOver(ms.map((x) => x.untrained!.rhoFreq)) : null;
+        return [m.name, ...Array.from({ length: width }, (_, l) => (t[l] === undefined ? "" : `${f3(t[l])}${u ? ` (${f3(u[l])})` : ""}`))];
+      }),
     }],
     ...reportMeta(json),
   };
 }
 
 /** E5 as an {@link Experiment}. */
-export const e5: Experiment<E5Result> = { id: "E5", title: "Representation projections and norms (Fig. 5)", compute, report };
+export const e5: Experiment<E5Seed, E5Summary> = {
+  id: "E5", title: "Representation projections and norms (Fig. 5)", compute, summarize: (rs) => summarize(rs), report,
+};

@@ -30,7 +30,7 @@ export async function loadP1(ctx: RunContext): Promise<P1 | null> {
   }
   const p = ctx.config.probes;
   const T = Math.min(p.p1T, config.blockSize);
-  const { val, train } = ctx.data ? await r2Ids(ctx.config, ctx.data) : await r1Gpt2Ids(ctx.config);
+  const { val, train } = ctx.data ? await r2Ids(ctx.config, ctx.data) : await r1Gpt2Ids(ctx.config, ctx.seed);
   const dataName = ctx.data ? "wikitext-103 validation (gpt2)" : `${ctx.config.r1.corpus} validation (gpt2)`;
   return {
     model: model.eval(), name: `GPT-2 (${config.nLayer}L-${config.nEmbd})`, dataName,

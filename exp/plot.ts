@@ -15,8 +15,9 @@ export type PlotSpec = TopLevelSpec;
 /**
  * One line of a line chart. Non-finite y values (and y ≤ 0 on a log axis) are dropped. `dash`
  * names a line style (e.g. "top-10" solid, "last-10" dashed): series sharing it share the pattern.
+ * `lo`/`hi` draw a shaded band (e.g. a 95 % interval over seeds) in the series' colour.
  */
-export interface Series { name: string; x: number[]; y: number[]; dash?: string }
+export interface Series { name: string; x: number[]; y: number[]; dash?: string; lo?: number[]; hi?: number[] }
 
 /** Options shared by every chart. */
 export interface ChartBase { title: string; xLabel: string; yLabel: string; width?: number; height?: number }
@@ -65,8 +66,9 @@ function xAxis(xs: number[], title: string): object {
 
 /** Lines (with point markers when series are short) of y against x, one colour per series. */
 export function lineChart(o: LineChartOptions): PlotSpec {
-  const values = o.series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i], dash: s.dash ?? '' })))
+  const values = o.series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i], dash: s.dash ?? '', lo: s.lo?.[i], hi: s.hi?.[i] })))
     .filter((r) => Number.isFinite(r.x) && Number.isFinite(r.y) && (!o.logY || r.y > 0));
+  const bands = values.filter((r) => Number.isFinite(r.lo) && Number.isFinite(r.hi) && (!o.logY || (r.lo as number) > 0));
   const longest = Math.max(0, ...o.series.map((s) => s.x.length));
   const many = o.series.length > 10;
   const dashes = [...new Set(o.series.map((s) => s.dash).filter((d): d is string => d !== undefined))];
@@ -85,20 +87,20 @@ export function lineChart(o: LineChartOptions): PlotSpec {
       },
     },
   } : {};
-  return top({
-    title: o.title, ...size(o),
-    data: { values },
-    mark: { type: 'line', point: longest <= 30, strokeWidth: 2 },
-    encoding: {
-      x: xAxis(values.map((r) => r.x), o.xLabel),
-      y: { field: 'y', type: 'quantitative', title: o.yLabel, scale: o.logY ? { type: 'log' } : { zero: false } },
-      color: {
-        field: 'series', type: 'nominal', title: null,
-        scale: { domain: [...new Set(o.series.map((s) => s.name))], scheme: o.ordered ? 'viridis' : many ? 'tableau20' : 'tableau10' },
-      },
-      ...dashEnc,
-    },
-  });
+  const x = xAxis(values.map((r) => r.x), o.xLabel);
+  const y = { field: 'y', type: 'quantitative', title: o.yLabel, scale: o.logY ? { type: 'log' } : { zero: false } };
+  const color = {
+    field: 'series', type: 'nominal', title: null,
+    scale: { domain: [...new Set(o.series.map((s) => s.name))], scheme: o.ordered ? 'viridis' : many ? 'tableau20' : 'tableau10' },
+  };
+  const line = { mark: { type: 'line', point: longest <= 30, strokeWidth: 2 }, encoding: { x, y, color, ...dashEnc } };
+  if (bands.length === 0) return top({ title: o.title, ...size(o), data: { values }, ...line });
+  const band = {
+    data: { values: bands },
+    mark: { type: 'area', opacity: 0.15 },
+    encoding: { x, y: { field: 'lo', type: 'quantitative', title: o.yLabel, scale: y.scale }, y2: { field: 'hi' }, color: { ...color, legend: null } },
+  };
+  return top({ title: o.title, ...size(o), data: { values }, layer: [band, line] });
 }
 
 /** A matrix of coloured cells (viridis), x and y kept in the given order. */

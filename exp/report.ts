@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { Verdict } from './verdict';
 
 /** Which experiment of the protocol a result belongs to. */
 export type ExperimentId = 'E1' | 'E2' | 'E3' | 'E4' | 'E5' | 'E6';
@@ -29,12 +30,15 @@ export interface ExperimentReport {
   tables?: ReportTable[];
   config: object;
   adapter: string;
-  seed: number;
+  /** The seeds the numbers combine. */
+  seeds: number[];
   commit: string;
+  /** The verdict with its claims, controls, margins and checks (rendered as a table). */
+  verdict?: Verdict;
 }
 
-/** Report-wide text; `generatedAt` defaults to now (pass it for byte-stable output). */
-export interface ReportOptions { title?: string; intro?: string; generatedAt?: string }
+/** Report-wide text; `generatedAt` defaults to now (pass it for byte-stable output); `notes` follow the summary. */
+export interface ReportOptions { title?: string; intro?: string; generatedAt?: string; notes?: string[] }
 
 /** Formats a table cell: integers as is, other numbers to 4 significant digits. */
 export function formatCell(v: string | number): string {
@@ -67,6 +71,24 @@ function mdTable(columns: string[], rows: (string | number)[][]): string[] {
 
 const anchor = (r: ExperimentReport): string => r.id.toLowerCase();
 
+const est = (e: { value: number; ci95: [number, number] }): string => {
+  const f = (x: number): string => (Number.isFinite(x) ? formatCell(Number(x.toPrecision(3))) : 'n/a');
+  return `${f(e.value)} [${f(e.ci95[0])}, ${f(e.ci95[1])}]`;
+};
+
+/** The verdict as a table: one row per claim (effect, controls, strongest, margin, δ, outcome). */
+function verdictTable(v: Verdict): { columns: string[]; rows: string[][] } {
+  return {
+    columns: ['claim', 'effect (95% CI over seeds)', 'controls', 'margin over the strongest control', 'δ', 'held'],
+    rows: v.claims.map((c) => [
+      c.text, `${c.effect}: ${est(c.effectValue)}`,
+      c.controls.map((x) => `${x.name === c.strongest ? '**' : ''}${x.name}${x.name === c.strongest ? '**' : ''}: ${est(x)}`).join('; '),
+      `${est(c.margin)}; per seed ${c.margin.perSeed.map((m) => formatCell(Number(m.toPrecision(3)))).join(', ')}`,
+      String(c.minEffect), c.held,
+    ]),
+  };
+}
+
 /** The Markdown report; figure images link to the PNGs, with the SVGs alongside. */
 export function renderMarkdown(reports: ExperimentReport[], outDir: string, opts: ReportOptions = {}): string {
   const out: string[] = [`# ${opts.title ?? 'Experiment report'}`, ''];
@@ -74,17 +96,25 @@ export function renderMarkdown(reports: ExperimentReport[], outDir: string, opts
   out.push(`Generated ${opts.generatedAt ?? new Date().toISOString()}.`, '', '## Summary', '');
   out.push(...mdTable(['id', 'experiment', 'claim held', 'headline'],
     reports.map((r) => [`[${r.id}](#${anchor(r)})`, r.title, r.held, r.headline[0] ?? ''])), '');
+  for (const n of opts.notes ?? []) out.push(n, '');
   let figureNo = 1;
   for (const r of reports) {
     out.push(`## ${r.id}: ${r.title}`, '', `**Claim.** ${r.claim}`, '', `**Reading.** ${r.definition}`, '',
-      `**Claim held:** ${r.held}`, '', '**Headline numbers**', '', ...r.headline.map((h) => `- ${h}`), '');
+      `**Claim held:** ${r.held}`, '');
+    if (r.verdict) {
+      const t = verdictTable(r.verdict);
+      out.push(`**Verdict** (seeds ${r.verdict.seeds.join(', ')}; bold = the strongest control)`, '', ...mdTable(t.columns, t.rows), '',
+        ...r.verdict.claims.map((c) => `- Rule (${c.id}): ${c.rule}`),
+        ...r.verdict.checks.map((c) => `- Check (not evidence): ${c.text}: ${c.pass ? 'pass' : 'FAIL'}`), '');
+    }
+    out.push('**Headline numbers**', '', ...r.headline.map((h) => `- ${h}`), '');
     for (const f of resolveFigures(r, outDir, figureNo)) {
       out.push(`![Figure ${f.index}: ${f.caption}](${f.pngRel})`, '', `*Figure ${f.index}.* ${f.caption} ([SVG](${f.svgRel}))`, '');
     }
     figureNo += r.figures.length;
     for (const t of r.tables ?? []) out.push(`**${t.title}**`, '', ...mdTable(t.columns, t.rows), '');
     out.push('<details><summary>Configuration</summary>', '', '```json', JSON.stringify(r.config, null, 2), '```', '',
-      '</details>', '', `Adapter: ${r.adapter} · seed: ${r.seed} · commit: \`${r.commit}\``, '');
+      '</details>', '', `Adapter: ${r.adapter} · seeds: ${r.seeds.join(', ')} · commit: \`${r.commit}\``, '');
   }
   return out.join('\n');
 }
@@ -130,11 +160,21 @@ export async function renderHtml(reports: ExperimentReport[], outDir: string, op
     ...reports.map((r) => `<tr><td><a href="#${anchor(r)}">${esc(r.id)}</a></td><td>${esc(r.title)}</td>`
       + `<td>${held(r.held)}</td><td>${esc(r.headline[0] ?? '')}</td></tr>`),
     '</tbody></table>');
+  for (const n of opts.notes ?? []) parts.push(`<p>${esc(n)}</p>`);
   let figureNo = 1;
   for (const r of reports) {
     parts.push(`<section id="${anchor(r)}"><h2>${esc(r.id)}: ${esc(r.title)}</h2>`,
       `<p><strong>Claim.</strong> ${esc(r.claim)}</p>`, `<p><strong>Reading.</strong> ${esc(r.definition)}</p>`,
-      `<p><strong>Claim held:</strong> ${held(r.held)}</p>`, '<p><strong>Headline numbers</strong></p>',
+      `<p><strong>Claim held:</strong> ${held(r.held)}</p>`);
+    if (r.verdict) {
+      const t = verdictTable(r.verdict);
+      parts.push(`<p><strong>Verdict</strong> (seeds ${esc(r.verdict.seeds.join(', '))}; bold = the strongest control)</p>`,
+        htmlTable(t.columns, t.rows.map((row) => row.map((c) => c.replace(/\*\*/g, '')))),
+        `<ul>${[...r.verdict.claims.map((c) => `Rule (${c.id}): ${c.rule}`),
+          ...r.verdict.checks.map((c) => `Check (not evidence): ${c.text}: ${c.pass ? 'pass' : 'FAIL'}`)]
+          .map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`);
+    }
+    parts.push('<p><strong>Headline numbers</strong></p>',
       `<ul>${r.headline.map((h) => `<li>${esc(h)}</li>`).join('')}</ul>`);
     for (const f of resolveFigures(r, outDir, figureNo)) {
       const body = existsSync(f.svgPath)
@@ -145,7 +185,7 @@ export async function renderHtml(reports: ExperimentReport[], outDir: string, op
     figureNo += r.figures.length;
     for (const t of r.tables ?? []) parts.push(`<p><strong>${esc(t.title)}</strong></p>`, htmlTable(t.columns, t.rows));
     parts.push(`<details><summary>Configuration</summary><pre>${esc(JSON.stringify(r.config, null, 2))}</pre></details>`,
-      `<p class="meta">Adapter: ${esc(r.adapter)} · seed: ${r.seed} · commit: <code>${esc(r.commit)}</code></p></section>`);
+      `<p class="meta">Adapter: ${esc(r.adapter)} · seeds: ${esc(r.seeds.join(', '))} · commit: <code>${esc(r.commit)}</code></p></section>`);
   }
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>`
     + `<style>${CSS}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;

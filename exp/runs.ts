@@ -1,4 +1,4 @@
-// The training runs the experiments share, trained once per results folder: one S1 model with
+// The training runs the experiments share, trained once per seed folder: one S1 model with
 // snapshots at several epochs (E1, E2, E3, E5, E6), the R1 models of several sizes (E4; the first
 // also serves E5, E6) and, with --data, the R2 WikiText models (E4). Memoized per run.
 import { gptOf, s1StepsPerEpoch } from "./config";
@@ -35,7 +35,7 @@ export class SharedRuns {
     this.#r1 ??= (async () => {
       const { ctx } = this;
       const r = ctx.config.r1;
-      const ids = r1Ids(ctx.config);
+      const ids = r1Ids(ctx.config, ctx.seed);
       const out: TrainedRun[] = [];
       for (const m of r.models) {
         out.push(await ensureTrained(ctx, {

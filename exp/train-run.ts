@@ -49,6 +49,8 @@ export interface TrainedRun {
   /** Unigram cross-entropy on the validation targets (the baseline to beat). */
   unigram: number;
   steps: number;
+  /** Sequences per step. */
+  batch: number;
   stepsPerEpoch: number | null;
   snapshots: Snapshot[];
   /** Training loss of every step (step i = the (i+1)-th update). */
@@ -140,7 +142,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
     }
     const run: TrainedRun = {
       id: spec.id, key, model: gptConfig(spec.model), params: model.numParameters(), dataName: data.name, unigram: data.unigram,
-      steps: spec.steps, stepsPerEpoch: spec.stepsPerEpoch ?? null, snapshots: [...st.snapshots].sort((a, b) => a.step - b.step),
+      steps: spec.steps, batch: spec.train.batch, stepsPerEpoch: spec.stepsPerEpoch ?? null, snapshots: [...st.snapshots].sort((a, b) => a.step - b.step),
       lossHistory: st.lossHistory, trainSeconds: st.trainSeconds,
     };
     writeFileAtomic(donePath, `${JSON.stringify(run)}\n`);

@@ -13,21 +13,25 @@ const tmp = mkdtempSync(join(tmpdir(), "exp-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("parseCli", () => {
-  it("defaults: all six experiments, quick, webgpu, seed 0, results/quick", () => {
+  it("defaults: all six experiments, quick, full budget, webgpu, seeds 0, 1, 2, results/quick", () => {
     const o = parseCli([], tmp);
     expect(o.experiments).toEqual(["e1", "e2", "e3", "e4", "e5", "e6"]);
-    expect(o).toMatchObject({ config: "quick", backend: "webgpu", seed: 0, data: null, gpt2: null, help: false });
+    expect(o).toMatchObject({ config: "quick", budget: "full", backend: "webgpu", seed: 0, seeds: [0, 1, 2], data: null, gpt2: null, help: false });
     expect(o.out).toBe(join(tmp, "results", "quick"));
+    expect(parseCli(["--config", "smoke"], tmp).seeds).toEqual([0, 1]);
   });
 
   it("selects experiments (case-insensitive, deduplicated, sorted) and options", () => {
-    const o = parseCli(["E3", "e2", "e3", "--config", "smoke", "--backend", "cpu64", "--seed", "7", "--out", "r/x"], tmp);
+    const o = parseCli(["E3", "e2", "e3", "--config", "smoke", "--backend", "cpu64", "--seed", "7", "--seeds", "3", "--budget", "tiny", "--out", "r/x"], tmp);
     expect(o.experiments).toEqual(["e2", "e3"]);
-    expect(o).toMatchObject({ config: "smoke", backend: "cpu64", seed: 7, out: join(tmp, "r/x") });
+    expect(o).toMatchObject({ config: "smoke", budget: "tiny", backend: "cpu64", seed: 7, seeds: [7, 8, 9], out: join(tmp, "r/x") });
   });
 
   it("names the default folder after the settings that change the numbers", () => {
-    expect(defaultOut({ config: "paper", backend: "cpu64", seed: 3, data: "/w", gpt2: "/g" }, "/r")).toBe("/r/results/paper-cpu64-seed3+wikitext+gpt2");
+    expect(defaultOut({ config: "paper", budget: "tiny", backend: "cpu64", seed: 3, seeds: [3], data: "/w", gpt2: "/g" }, "/r"))
+      .toBe("/r/results/paper-tiny-cpu64-seed3-seeds1+wikitext+gpt2");
+    expect(defaultOut({ config: "quick", budget: "full", backend: "webgpu", seed: 0, seeds: [0, 1, 2], data: null, gpt2: null }, "/r"))
+      .toBe("/r/results/quick");
   });
 
   const bad: [string[], RegExp][] = [
@@ -35,6 +39,9 @@ describe("parseCli", () => {
     [["--seed", "x"], /--seed expects an integer, got "x"/],
     [["--seed", "1.5"], /--seed expects an integer/],
     [["--config", "huge"], /--config must be one of smoke, quick, paper, got "huge"/],
+    [["--seeds", "0"], /--seeds must be between 1 and 100, got 0/],
+    [["--seeds", "two"], /--seeds expects an integer, got "two"/],
+    [["--budget", "huge"], /--budget must be full or tiny, got "huge"/],
     [["--backend", "cuda"], /--backend must be webgpu or cpu64/],
     [["e7"], /unknown experiment "e7"/],
     [["--data", "/definitely/not/here"], /--data \/definitely\/not\/here: no such folder/],

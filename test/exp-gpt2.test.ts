@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCli } from "../exp/cli";
-import { readResult } from "../exp/context";
+import { readResult, seedDir } from "../exp/context";
 import { runExperiments, type RunSummary } from "../exp/main";
-import type { E4Result } from "../exp/e4";
-import type { E5Result } from "../exp/e5";
+import type { E4Seed } from "../exp/e4";
+import type { E5Seed } from "../exp/e5";
 import { writeSafetensors, type TensorInput } from "../src/nn/node";
 import { allFinite } from "./helpers/finite";
 import { gpu } from "./helpers/gpu";
@@ -57,22 +57,23 @@ beforeAll(async () => {
   await gpu();
   const dir = join(out, "gpt2");
   makeGpt2(dir);
-  summary = await runExperiments(parseCli(["e4", "e5", "--config", "smoke", "--gpt2", dir, "--out", join(out, "run")]), (l) => lines.push(l));
+  summary = await runExperiments(parseCli(["e4", "e5", "--config", "smoke", "--seeds", "1", "--gpt2", dir, "--out", join(out, "run")]), (l) => lines.push(l));
 }, 180_000);
 
 describe("npm run exp -- e4 e5 --config smoke --gpt2 <HF GPT-2 folder>", () => {
   it("computes E4 and E5 with P1 added", () => {
-    expect(summary.computed).toEqual(["e4", "e5"]);
+    expect(summary.computed).toEqual(["e4@0", "e5@0"]);
     expect(lines.some((l) => /^\[e4\] GPT-2 \(1L-8\): inner loss/.test(l))).toBe(true);
   });
 
   it("E4 JSON holds the P1 model's inner losses on the R1 text re-tokenized with GPT-2 BPE", () => {
-    const j = readResult<E4Result>(join(out, "run"), "E4")!;
+    const j = readResult<E4Seed>(seedDir(join(out, "run"), 0), "E4")!;
     expect(j.gpt2).toBe(join(out, "gpt2"));
     const e4 = j.result;
     expect(e4.models.map((m) => m.kind)).toEqual(["R1", "R1", "P1"]);
     const p1 = e4.models[2];
-    expect(p1).toMatchObject({ name: "GPT-2 (1L-8)", kind: "P1", nLayer: 1, nEmbd: 8, steps: 0, valLoss: null });
+    expect(p1).toMatchObject({ name: "GPT-2 (1L-8)", kind: "P1", nLayer: 1, nEmbd: 8, steps: 0, valLoss: null, untrained: null });
+    expect(allFinite(p1.shuffled.mean) && Number.isFinite(p1.unigram)).toBe(true);
     expect(e4.models.slice(0, 2).every((m) => typeof m.valLoss === "number" && Number.isFinite(m.valLoss))).toBe(true);
     expect(p1.data).toMatch(/validation \(gpt2\)$/);
     expect(p1.params).toBeGreaterThan(V * C);
@@ -83,7 +84,7 @@ describe("npm run exp -- e4 e5 --config smoke --gpt2 <HF GPT-2 folder>", () => {
   });
 
   it("E5 JSON holds the P1 model's PCA panels and frequency correlations", () => {
-    const e5 = readResult<E5Result>(join(out, "run"), "E5")!.result;
+    const e5 = readResult<E5Seed>(seedDir(join(out, "run"), 0), "E5")!.result;
     expect(e5.models.map((m) => m.kind)).toEqual(["R1", "S1", "P1"]);
     const p1 = e5.models[2];
     expect(p1.name).toBe("GPT-2 (1L-8)");

@@ -7,6 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { heatmap, lineChart, savePlot } from '../exp/plot';
 import { formatCell, scopeSvgIds, writeReport, type ExperimentReport } from '../exp/report';
+import { combineClaims, judgeClaim } from '../exp/verdict';
+
+const verdict = combineClaims([judgeClaim(
+  { id: 'seed-clusters', text: 'clusters by seed', effect: 'F1 (seed)', better: 'higher', minEffect: 0.05 }, [1, 2, 3],
+  [0.6, 0.62, 0.58].map((effect) => ({ effect, controls: { 'permuted labels': 0.2, 'untrained model': effect - 0.3 } })),
+)], [{ text: 'an identity holds', value: 1e-7, pass: true }]);
 
 let dir = '';
 let md = '';
@@ -21,7 +27,7 @@ const fixture = (figDir: string): ExperimentReport[] => [
     held: 'partly',
     figures: [{ path: 'figs/e1_f1', caption: 'Macro F1 per layer | three labels' }],
     tables: [{ title: 'F1 per layer', columns: ['layer', 'seed', 'next token'], rows: [[0, 0.2134567, 0.1], [4, 0.87, 0.93]] }],
-    config: { layers: 4, epochs: 3 }, adapter: 'lavapipe (software Vulkan)', seed: 1, commit: 'abc1234',
+    config: { layers: 4, epochs: 3 }, adapter: 'lavapipe (software Vulkan)', seeds: [1, 2, 3], commit: 'abc1234', verdict,
   },
   {
     id: 'E2', title: 'Inner loss across layers',
@@ -33,7 +39,7 @@ const fixture = (figDir: string): ExperimentReport[] => [
       { path: join(figDir, 'e2_heat.svg'), caption: 'Inner loss heatmap <layer × epoch>' },
       { path: 'figs/e2_heat', caption: 'The same heatmap again (ids must not clash)' },
     ],
-    config: {}, adapter: 'NVIDIA H100', seed: 2, commit: 'def5678',
+    config: {}, adapter: 'NVIDIA H100', seeds: [2, 3], commit: 'def5678',
   },
 ];
 
@@ -70,6 +76,11 @@ describe('writeReport', () => {
     expect(md).toContain('| [E1](#e1) | Clustering by seed and next token | partly |');
     expect(md).toContain('| 0 | 0.2135 | 0.1 |');
     expect(md).toContain('"layers": 4');
+    expect(md).toContain('**Verdict** (seeds 1, 2, 3; bold = the strongest control)');
+    expect(md).toContain('| clusters by seed | F1 (seed): 0.6 [0.55, 0.65] | permuted labels: 0.2 [0.2, 0.2]; **untrained model**: 0.3 [0.25, 0.35] |');
+    expect(md).toMatch(/- Rule \(seed-clusters\): margin = F1 \(seed\) − untrained model; .* → yes/);
+    expect(md).toContain('- Check (not evidence): an identity holds: pass');
+    expect(md).toContain('seeds: 1, 2, 3 · commit');
   });
 
   it('markdown links figures relatively, PNG image plus SVG link, numbered across sections', () => {
@@ -93,6 +104,7 @@ describe('writeReport', () => {
     expect(html).toContain('url(#fig3-gradient_0)');
     expect(html).toContain('<td class="num">0.2135</td>');
     expect(html).toContain('class="held held-partly"');
+    expect(html).toContain('<td>permuted labels: 0.2 [0.2, 0.2]; untrained model: 0.3 [0.25, 0.35]</td>');
   });
 });
 
