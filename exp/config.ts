@@ -185,7 +185,7 @@ export const CONFIGS: Readonly<Record<ConfigName, ExpConfig>> = { smoke: SMOKE, 
 /**
  * The tiny budget of a configuration: the same architectures, context lengths and code paths, but
  * every training run cut to two steps of batch 1 (S1: one epoch of two sequences), snapshots at
- * the start and end only, and probe passes over two sequences. Its numbers mean nothing; its
+ * the start and end only, and probe passes over one sequence (D5: two). Its numbers mean nothing; its
  * timings extrapolate (see main.ts).
  */
 export function tinyBudget(c: ExpConfig): ExpConfig {
@@ -196,7 +196,7 @@ export function tinyBudget(c: ExpConfig): ExpConfig {
     r1: { ...c.r1, steps: 2, snapshotSteps: [], train: train(c.r1.train) },
     r2: { ...c.r2, steps: 2, maxBytes: Math.min(c.r2.maxBytes, 200_000), train: train(c.r2.train) },
     probes: {
-      ...c.probes, seqs: 2, batch: 1, clusterPositions: Math.min(c.probes.clusterPositions, 64), kmeansRestarts: 1,
+      ...c.probes, seqs: 1, batch: 1, clusterPositions: Math.min(c.probes.clusterPositions, 64), kmeansRestarts: 1,
       kmeansIters: 3, pcaPoints: Math.min(c.probes.pcaPoints, 64), samplesShown: 2, d5Queries: 4, p1Seqs: 2,
     },
   };

@@ -43,7 +43,7 @@ export interface RunTiming {
 export interface Timing {
   /** Wall seconds per (seed, experiment) computed in this invocation, shared training included. */
   units: { seed: number; id: ExpId; seconds: number }[];
-  /** Every training run of every seed (also those trained by an earlier invocation). */
+  /** Every training run of every seed (also those trained by an earlier invocation); secondsPerStep is warm (see warmStepSeconds). */
   runs: RunTiming[];
   /** Tiny budget only: the full configuration extrapolated from the measured seconds per step. */
   estimate: { trainingSeconds: number; probeSeconds: number; totalSeconds: number; note: string } | null;
@@ -120,8 +120,18 @@ function trainedRuns(dir: string, seed: number): RunTiming[] {
     const f = join(root, id, "run.json");
     if (!existsSync(f)) return [];
     const r = JSON.parse(readFileSync(f, "utf8")) as TrainedRun;
-    return [{ seed, id: r.id, steps: r.steps, batch: r.batch, seconds: r.trainSeconds, secondsPerStep: r.trainSeconds / Math.max(1, r.steps) }];
+    return [{ seed, id: r.id, steps: r.steps, batch: r.batch, seconds: r.trainSeconds, secondsPerStep: warmStepSeconds(r) }];
   });
+}
+
+/**
+ * Seconds per step once the pipelines are compiled: the median step after the first (the first
+ * step of a process compiles the model's pipelines; with one step, that step).
+ */
+export function warmStepSeconds(r: Pick<TrainedRun, "stepSeconds" | "trainSeconds" | "steps">): number {
+  const warm = (r.stepSeconds ?? []).slice(1).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (warm.length === 0) return r.trainSeconds / Math.max(1, r.steps);
+  return warm[Math.floor(warm.length / 2)];
 }
 
 /** Full-budget steps and batch of a shared training run id ("s1", "r1-<size>", "r2-<size>"). */

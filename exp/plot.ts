@@ -2,9 +2,9 @@
 // grids of panels) and render them headlessly in Node to SVG (vega's SVG renderer, no canvas) and
 // PNG (resvg, with the DejaVu Sans font shipped by the `dejavu-fonts-ttf` npm package).
 // It computes nothing about the model; the experiments pass finished numbers in.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../src/nn/atomic-write';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -90,7 +90,7 @@ export function lineChart(o: LineChartOptions): PlotSpec {
   const x = xAxis(values.map((r) => r.x), o.xLabel);
   const y = { field: 'y', type: 'quantitative', title: o.yLabel, scale: o.logY ? { type: 'log' } : { zero: false } };
   const color = {
-    field: 'series', type: 'nominal', title: null,
+    field: 'series', type: 'nominal', title: null, legend: { symbolOpacity: 1 },
     scale: { domain: [...new Set(o.series.map((s) => s.name))], scheme: o.ordered ? 'viridis' : many ? 'tableau20' : 'tableau10' },
   };
   const line = { mark: { type: 'line', point: longest <= 30, strokeWidth: 2 }, encoding: { x, y, color, ...dashEnc } };
@@ -98,7 +98,7 @@ export function lineChart(o: LineChartOptions): PlotSpec {
   const band = {
     data: { values: bands },
     mark: { type: 'area', opacity: 0.15 },
-    encoding: { x, y: { field: 'lo', type: 'quantitative', title: o.yLabel, scale: y.scale }, y2: { field: 'hi' }, color: { ...color, legend: null } },
+    encoding: { x, y: { field: 'lo', type: 'quantitative', title: o.yLabel, scale: y.scale }, y2: { field: 'hi' }, color },
   };
   return top({ title: o.title, ...size(o), data: { values }, layer: [band, line] });
 }
@@ -205,18 +205,11 @@ export function svgToPng(svg: string, scale = 2): Uint8Array {
   return resvg.render().asPng();
 }
 
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 /** Writes `<path>.svg` and `<path>.png` (directories created, each file written then renamed). */
 export async function savePlot(spec: PlotSpec, pathWithoutExt: string): Promise<{ svg: string; png: string }> {
   const svg = await renderSvg(spec);
   const out = { svg: `${pathWithoutExt}.svg`, png: `${pathWithoutExt}.png` };
-  await writeAtomic(out.svg, svg);
-  await writeAtomic(out.png, svgToPng(svg));
+  writeFileAtomic(out.svg, svg);
+  writeFileAtomic(out.png, svgToPng(svg));
   return out;
 }

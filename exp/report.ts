@@ -2,8 +2,9 @@
 // relative path) and a self-contained report.html (each figure's SVG inlined), written atomically.
 // It formats finished results only; it runs no experiment and renders no chart.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../src/nn/atomic-write';
 import type { Verdict } from './verdict';
 
 /** Which experiment of the protocol a result belongs to. */
@@ -191,20 +192,13 @@ export async function renderHtml(reports: ExperimentReport[], outDir: string, op
     + `<style>${CSS}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;
 }
 
-async function writeAtomic(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 /** Writes `<outDir>/report.md` and `<outDir>/report.html`; returns their paths. */
 export async function writeReport(
   reports: ExperimentReport[], outDir: string, opts: ReportOptions = {},
 ): Promise<{ md: string; html: string }> {
   const stamped = { ...opts, generatedAt: opts.generatedAt ?? new Date().toISOString() };
   const out = { md: join(outDir, 'report.md'), html: join(outDir, 'report.html') };
-  await writeAtomic(out.md, renderMarkdown(reports, outDir, stamped));
-  await writeAtomic(out.html, await renderHtml(reports, outDir, stamped));
+  writeFileAtomic(out.md, renderMarkdown(reports, outDir, stamped));
+  writeFileAtomic(out.html, await renderHtml(reports, outDir, stamped));
   return out;
 }

@@ -57,6 +57,8 @@ export interface TrainedRun {
   lossHistory: number[];
   /** Training wall time over all invocations, seconds. */
   trainSeconds: number;
+  /** Wall seconds of every step (the first of an invocation includes compiling its pipelines). */
+  stepSeconds: number[];
 }
 
 interface StateRun {
@@ -64,6 +66,7 @@ interface StateRun {
   snapshots: Snapshot[];
   lossHistory: number[];
   trainSeconds: number;
+  stepSeconds: number[];
 }
 
 function runKey(ctx: RunContext, spec: TrainSpec): string {
@@ -99,7 +102,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
     schedule: { lr: spec.train.lr, warmup: spec.train.warmup, total: spec.steps }, maxGradNorm: spec.train.gradClip,
   });
   try {
-    let st: StateRun = { key, snapshots: [], lossHistory: [], trainSeconds: 0 };
+    let st: StateRun = { key, snapshots: [], lossHistory: [], trainSeconds: 0, stepSeconds: [] };
     if (existsSync(statePath)) {
       const saved = readCheckpointMeta(statePath).run as StateRun | null;
       if (saved?.key === key) {
@@ -129,6 +132,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
       const done = trainer.step;
       const now = performance.now();
       st.trainSeconds += (now - t) / 1000;
+      (st.stepSeconds ??= [])[r.step] = (now - t) / 1000;
       t = now;
       if (!Number.isFinite(r.loss)) throw new Error(`[${spec.id}] training diverged at step ${done} (loss ${r.loss})`);
       const ep = epochOf(done);
@@ -143,7 +147,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
     const run: TrainedRun = {
       id: spec.id, key, model: gptConfig(spec.model), params: model.numParameters(), dataName: data.name, unigram: data.unigram,
       steps: spec.steps, batch: spec.train.batch, stepsPerEpoch: spec.stepsPerEpoch ?? null, snapshots: [...st.snapshots].sort((a, b) => a.step - b.step),
-      lossHistory: st.lossHistory, trainSeconds: st.trainSeconds,
+      lossHistory: st.lossHistory, trainSeconds: st.trainSeconds, stepSeconds: st.stepSeconds,
     };
     writeFileAtomic(donePath, `${JSON.stringify(run)}\n`);
     rmSync(statePath, { force: true });

@@ -187,7 +187,7 @@ describe("the verdict rule", () => {
     expect(judgeClaim(spec, [0, 1, 2], samples([0.9, 0.9, 0.36], [0.3, 0.3, 0.3])).held).toBe("partly");
     expect(judgeClaim(spec, [0, 1, 2], samples([0.9, 0.9, 0.25], [0.3, 0.3, 0.3])).held).toBe("no");
     // The interval above 0 and reaching past δ → partly; above 0 but wholly under δ (a negligible effect) → no; around 0 → no.
-    expect(judgeClaim(spec, [0, 1, 2], samples([0.33, 0.38, 0.36], [0.3, 0.3, 0.3])).held).toBe("partly");
+    expect(judgeClaim(spec, [0, 1, 2], samples([0.34, 0.37, 0.355], [0.3, 0.3, 0.3])).held).toBe("partly");
     expect(judgeClaim(spec, [0, 1, 2], samples([0.31, 0.32, 0.315], [0.3, 0.3, 0.3])).held).toBe("no");
     expect(judgeClaim(spec, [0, 1, 2], samples([0.31, 0.29, 0.3], [0.3, 0.3, 0.3])).held).toBe("no");
   });
