@@ -24,7 +24,7 @@ export interface InitOptions {
   /** `webgpu` (default when an adapter exists), or `cpu64` for the f64 reference backend. */
   backend?: BackendName | "auto";
   /** Adapter power preference. */
-  powerPreference?: GPUPowerPreference;
+  powerPreference?: "low-power" | "high-performance";
 }
 
 /** What init() selected. */
