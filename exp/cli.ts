@@ -38,8 +38,9 @@ export const HELP = `usage: npm run exp -- [e1 … e6] [options]
 Reproduces the experiments of "A Meta-Learning Perspective on Transformers for Causal Language
 Modeling" (see docs/PROTOCOL.md). With no experiment named, runs all six.
 
-  --config smoke|quick|paper  sizes: smoke (CI, seconds), quick (CPU + software Vulkan, ~10 min,
-                              the default), paper (GPT-2-small sized, for a real GPU)
+  --config smoke|quick|paper  sizes: smoke (CI, seconds), quick (the default: sized for a CPU
+                              with the software Vulkan adapter), paper (GPT-2-small sized, for a
+                              real GPU)
   --backend webgpu|cpu64      compute backend (default webgpu; cpu64 is the slow f64 reference)
   --seed N                    one integer seed for data, init and sampling (default 0)
   --out DIR                   results folder (default results/<config>[-cpu64][-seed<N>][+wikitext][+gpt2])

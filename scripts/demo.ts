@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { dirname, extname, join, normalize, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const EXAMPLES = join(ROOT, "examples");
@@ -125,9 +126,30 @@ export async function startDemoServer(opts: DemoServerOptions = {}): Promise<Dem
   };
 }
 
+const USAGE = `usage: npm run demo -- [--port N]   (default 8080; needs \`npm run build\` first)
+Serves examples/ and the browser build on http://127.0.0.1:N/ for a browser with WebGPU.`;
+
+/** The demo's command line: --port N (default 8080) and --help; anything else is a usage error. */
+export function parseDemoArgs(argv: string[]): { port: number; help: boolean } {
+  const { values } = parseArgs({ args: argv, options: { port: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port expects a port number (0–65535), got "${values.port}"`);
+  return { port, help: values.help === true };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const i = process.argv.indexOf("--port");
-  const port = i > 0 ? Number(process.argv[i + 1]) : 8080;
+  let port = 8080;
+  try {
+    const args = parseDemoArgs(process.argv.slice(2));
+    if (args.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    port = args.port;
+  } catch (e) {
+    console.error(`demo: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   const problem = libraryProblem();
   if (problem?.includes("missing")) {
     console.error(`demo: ${problem}`);
