@@ -6,6 +6,7 @@ import { describeAdapter, LIMIT_NAMES, WebGpuRuntime, type AdapterInfo, type Wai
 
 /** Supplies a `GPU` object outside browsers (the Node entry registers Dawn's). */
 export interface GpuProvider {
+  /** Returns the `GPU` object (navigator.gpu's equivalent), created on first use. */
   gpu: () => GPU | Promise<GPU>;
   wait: Waiter;
 }
