@@ -138,6 +138,24 @@ const buffer = device?.createBuffer({ size: 16, usage: 0x80 }); // STORAGE
 console.log(buffer?.size);
 `;
 
+const BROWSER = `// What a page does with the browser build: weights it fetched, the seeds task, probes. Node-only names are absent.
+import { init, parseSafetensors, gpt2FromBuffers, makeSeedsData, seedsBatch, ProbeSet, innerLoss } from "metagrad";
+import * as lib from "metagrad";
+
+await init({ backend: "webgpu" });
+const [config, weights] = await Promise.all([
+  fetch("/gpt2/config.json").then((r) => r.text()), fetch("/gpt2/model.safetensors").then((r) => r.arrayBuffer()),
+]);
+const names: string[] = Object.keys(parseSafetensors(weights, "model.safetensors").tensors);
+const { model } = await gpt2FromBuffers(config, weights);
+const probes = new ProbeSet(model);
+probes.add(innerLoss());
+const data = makeSeedsData({ T: 16, nTrain: 8 });
+console.log(names.length, seedsBatch(data.train, [0]).B);
+// @ts-expect-error saveGpt2 writes files: it is in the Node build only
+console.log(lib.saveGpt2);
+`;
+
 beforeAll(async () => {
   const dist = ["dist/node/index.js", "dist/browser/index.js", "dist/types/node.d.ts"].map((f) => join(REPO, f));
   if (dist.some((f) => !existsSync(f) || statSync(f).mtimeMs < newest(join(REPO, "src")))) {
@@ -154,15 +172,18 @@ beforeAll(async () => {
   writeFileSync(join(APP, "roundtrip.ts"), ROUND_TRIP);
   writeFileSync(join(APP, "optional.ts"), OPTIONAL);
   writeFileSync(join(APP, "gpu-types.ts"), GPU_TYPES);
+  writeFileSync(join(APP, "browser.ts"), BROWSER);
 }, 300_000);
 
 /** Writes a tsconfig for one cell of the matrix and returns its path. */
-function tsconfig(name: string, o: { resolution: "node16" | "nodenext" | "bundler"; dom: boolean; files: string[]; emit?: boolean; types?: string[] }): string {
+function tsconfig(name: string, o: {
+  resolution: "node16" | "nodenext" | "bundler"; dom: boolean; files: string[]; emit?: boolean; types?: string[]; conditions?: string[];
+}): string {
   const file = join(APP, `tsconfig.${name}.json`);
   const compilerOptions = {
     strict: true, target: "es2022", skipLibCheck: false, allowJs: true, checkJs: true,
     module: o.resolution === "bundler" ? "esnext" : o.resolution, moduleResolution: o.resolution,
-    ...(o.resolution === "bundler" ? { customConditions: ["node"] } : {}),
+    ...(o.resolution === "bundler" ? { customConditions: o.conditions ?? ["node"] } : {}), // the README's code runs in Node
     lib: o.dom ? ["es2022", "dom"] : ["es2022"],
     // @types/node comes from our own node_modules; a scoped types package (@webgpu/types) from the consumer's
     types: o.types ?? ["node"], typeRoots: [join(APP, "node_modules/@types"), join(REPO, "node_modules/@types"), join(APP, "node_modules")],
@@ -206,6 +227,15 @@ describe("the packed package", () => {
       expect(out).toBe("");
     });
   }
+
+  test("a browser project (bundler resolution, no node condition) sees the browser build's types", async () => {
+    const js = readmeBlocks().filter((b) => b.file.endsWith(".js")).map((b) => b.file); // the "In the browser" block
+    expect(js.length).toBeGreaterThan(0);
+    for (const ts of ["5.x", "latest"] as const) {
+      const cfg = tsconfig(`browser-${ts}`, { resolution: "bundler", dom: true, files: ["browser.ts", ...js], types: [], conditions: [] });
+      expect(await sh(process.execPath, [TSC[ts], "-p", cfg])).toBe("");
+    }
+  });
 
   test("WebGPU objects have full types with TypeScript 7's DOM library, or @webgpu/types on 5.x", async () => {
     expect(await sh(process.execPath, [TSC.latest, "-p", tsconfig("gpu-latest", { resolution: "node16", dom: true, files: ["gpu-types.ts"] })])).toBe("");
