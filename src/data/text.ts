@@ -46,7 +46,7 @@ const requireHere = createRequire(import.meta.url);
  * Loads an optional package with `require`, or throws an error that names the package, what
  * needs it and the command that installs it.
  */
-export function requireOptional<T>(pkg: string, neededFor: string): T {
+function requireOptional<T>(pkg: string, neededFor: string): T {
   try {
     return requireHere(pkg) as T;
   } catch (e) {
