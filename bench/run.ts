@@ -21,19 +21,30 @@ import { probesSuite } from "./suites/probes";
 
 const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite];
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    suite: { type: "string" },
-    out: { type: "string" },
-    list: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const USAGE = `usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json] [--list]\nsuites:\n${
+  SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}`;
+
+const OPTIONS = {
+  quick: { type: "boolean", default: false },
+  suite: { type: "string" },
+  out: { type: "string" },
+  list: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The parsed flags; an unknown option or a missing value prints the usage and exits with status 2. */
+function parseCli() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const values = parseCli();
 
 if (values.help || values.list) {
-  console.log("usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json]\nsuites:");
-  for (const s of SUITES) console.log(`  ${s.name.padEnd(12)} ${s.describe}`);
+  console.log(USAGE);
   process.exit(0);
 }
 

@@ -1,26 +1,19 @@
-// `npm run demo`: a tiny static server on 127.0.0.1 for the browser example. It serves
-// examples/ (its .ts page scripts bundled on request by esbuild, with every import of the library
-// entry src/index.ts left external and pointed at /lib/index.js) and the built library
-// dist/browser/ under /lib/. It writes nothing to disk and is not a production server.
+// `npm run demo`: a tiny server on 127.0.0.1 for the browser example. It serves examples/ (its
+// .ts page scripts bundled on request by esbuild, with every import of the library entry
+// src/index.ts left external and pointed at /lib/index.js) and the built library dist/browser/
+// under /lib/; static files go through sirv (MIME types, path containment, 404s). It writes
+// nothing to disk and is not a production server.
 import { build, type Plugin } from "esbuild";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { dirname, extname, join, normalize, relative, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
+import sirv from "sirv";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const EXAMPLES = join(ROOT, "examples");
 const SRC_ENTRY = join(ROOT, "src", "index.ts");
-
-const MIME: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-};
 
 /** Options of {@link startDemoServer}. */
 export interface DemoServerOptions {
@@ -86,30 +79,28 @@ export function libraryProblem(libDir = join(ROOT, "dist", "browser")): string |
   return null;
 }
 
-/** Maps a URL path inside `base` to a file, refusing anything outside it. */
-function inside(base: string, urlPath: string): string | null {
-  const p = normalize(join(base, decodeURIComponent(urlPath)));
-  return p === base || p.startsWith(base + sep) ? p : null;
-}
-
 /** Starts the server on 127.0.0.1. */
 export async function startDemoServer(opts: DemoServerOptions = {}): Promise<DemoServer> {
   const libDir = resolve(opts.libDir ?? join(ROOT, "dist", "browser"));
+  const options = { dev: true, dotfiles: false, etag: false } as const; // dev: no caching, files re-read per request
+  const lib = sirv(libDir, options);
+  const pages = sirv(EXAMPLES, options);
   const server = createServer((req, res) => {
-    const send = (code: number, type: string, body: string | Buffer): void => {
+    const send = (code: number, type: string, body: string): void => {
       res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
+    const notFound = () => send(404, "text/plain", `not found: ${req.url ?? ""}`);
     void (async () => {
       const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
-      let file: string | null;
-      if (path.startsWith("/lib/")) file = inside(libDir, path.slice(5));
-      else if (path === "/") file = join(EXAMPLES, "index.html");
-      else if (path.endsWith(".js") && existsSync(join(EXAMPLES, path.slice(1, -3) + ".ts"))) {
-        return send(200, MIME[".js"]!, await bundlePage(path.slice(1, -3)));
-      } else file = inside(EXAMPLES, path.slice(1));
-      if (!file || !existsSync(file) || !statSync(file).isFile()) return send(404, "text/plain", `not found: ${path}`);
-      send(200, MIME[extname(file)] ?? "application/octet-stream", readFileSync(file));
+      if (path.startsWith("/lib/")) {
+        req.url = req.url!.slice(4); // /lib/index.js → /index.js inside dist/browser
+        return lib(req, res, notFound);
+      }
+      if (path.endsWith(".js") && existsSync(join(EXAMPLES, path.slice(1, -3) + ".ts"))) {
+        return send(200, "text/javascript; charset=utf-8", await bundlePage(path.slice(1, -3)));
+      }
+      pages(req, res, notFound); // "/" is examples/index.html
     })().catch((e: Error) => send(500, "text/plain", `demo server: ${e.message}`));
   });
   await new Promise<void>((ok, fail) => {
@@ -125,9 +116,30 @@ export async function startDemoServer(opts: DemoServerOptions = {}): Promise<Dem
   };
 }
 
+const USAGE = `usage: npm run demo -- [--port N]   (default 8080; needs \`npm run build\` first)
+Serves examples/ and the browser build on http://127.0.0.1:N/ for a browser with WebGPU.`;
+
+/** The demo's command line: --port N (default 8080) and --help; anything else is a usage error. */
+export function parseDemoArgs(argv: string[]): { port: number; help: boolean } {
+  const { values } = parseArgs({ args: argv, options: { port: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port expects a port number (0–65535), got "${values.port}"`);
+  return { port, help: values.help === true };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const i = process.argv.indexOf("--port");
-  const port = i > 0 ? Number(process.argv[i + 1]) : 8080;
+  let port = 8080;
+  try {
+    const args = parseDemoArgs(process.argv.slice(2));
+    if (args.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    port = args.port;
+  } catch (e) {
+    console.error(`demo: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   const problem = libraryProblem();
   if (problem?.includes("missing")) {
     console.error(`demo: ${problem}`);

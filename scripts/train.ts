@@ -67,10 +67,16 @@ const FLAGS = {
 const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 function parse(): { opts: Partial<RunOptions>; resume?: string; stopAfter: number; help: boolean } {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.entries(FLAGS).map(([k, type]) => [k, { type }])) as Record<string, { type: "string" | "boolean" }>,
-    strict: true, allowPositionals: false,
-  });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: Object.fromEntries(Object.entries(FLAGS).map(([k, type]) => [k, { type }])) as Record<string, { type: "string" | "boolean" }>,
+      strict: true, allowPositionals: false,
+    }));
+  } catch (e) { // unknown option, missing value, stray argument: the usage, exit status 2
+    console.error(`train: ${(e as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
   const opts: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(values)) {
     if (k === "resume" || k === "help" || k === "stop-after" || v === undefined) continue;

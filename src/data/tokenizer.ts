@@ -1,6 +1,7 @@
 // Tokenizers for the real-text corpora: a byte-level tokenizer (vocab 256) and a GPT-2 BPE
 // wrapper around the `gpt-tokenizer` package (r50k_base = GPT-2's 50257-token encoding, shipped
-// inside the package, so it works offline). No Node built-ins; safe in browsers.
+// inside the package, so it works offline; an optional peer dependency, imported on first use).
+// No Node built-ins.
 // Not a tokenizer trainer, and no other encodings.
 
 /** The interface every tokenizer here implements. */
@@ -48,7 +49,15 @@ let gpt2Cache: Promise<Tokenizer> | undefined;
  * "<|endoftext|>" is encoded as ordinary text, never as the special token.
  */
 export function loadGpt2Tokenizer(): Promise<Tokenizer> {
-  gpt2Cache ??= import('gpt-tokenizer/encoding/r50k_base').then((m) => {
+  gpt2Cache ??= import('gpt-tokenizer/encoding/r50k_base').catch((e: unknown) => {
+    gpt2Cache = undefined; // a later call may find the package installed
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new Error('the GPT-2 tokenizer (loadGpt2Tokenizer) needs the optional package gpt-tokenizer, which is ' +
+        'not installed: npm install gpt-tokenizer', { cause: e });
+    }
+    throw e;
+  }).then((m) => {
     const noSpecial = { disallowedSpecial: new Set<string>() };
     const tok: Tokenizer = {
       name: 'gpt2',

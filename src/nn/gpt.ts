@@ -1,12 +1,13 @@
 // The GPT-2 style causal Transformer (PROTOCOL.md, Notation): h^0 = E[x] + P[t], pre-LN blocks,
 // logits = W_U LN_f(h^L) with W_U tied to E by default, mean next-token cross-entropy.
-// Parameter names follow Hugging Face GPT-2 with `h.{l}` spelled `blocks.{l}`.
+// Parameter names follow Hugging Face GPT-2 with `h.{l}` spelled `blocks.{l}`; stateDict() and
+// loadStateDict() speak the Hugging Face names themselves (`transformer.h.{l}.…`, `lm_head.weight`).
 import {
-  add, crossEntropy, fromValues, matmul, OpError, fmt, reshape, type BackendName, type Tensor,
+  add, crossEntropy, fromValues, matmul, OpError, fmt, readAll, reshape, Tensor, type BackendName,
 } from "../tensor/index";
 import { hashInts } from "../data/rng";
 import { Embedding, LayerNorm, initNormal } from "./layers";
-import { Module } from "./module";
+import { Module, setValues } from "./module";
 import { Block } from "./transformer";
 
 /** Model configuration (stored in checkpoints; two models are compatible iff configs are equal). */
@@ -56,6 +57,37 @@ export interface GPTOutput {
   logits: Tensor;
   /** Mean cross-entropy over non-ignored targets (a 1-element tensor), when targets were given. */
   loss?: Tensor;
+}
+
+/**
+ * A value for {@link GPT.loadStateDict}: a tensor (any backend), or host data such as a
+ * {@link SafeTensor} from `parseSafetensors` (any numeric dtype; I64 values are converted to numbers).
+ */
+export type StateValue = Tensor | { readonly shape: readonly number[]; readonly data: ArrayLike<number> | BigInt64Array };
+
+/** Options of {@link GPT.loadStateDict}. */
+export interface LoadStateDictOptions {
+  /** Where the tensors came from (a file name, say), quoted in error messages. */
+  source?: string;
+}
+
+/**
+ * Our parameter name for a Hugging Face GPT-2 tensor name (`transformer.h.0.attn.c_attn.weight`
+ * or `h.0.attn.c_attn.weight` → `blocks.0.attn.c_attn.weight`), or null for the causal-mask
+ * buffers (`h.{l}.attn.bias`, `h.{l}.attn.masked_bias`) that carry no weights.
+ */
+export function hfToOurName(key: string): string | null {
+  const k = key.startsWith("transformer.") ? key.slice("transformer.".length) : key;
+  if (/^h\.\d+\.attn\.(masked_)?bias$/.test(k)) return null;
+  return k.replace(/^h\.(\d+)\./, "blocks.$1.");
+}
+
+/**
+ * The Hugging Face `GPT2LMHeadModel` name of one of our parameters (`blocks.0.ln_1.weight` →
+ * `transformer.h.0.ln_1.weight`; `lm_head.weight` stays as it is).
+ */
+export function ourToHfName(name: string): string {
+  return name === "lm_head.weight" ? name : `transformer.${name.replace(/^blocks\.(\d+)\./, "h.$1.")}`;
 }
 
 /**
@@ -143,6 +175,68 @@ export class GPT extends Module {
       ignoreIndex: opts.ignoreIndex ?? -1, reduction: "mean",
     });
     return { logits, loss };
+  }
+
+  /**
+   * The parameters under Hugging Face `GPT2LMHeadModel` names, in registration order:
+   * `transformer.wte.weight`, `transformer.wpe.weight`, `transformer.h.{l}.{ln_1,attn.c_attn,
+   * attn.c_proj,ln_2,mlp.c_fc,mlp.c_proj}.{weight,bias}`, `transformer.ln_f.{weight,bias}`.
+   * Linear weights are `[in, out]`, the layout of GPT-2's Conv1D, so nothing is transposed. A tied
+   * model (the default, as in GPT-2) has no `lm_head.weight` entry: the unembedding is
+   * `transformer.wte.weight`, which is also what `save_pretrained` writes for a tied GPT-2. An
+   * untied model (`tiedUnembedding: false`) adds its own `lm_head.weight` [V, C].
+   *
+   * The values are the live parameter tensors, not copies: read them with `readAll`, never
+   * dispose them.
+   */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, p] of this.namedParameters()) out.set(ourToHfName(name), p);
+    return out;
+  }
+
+  /**
+   * Overwrites every parameter from a state dict with Hugging Face GPT-2 names (the output of
+   * {@link GPT.stateDict}, a `parseSafetensors` result's tensors, or a `GPT2LMHeadModel`
+   * state_dict saved with safetensors). Keys may carry the `transformer.` prefix or not; the
+   * causal-mask buffers `attn.bias` / `attn.masked_bias` are ignored, and so is `lm_head.weight`
+   * when the model is tied (Hugging Face ties it to `wte`). Every tensor is checked first — present,
+   * right shape, no unknown names — and on any problem it throws an error naming the tensors and
+   * loads nothing. Tensors on a device are read back once.
+   */
+  async loadStateDict(dict: ReadonlyMap<string, StateValue> | Readonly<Record<string, StateValue>>, opts: LoadStateDictOptions = {}): Promise<void> {
+    const who = `loadStateDict${opts.source ? `: ${opts.source}` : ""}`;
+    const entries: [string, StateValue][] = dict instanceof Map ? [...dict] : Object.entries(dict as Record<string, StateValue>);
+    const params = this.namedParameters();
+    const given = new Map<string, [string, StateValue]>(); // our name → [key as given, value]
+    const problems: string[] = [];
+    for (const [key, v] of entries) {
+      const ours = hfToOurName(key);
+      if (ours === null || (ours === "lm_head.weight" && this.config.tiedUnembedding)) continue;
+      if (!params.has(ours)) problems.push(`unexpected tensor "${key}"`);
+      else if (given.has(ours)) problems.push(`tensor "${key}" is given twice (as "${given.get(ours)![0]}" too)`);
+      else given.set(ours, [key, v]);
+    }
+    for (const [name, p] of params) {
+      const g = given.get(name);
+      if (!g) problems.push(`tensor "${ourToHfName(name)}" is missing`);
+      else if (g[1].shape.join() !== p.shape.join()) {
+        problems.push(`tensor "${g[0]}" has shape [${g[1].shape.join(", ")}], expected [${p.shape.join(", ")}]`);
+      }
+    }
+    if (problems.length) {
+      const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : "";
+      throw new Error(`${who}: ${problems.slice(0, 5).join("; ")}${more}; nothing was loaded`);
+    }
+    const groups = new Map<Tensor["backend"], Tensor[]>(); // device tensors, one readback per backend
+    for (const [, v] of given.values()) if (v instanceof Tensor) groups.set(v.backend, [...(groups.get(v.backend) ?? []), v]);
+    const read = new Map<Tensor, Float64Array>();
+    for (const ts of groups.values()) (await readAll(ts)).forEach((v, i) => read.set(ts[i]!, v));
+    for (const [name, p] of params) {
+      const v = given.get(name)![1];
+      const data = v instanceof Tensor ? read.get(v)! : v.data;
+      setValues(p, data instanceof BigInt64Array ? Float64Array.from(data, Number) : data);
+    }
   }
 
   override dispose(): void {

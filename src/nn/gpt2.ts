@@ -1,28 +1,32 @@
-// GPT-2 import (P1): builds a GPT from a local Hugging Face folder (config.json + model.safetensors)
-// and pairs it with the GPT-2 BPE tokenizer. HF's Conv1D weights are stored [in, out], the layout
-// Linear uses, so they load without transposes. Node-only (node:fs); never downloads anything.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// Hugging Face GPT-2 format, in memory (browser-safe): config.json ⇄ GPTConfig, and a whole model
+// ⇄ the bytes of `config.json` + `model.safetensors` in the layout `transformers`'
+// GPT2LMHeadModel loads (names `transformer.h.{l}.…`, Conv1D weights [in, out], metadata
+// format "pt"). Our Linear stores [in, out] too, so nothing is transposed. Files: gpt2-file.ts.
 import type { BackendName } from "../tensor/index";
-import { loadGpt2Tokenizer, type Tokenizer } from "../data/tokenizer";
+import { readAll } from "../tensor/index";
 import { GPT, gptConfig, type GPTConfig } from "./gpt";
-import { setValues } from "./module";
-import { toFloat32, type SafeTensor } from "./safetensors";
-import { readSafetensors } from "./safetensors-file";
+import { parseSafetensors, serializeSafetensors, type TensorInput } from "./safetensors";
 
-/** What {@link loadGpt2} returns. */
-export interface Gpt2Model {
+/** A GPT-2 built from Hugging Face config and weights (what {@link gpt2FromBuffers} returns). */
+export interface Gpt2Weights {
   model: GPT;
   config: Required<GPTConfig>;
-  /** The GPT-2 BPE tokenizer (null when not requested). */
-  tokenizer: Tokenizer | null;
 }
 
-/** Options of {@link loadGpt2}. */
-export interface LoadGpt2Options {
+/** Options of {@link gpt2FromBuffers}. */
+export interface Gpt2FromBuffersOptions {
+  /** Backend of the parameters (default: the current default backend). */
   backend?: BackendName;
-  /** Load the GPT-2 BPE tokenizer too (default true). */
-  tokenizer?: boolean;
+  /** Name of the weights in error messages (default "model.safetensors"). */
+  source?: string;
+}
+
+/** The two files of a Hugging Face GPT-2 folder, in memory (what {@link gpt2ToBuffers} returns). */
+export interface Gpt2Buffers {
+  /** The parsed `config.json` (write it with JSON.stringify). */
+  config: Record<string, unknown>;
+  /** The bytes of `model.safetensors`. */
+  safetensors: Uint8Array;
 }
 
 const TANH_GELUS = new Set(["gelu_new", "gelu_pytorch_tanh", "gelu_fast"]);
@@ -47,60 +51,86 @@ export function gpt2ConfigFromHf(path: string, hf: Record<string, unknown>): Req
   });
 }
 
-/** Maps a Hugging Face GPT-2 tensor name to ours, or null for buffers that carry no weights. */
-export function hfToOurName(key: string): string | null {
-  const k = key.startsWith("transformer.") ? key.slice("transformer.".length) : key;
-  if (/^h\.\d+\.attn\.(masked_)?bias$/.test(k)) return null; // causal-mask buffers
-  return k.replace(/^h\.(\d+)\./, "blocks.$1.");
+/**
+ * The Hugging Face GPT-2 `config.json` of a model configuration: `GPT2LMHeadModel`, tanh GELU
+ * (`gelu_new`), no dropout (this library has none, so a model trained here behaves the same in
+ * `transformers`), `tie_word_embeddings` as configured. Throws for configurations GPT-2 cannot
+ * express (linear layers without biases).
+ */
+export function gpt2ConfigToHf(config: GPTConfig): Record<string, unknown> {
+  const c = gptConfig(config);
+  if (!c.bias) {
+    throw new Error("gpt2ConfigToHf: Hugging Face GPT-2 has a bias in every linear layer; a model built with " +
+      "bias: false cannot be exported to that format");
+  }
+  return {
+    architectures: ["GPT2LMHeadModel"],
+    model_type: "gpt2",
+    vocab_size: c.vocabSize,
+    n_positions: c.blockSize,
+    n_ctx: c.blockSize,
+    n_embd: c.nEmbd,
+    n_layer: c.nLayer,
+    n_head: c.nHead,
+    n_inner: c.mlpRatio === 4 ? null : c.mlpRatio * c.nEmbd,
+    activation_function: "gelu_new",
+    layer_norm_epsilon: c.lnEps,
+    tie_word_embeddings: c.tiedUnembedding,
+    resid_pdrop: 0,
+    embd_pdrop: 0,
+    attn_pdrop: 0,
+    initializer_range: 0.02,
+    scale_attn_weights: true,
+    scale_attn_by_inverse_layer_idx: false,
+    reorder_and_upcast_attn: false,
+    torch_dtype: "float32",
+  };
 }
 
 /**
- * Loads GPT-2 from `dir` (config.json + model.safetensors, keys optionally prefixed with
- * `transformer.`, lm_head tied to wte unless config says otherwise). Every tensor is checked for
- * presence and shape before the model is built; errors name the file and the tensor.
+ * Builds a GPT from the contents of a Hugging Face GPT-2 folder that are already in memory — e.g.
+ * fetched by a web page: `config` is config.json (text or parsed), `safetensors` the bytes of
+ * model.safetensors. Every tensor is checked for presence and shape before any is loaded; errors
+ * name the file and the tensor. No tokenizer (Node's `loadGpt2` adds the GPT-2 BPE).
  */
-export async function loadGpt2(dir: string, opts: LoadGpt2Options = {}): Promise<Gpt2Model> {
-  const cfgPath = join(dir, "config.json");
-  const stPath = join(dir, "model.safetensors");
-  for (const p of [cfgPath, stPath]) {
-    if (!existsSync(p)) {
-      throw new Error(`loadGpt2: missing file ${p}; a local Hugging Face GPT-2 folder needs config.json and ` +
-        "model.safetensors (it is never downloaded; convert pytorch_model.bin to safetensors if that is what you have)");
-    }
-  }
+export async function gpt2FromBuffers(
+  config: string | Record<string, unknown>, safetensors: ArrayBuffer | Uint8Array, opts: Gpt2FromBuffersOptions = {},
+): Promise<Gpt2Weights> {
+  const source = opts.source ?? "model.safetensors";
   let hf: Record<string, unknown>;
-  try {
-    hf = JSON.parse(readFileSync(cfgPath, "utf8"));
-  } catch (e) {
-    throw new Error(`loadGpt2: ${cfgPath} is not valid JSON (${(e as Error).message})`);
-  }
-  const config = gpt2ConfigFromHf(cfgPath, hf);
-  const { tensors } = readSafetensors(stPath);
-  const byName = new Map<string, SafeTensor>();
-  for (const [key, t] of Object.entries(tensors)) {
-    const ours = hfToOurName(key);
-    if (ours === null || (ours === "lm_head.weight" && config.tiedUnembedding)) continue;
-    byName.set(ours, t);
-  }
-  const model = new GPT(config, { backend: opts.backend, noInit: true });
-  try {
-    const problems: string[] = [];
-    const params = model.namedParameters();
-    for (const [name, p] of params) {
-      const t = byName.get(name);
-      const hfName = name.replace(/^blocks\.(\d+)\./, "h.$1.");
-      if (!t) problems.push(`tensor "${hfName}" is missing`);
-      else if (t.shape.join() !== p.shape.join()) {
-        problems.push(`tensor "${hfName}" has shape [${t.shape.join(", ")}], expected [${p.shape.join(", ")}]`);
-      }
+  if (typeof config === "string") {
+    try {
+      hf = JSON.parse(config) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`loadGpt2: config.json is not valid JSON (${(e as Error).message})`);
     }
-    for (const name of byName.keys()) if (!params.has(name)) problems.push(`unexpected tensor "${name}"`);
-    if (problems.length) throw new Error(`loadGpt2: ${stPath}: ${problems.slice(0, 5).join("; ")}`);
-    for (const [name, p] of params) setValues(p, toFloat32(byName.get(name)!));
+  } else hf = config;
+  const cfg = gpt2ConfigFromHf("config.json", hf);
+  const { tensors } = parseSafetensors(safetensors, source);
+  const model = new GPT(cfg, { backend: opts.backend, noInit: true });
+  try {
+    await model.loadStateDict(tensors, { source });
   } catch (e) {
     model.dispose();
     throw e;
   }
-  const tokenizer = opts.tokenizer === false ? null : await loadGpt2Tokenizer();
-  return { model, config, tokenizer };
+  return { model, config: cfg };
+}
+
+/**
+ * The files of a Hugging Face GPT-2 folder for `model`, in memory: `config.json` (see
+ * {@link gpt2ConfigToHf}) and `model.safetensors` with the tensors of {@link GPT.stateDict} as F32
+ * (cpu64 weights are rounded to f32), metadata `{ format: "pt" }` as `transformers` requires. A
+ * tied model writes no `lm_head.weight` (GPT-2's `save_pretrained` layout); an untied one writes
+ * it and sets `tie_word_embeddings: false`, which `transformers` honours. One readback.
+ */
+export async function gpt2ToBuffers(model: GPT): Promise<Gpt2Buffers> {
+  const config = gpt2ConfigToHf(model.config);
+  const sd = [...model.stateDict()];
+  const values = await readAll(sd.map(([, t]) => t));
+  const tensors: Record<string, TensorInput> = {};
+  sd.forEach(([name, t], i) => {
+    tensors[name] = { dtype: "F32", shape: t.shape, data: values[i]! };
+  });
+  return { config, safetensors: serializeSafetensors(tensors, { format: "pt" }) };
 }

@@ -125,11 +125,13 @@ function isIntArray(x: unknown, n?: number): x is number[] {
 }
 
 /**
- * Decode a safetensors byte buffer. `source` (a file name, say) is used in error messages.
+ * Decode a safetensors byte buffer (e.g. the `arrayBuffer()` of a fetched file). `source` (a
+ * file name, say) is used in error messages.
  * Checks header bounds, JSON validity, dtypes, shapes, that offsets lie in the data section,
  * match shape × dtype size, and tile it exactly (no gaps, overlaps or trailing bytes).
  */
-export function parseSafetensors(bytes: Uint8Array, source = '<memory>'): ParsedSafetensors {
+export function parseSafetensors(input: Uint8Array | ArrayBuffer, source = '<memory>'): ParsedSafetensors {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (!LITTLE) fail(source, 'big-endian platforms are not supported');
   if (bytes.length < 8) fail(source, `file is ${bytes.length} bytes, too short for the 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,7 +1,9 @@
 // Host-side f64 statistics for the probes: Hungarian matching, cluster-vs-label scores (macro F1,
-// NMI, ARI, purity), Spearman correlation, symmetric eigendecomposition, PCA and a k-means++
+// NMI, ARI, purity), Spearman correlation, PCA (on eig.ts's eigensolver) and a k-means++
 // reference k-means. Pure TypeScript with no Node built-ins, so it also runs in a browser.
 // It is not GPU code: the GPU k-means lives elsewhere and is compared against `kmeansCpu`.
+
+import { symEigQL } from "./eig";
 
 /** A dense row-major real matrix as read back from a device or built on the host. */
 export type RealArray = Float64Array | Float32Array;
@@ -181,99 +183,11 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Eigendecomposition of a symmetric matrix: values descending, vectors[i*d + j] = component i of vector j. */
 export interface SymEig { values: Float64Array; vectors: Float64Array }
 
-/** Symmetric eigendecomposition by cyclic Jacobi rotations (d×d, row-major; only symmetry is assumed). */
-export function symEig(A: RealArray, d: number): SymEig {
-  if (A.length !== d * d) throw new Error(`symEig: expected ${d}×${d} = ${d * d} entries, got ${A.length}`);
-  const a = Float64Array.from(A), vt = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) vt[i * d + i] = 1;
-  let frob = 0;
-  for (let i = 0; i < d * d; i++) frob += a[i] * a[i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < d; p++) for (let q = p + 1; q < d; q++) off += a[p * d + q] ** 2;
-    if (off <= 1e-32 * frob || off === 0) break;
-    for (let p = 0; p < d - 1; p++) {
-      for (let q = p + 1; q < d; q++) {
-        const apq = a[p * d + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const h = a[q * d + q] - a[p * d + p];
-        let t: number;
-        if (Math.abs(apq) < 1e-18 * Math.abs(h)) t = apq / h;
-        else {
-          const theta = (0.5 * h) / apq;
-          t = 1 / (Math.abs(theta) + Math.sqrt(1 + theta * theta));
-          if (theta < 0) t = -t;
-        }
-        const c = 1 / Math.sqrt(1 + t * t), s = t * c;
-        const app = a[p * d + p], aqq = a[q * d + q];
-        for (let k = 0; k < d; k++) { // rows p, q of Pᵀ·A·P (contiguous), mirrored into columns
-          if (k !== p && k !== q) {
-            const apk = a[p * d + k], aqk = a[q * d + k];
-            const np = c * apk - s * aqk, nq = s * apk + c * aqk;
-            a[p * d + k] = np; a[q * d + k] = nq; a[k * d + p] = np; a[k * d + q] = nq;
-          }
-          const vp = vt[p * d + k], vq = vt[q * d + k]; // rows of Vᵀ = columns of V
-          vt[p * d + k] = c * vp - s * vq; vt[q * d + k] = s * vp + c * vq;
-        }
-        a[p * d + p] = app - t * apq; a[q * d + q] = aqq + t * apq;
-        a[p * d + q] = 0; a[q * d + p] = 0;
-      }
-    }
-  }
-  const order = Array.from({ length: d }, (_, i) => i).sort((i, j) => a[j * d + j] - a[i * d + i]);
-  const values = new Float64Array(d), vectors = new Float64Array(d * d);
-  order.forEach((src, dst) => {
-    values[dst] = a[src * d + src];
-    for (let k = 0; k < d; k++) vectors[k * d + dst] = vt[src * d + k];
-  });
-  return { values, vectors };
-}
-
 /**
- * Top eigenpairs of a symmetric PSD matrix by subspace iteration with k + 8 vectors and a final
- * Rayleigh–Ritz step; used by `pca` for d > 256, where full Jacobi is slow. Vectors are d × m.
+ * Symmetric eigendecomposition (d×d, row-major): values descending, vectors[i*d + j] = component
+ * i of eigenvector j. One implementation for the library, Householder + implicit QL in eig.ts.
  */
-function topEig(C: Float64Array, d: number, k: number): SymEig {
-  const m = Math.min(d, k + 8), rng = mulberry32(12345);
-  let Q: Float64Array = Float64Array.from({ length: d * m }, () => rng() - 0.5);
-  const mul = (B: Float64Array): Float64Array => { // C·B, both row-major (d × d)(d × m)
-    const Z = new Float64Array(d * m);
-    for (let i = 0; i < d; i++) for (let f = 0; f < d; f++) {
-      const c = C[i * d + f];
-      if (c !== 0) for (let j = 0; j < m; j++) Z[i * m + j] += c * B[f * m + j];
-    }
-    return Z;
-  };
-  const orthonormalize = (Z: Float64Array): Float64Array => { // modified Gram–Schmidt on columns
-    for (let j = 0; j < m; j++) {
-      for (let i = 0; i < j; i++) {
-        let dot = 0;
-        for (let f = 0; f < d; f++) dot += Z[f * m + i] * Z[f * m + j];
-        for (let f = 0; f < d; f++) Z[f * m + j] -= dot * Z[f * m + i];
-      }
-      let norm = 0;
-      for (let f = 0; f < d; f++) norm += Z[f * m + j] ** 2;
-      norm = Math.sqrt(norm) || 1;
-      for (let f = 0; f < d; f++) Z[f * m + j] /= norm;
-    }
-    return Z;
-  };
-  Q = orthonormalize(Q);
-  for (let it = 0; it < 150; it++) Q = orthonormalize(mul(Q));
-  const CQ = mul(Q), T = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-    let s = 0;
-    for (let f = 0; f < d; f++) s += Q[f * m + i] * CQ[f * m + j];
-    T[i * m + j] = s;
-  }
-  const small = symEig(T, m), vectors = new Float64Array(d * m);
-  for (let f = 0; f < d; f++) for (let j = 0; j < m; j++) {
-    let s = 0;
-    for (let i = 0; i < m; i++) s += Q[f * m + i] * small.vectors[i * m + j];
-    vectors[f * m + j] = s;
-  }
-  return { values: small.values, vectors };
-}
+export const symEig: (A: RealArray, d: number) => SymEig = symEigQL;
 
 /** PCA result: projections[i*k + j] is sample i on component j; components[j*d + f]. */
 export interface Pca {
@@ -284,7 +198,7 @@ export interface Pca {
 /**
  * PCA of n samples × d features (row-major) onto the top k directions of the sample covariance
  * (divisor n - 1). Each component's sign is fixed so its largest-magnitude entry is positive.
- * Exact (Jacobi) for d ≤ 256; subspace iteration beyond, accurate when the top k are separated.
+ * Exact (full symmetric eigendecomposition) at every d: O(d³), seconds at d = 768.
  */
 export function pca(X: RealArray, n: number, d: number, k: number): Pca {
   if (X.length !== n * d) throw new Error(`pca: expected ${n}×${d} entries, got ${X.length}`);
@@ -304,7 +218,7 @@ export function pca(X: RealArray, n: number, d: number, k: number): Pca {
     total += cov[f * d + f];
     for (let g = f + 1; g < d; g++) cov[g * d + f] = cov[f * d + g];
   }
-  const { values, vectors } = d <= 256 ? symEig(cov, d) : topEig(cov, d, k);
+  const { values, vectors } = symEig(cov, d);
   const m = values.length, components = new Float64Array(k * d);
   for (let j = 0; j < k; j++) {
     let big = 0;

@@ -12,5 +12,6 @@ export { init, useBackend, defaultBackend, backendOf, gpuRuntime, setGpuProvider
 export type { InitOptions, DeviceInfo, GpuProvider } from "./webgpu/device";
 export type { AdapterInfo, Kernel, RuntimeStats } from "./webgpu/runtime";
 export type { PoolStats } from "./webgpu/pool";
+/** Every op as a free function, the same functions as the top-level exports (`ops.matmul` = `matmul`). */
 export * as ops from "./ops/index";
 export * from "./ops/index";

@@ -114,48 +114,83 @@ export class Tensor {
   }
 
   // ---- elementwise ----
+  /** Elementwise this + b (broadcasting). */
   add(b: TensorLike): Tensor { return ops.add(this, b); }
+  /** Elementwise this − b (broadcasting). */
   sub(b: TensorLike): Tensor { return ops.sub(this, b); }
+  /** Elementwise this · b (broadcasting). */
   mul(b: TensorLike): Tensor { return ops.mul(this, b); }
+  /** Elementwise this / b (broadcasting). */
   div(b: TensorLike): Tensor { return ops.div(this, b); }
+  /** Elementwise max(this, b) (broadcasting). */
   maximum(b: TensorLike): Tensor { return ops.maximum(this, b); }
+  /** this^p for a scalar p. */
   pow(p: number): Tensor { return ops.pow(this, p); }
+  /** −this. */
   neg(): Tensor { return ops.neg(this); }
+  /** e^this. */
   exp(): Tensor { return ops.exp(this); }
+  /** Natural log. */
   log(): Tensor { return ops.log(this); }
+  /** Square root. */
   sqrt(): Tensor { return ops.sqrt(this); }
+  /** 1 / sqrt(this). */
   rsqrt(): Tensor { return ops.rsqrt(this); }
+  /** Hyperbolic tangent. */
   tanh(): Tensor { return ops.tanh(this); }
+  /** Logistic sigmoid. */
   sigmoid(): Tensor { return ops.sigmoid(this); }
+  /** max(this, 0). */
   relu(): Tensor { return ops.relu(this); }
+  /** GELU, tanh approximation (GPT-2's). */
   gelu(): Tensor { return ops.gelu(this); }
+  /** |this|. */
   abs(): Tensor { return ops.abs(this); }
+  /** this². */
   square(): Tensor { return ops.square(this); }
+  /** 1 where this < b, else 0 (no gradient). */
   lt(b: TensorLike): Tensor { return ops.lt(this, b); }
+  /** 1 where this > b, else 0 (no gradient). */
   gt(b: TensorLike): Tensor { return ops.gt(this, b); }
+  /** 1 where this ≤ b, else 0 (no gradient). */
   le(b: TensorLike): Tensor { return ops.le(this, b); }
+  /** 1 where this ≥ b, else 0 (no gradient). */
   ge(b: TensorLike): Tensor { return ops.ge(this, b); }
+  /** 1 where this = b, else 0 (no gradient). */
   eq(b: TensorLike): Tensor { return ops.eq(this, b); }
   // ---- matmul and shape ----
+  /** Matrix product this · b over the last two axes, batch axes broadcast (see {@link matmul}). */
   matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor { return ops.matmul(this, b, opts); }
+  /** The same values in a new shape (a view when possible). */
   reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
   // ---- reductions (all axes when `axis` is omitted) ----
+  /** Sum over `axis` (all axes when omitted). */
   sum(axis?: number | readonly number[], keepdim = false): Tensor { return ops.sum(this, axis, keepdim); }
+  /** Mean over `axis` (all axes when omitted). */
   mean(axis?: number | readonly number[], keepdim = false): Tensor { return ops.mean(this, axis, keepdim); }
+  /** Maximum over `axis` (all axes when omitted). */
   max(axis?: number | readonly number[], keepdim = false): Tensor { return ops.max(this, axis, keepdim); }
   /** Variance (population by default; `{ correction: 1 }` for the sample variance). */
   var(axis?: number | readonly number[], keepdim = false, opts?: ops.VarianceOptions): Tensor {
     return ops.variance(this, axis, keepdim, opts);
   }
   // ---- movement and selection ----
+  /** Axes reordered by `dims`. */
   permute(dims: readonly number[]): Tensor { return ops.permute(this, dims); }
+  /** Axes `d0` and `d1` swapped (the last two by default). */
   transpose(d0 = -2, d1 = -1): Tensor { return ops.transpose(this, d0, d1); }
+  /** The box [starts, ends) of every axis. */
   slice(starts: readonly number[], ends: readonly number[]): Tensor { return ops.slice(this, starts, ends); }
+  /** Broadcast to `shape`. */
   broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
+  /** Entries along `axis` at the i32 indices `idx`. */
   indexSelect(axis: number, idx: Tensor): Tensor { return ops.indexSelect(this, axis, idx); }
+  /** `value` where `mask` is nonzero, this elsewhere. */
   maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
   // ---- normalizations ----
+  /** Softmax along `axis` (last by default). */
   softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
+  /** Log-softmax along `axis` (last by default). */
   logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
 }
 registerTensorClass(Tensor);

@@ -34,7 +34,7 @@ const geluGradF64 = (x: number) => {
 const tanhT = (T: string) => (T === "f32" ? "tanh_s" : "tanh4");
 const powF64 = (x: number, p: number) => (Number.isInteger(p) ? x ** p : Math.pow(x, p));
 
-/** The unary table. */
+/** The unary table (the op registry's rows; not an API). @internal */
 export const UNARY = {
   neg: { wgsl: (x) => `-${x}`, f64: (x) => -x, grad: (_x, _y, dy) => neg(dy), save: "none" },
   exp: { wgsl: (x) => `exp(${x})`, f64: Math.exp, grad: (_x, y, dy) => mul(dy, y!), save: "output" },
@@ -149,7 +149,7 @@ interface BinaryRow {
   save: number[];
 }
 
-/** The binary table (comparisons have no grad and return 0/1). */
+/** The binary table (comparisons have no grad and return 0/1; the op registry's rows, not an API). @internal */
 export const BINARY = {
   add: { wgsl: (a, b) => `${a} + ${b}`, f64: (a, b) => a + b, grad: (_a, _b, dy) => [dy, dy], save: [] },
   sub: { wgsl: (a, b) => `${a} - ${b}`, f64: (a, b) => a - b, grad: (_a, _b, dy, n) => [dy, n[1] ? neg(dy) : null], save: [] },

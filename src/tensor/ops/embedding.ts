@@ -85,7 +85,7 @@ const embeddingBackwardOp = defineOp<EmbeddingBackwardAttrs>({
 });
 
 /**
- * Looks up rows of `table` [V, C] for the i32 ids `idx` [...]: returns [..., C]. On cpu64 an id
+ * Looks up rows of `table` [V, C] for the i32 ids `idx` [...], giving [..., C]. On cpu64 an id
  * outside [0, V) throws; on webgpu it yields a zero row (and contributes no gradient).
  */
 export function embedding(idx: Tensor, table: Tensor): Tensor {

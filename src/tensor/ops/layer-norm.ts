@@ -112,7 +112,7 @@ const layerNormBackwardOp = defineOp<Record<string, never>>({
   },
 });
 
-/** Layer norm of `x` [..., C] over its last dim with affine `w` [C], `b` [C]: returns y [..., C]. */
+/** Layer norm of `x` [..., C] over its last dim with affine `w` [C], `b` [C], giving y [..., C]. */
 export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps = 1e-5): Tensor {
   const [y, mean, rstd] = apply(layerNormOp, [x, w, b], { eps });
   mean.dispose();

@@ -6,6 +6,7 @@ import { describeAdapter, LIMIT_NAMES, WebGpuRuntime, type AdapterInfo, type Wai
 
 /** Supplies a `GPU` object outside browsers (the Node entry registers Dawn's). */
 export interface GpuProvider {
+  /** Returns the `GPU` object (navigator.gpu's equivalent), created on first use. */
   gpu: () => GPU | Promise<GPU>;
   wait: Waiter;
 }
@@ -24,7 +25,14 @@ export interface InitOptions {
   /** `webgpu` (default when an adapter exists), or `cpu64` for the f64 reference backend. */
   backend?: BackendName | "auto";
   /** Adapter power preference. */
-  powerPreference?: GPUPowerPreference;
+  powerPreference?: "low-power" | "high-performance";
+  /**
+   * Print (console.info) which backend and adapter were selected, and why `auto` fell back to
+   * cpu64. Default false: init() itself prints nothing. (Dawn, the Node WebGPU, writes its own
+   * warnings from native code when a driver reports limits it clamps — e.g. Mesa's software
+   * adapter — and that output cannot be silenced from JavaScript.)
+   */
+  verbose?: boolean;
 }
 
 /** What init() selected. */
@@ -34,10 +42,19 @@ export interface DeviceInfo {
   adapter?: AdapterInfo;
 }
 
-const INSTALL_HINT =
-  "no WebGPU adapter found. In a browser use one with WebGPU enabled; in Node on Linux without a " +
-  "GPU install Mesa's software Vulkan driver (Debian 12: `bash .ci/install-vulkan.sh`, i.e. " +
-  "mesa-vulkan-drivers + libvulkan1 from bookworm-backports), or call init({ backend: 'cpu64' }).";
+const NODE_HINT =
+  "no WebGPU adapter found. On Linux without a GPU install Mesa's software Vulkan driver " +
+  "(Debian 12: `bash .ci/install-vulkan.sh`, i.e. mesa-vulkan-drivers + libvulkan1 from " +
+  "bookworm-backports), or call init({ backend: 'cpu64' }) for the f64 reference backend.";
+const BROWSER_NO_API =
+  "this browser has no WebGPU (navigator.gpu is missing). Use a browser that has it (Chrome or Edge " +
+  "113+, Safari 26+, Firefox 141+ on Windows); on Linux start Chrome/Chromium with " +
+  "--enable-unsafe-webgpu or enable chrome://flags/#enable-unsafe-webgpu. WebGPU also needs a secure " +
+  "context (https:// or http://localhost). Or call init({ backend: 'cpu64' }) to run without a GPU (slow).";
+const BROWSER_NO_ADAPTER =
+  "the browser has WebGPU but gave no adapter (the GPU may be blocklisted, or hardware acceleration is " +
+  "off). Check chrome://gpu (or about:support), turn hardware acceleration on, update the GPU driver, " +
+  "or call init({ backend: 'cpu64' }) to run without a GPU (slow).";
 
 /**
  * Selects the default backend. With `webgpu` (or `auto`) it requests an adapter and device at the
@@ -50,25 +67,29 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
     current = cpu64;
     return { backend: "cpu64" };
   }
+  const say = opts.verbose ? (m: string) => console.info(`metagrad: ${m}`) : () => undefined;
   if (!runtime) {
     try {
       runtime = await createRuntime(opts);
     } catch (e) {
       if (want === "webgpu") throw e;
       current = cpu64;
+      say(`backend cpu64 (the f64 reference), because ${(e as Error).message.replace(/^init: /, "")}`);
       return { backend: "cpu64" };
     }
   }
   current = runtime;
+  say(`backend webgpu on ${runtime.info.description || runtime.info.device || "an unnamed adapter"}`);
   return { backend: "webgpu", adapter: runtime.info };
 }
 
 async function createRuntime(opts: InitOptions): Promise<WebGpuRuntime> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const inBrowser = nav !== undefined && provider === null; // Node 21+ has a navigator, without gpu
   const gpu = nav?.gpu ?? (provider ? await provider.gpu() : undefined);
-  if (!gpu) throw new Error(`init: ${INSTALL_HINT}`);
+  if (!gpu) throw new Error(`init: ${inBrowser ? BROWSER_NO_API : NODE_HINT}`);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
-  if (!adapter) throw new Error(`init: ${INSTALL_HINT}`);
+  if (!adapter) throw new Error(`init: ${inBrowser ? BROWSER_NO_ADAPTER : NODE_HINT}`);
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
   const features = (["timestamp-query", "subgroups", "shader-f16"] as GPUFeatureName[])

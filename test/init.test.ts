@@ -1,0 +1,79 @@
+// First contact with init(): in a browser without WebGPU the error says what a browser user can
+// do (not Node advice), and init() prints nothing unless asked with { verbose: true }. The browser
+// cases import the browser entry (no Node GPU provider) with a stand-in navigator.
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, test } from "vitest";
+import { init } from "../src/index";
+
+const run = promisify(execFile);
+const REPO = resolve(import.meta.dirname, "..");
+const g = globalThis as { navigator?: unknown };
+const hadNavigator = "navigator" in globalThis;
+const original = g.navigator;
+afterEach(() => {
+  if (hadNavigator) Object.defineProperty(globalThis, "navigator", { value: original, configurable: true, writable: true });
+  else delete g.navigator;
+});
+const setNavigator = (v: unknown) => Object.defineProperty(globalThis, "navigator", { value: v, configurable: true, writable: true });
+
+describe("the no-adapter error in a browser", () => {
+  test("no navigator.gpu: which browsers have WebGPU, the Linux flag, secure context, cpu64", async () => {
+    setNavigator({ userAgent: "test" });
+    const e = await init({ backend: "webgpu" }).then(() => null, (err: Error) => err);
+    expect(e?.message).toMatch(/^init: this browser has no WebGPU \(navigator\.gpu is missing\)\. Use a browser that has it \(Chrome or Edge 113\+/);
+    expect(e?.message).toMatch(/--enable-unsafe-webgpu/);
+    expect(e?.message).toMatch(/secure context/);
+    expect(e?.message).toMatch(/init\(\{ backend: 'cpu64' \}\)/);
+    expect(e?.message).not.toMatch(/Mesa|Debian|install-vulkan/);
+  });
+
+  test("navigator.gpu without an adapter: blocklist / hardware acceleration advice", async () => {
+    setNavigator({ gpu: { requestAdapter: async () => null } });
+    const e = await init({ backend: "webgpu" }).then(() => null, (err: Error) => err);
+    expect(e?.message).toMatch(/^init: the browser has WebGPU but gave no adapter .*chrome:\/\/gpu.*hardware acceleration/);
+    expect(e?.message).not.toMatch(/Mesa|Debian/);
+  });
+
+  test("auto falls back to cpu64 quietly, and says why when verbose", async () => {
+    setNavigator({ gpu: { requestAdapter: async () => null } });
+    const lines: string[] = [];
+    const info = console.info;
+    console.info = (...a: unknown[]) => void lines.push(a.join(" "));
+    try {
+      expect((await init()).backend).toBe("cpu64");
+      expect(lines).toEqual([]);
+      expect((await init({ verbose: true })).backend).toBe("cpu64");
+      expect(lines).toEqual([expect.stringMatching(/^metagrad: backend cpu64 \(the f64 reference\), because the browser has WebGPU but gave no adapter/)]);
+    } finally {
+      console.info = info;
+    }
+  });
+});
+
+describe("init() in Node", () => {
+  /** Runs init() with `opts` in a fresh Node process (the Node entry) and returns its output. */
+  async function initOutput(opts: string): Promise<{ stdout: string; stderr: string }> {
+    const code = `const m = await import("./src/node.ts"); const i = await m.init(${opts}); if (i.backend !== "webgpu") process.exit(3);`;
+    const r = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      cwd: REPO, timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp" },
+    });
+    return r;
+  }
+  // Dawn (native code, not ours) warns on stderr when it clamps a driver's limits, as on Mesa's
+  // software adapter; nothing in JavaScript can intercept a native write, so those two lines are
+  // the only output allowed.
+  const DAWN = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+  test("prints nothing of its own", async () => {
+    const r = await initOutput("");
+    expect(r.stdout).toBe("");
+    expect(r.stderr.split("\n").filter((l) => l !== "" && !DAWN.test(l))).toEqual([]);
+  });
+
+  test("{ verbose: true } names the adapter", async () => {
+    const r = await initOutput("{ verbose: true }");
+    expect(r.stdout).toMatch(/^metagrad: backend webgpu on .+\n$/);
+  });
+});
