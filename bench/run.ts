@@ -18,8 +18,9 @@ import { trainSuite } from "./suites/train";
 import { peersSuite } from "./suites/peers";
 import { waitSuite } from "./suites/wait";
 import { probesSuite } from "./suites/probes";
+import { numericsSuite } from "./suites/numerics";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite];
+const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite];
 
 const { values } = parseArgs({
   options: {
