@@ -9,7 +9,8 @@ import {
   type BackendName, type Tensor,
 } from "../../src/node";
 import { Philox } from "../../src/tensor/random";
-import { d2ConfidentLens, rowRelErrors, saturatedBatch, type RowKind } from "../../test/helpers/saturated";
+import { rowRelErrors } from "../../test/helpers/check";
+import { d2ConfidentLens, saturatedBatch, type RowKind } from "../../test/helpers/saturated";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 
 /** Runs `f` on a backend (inputs are built from host values inside) and reads every result back. */

@@ -50,6 +50,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * ${wg}u;`;
 }
 
+/**
+ * log(1 + x) and exp(x) − 1 with full relative precision near 0 (WGSL has neither): a short series
+ * for |x| < 0.01 (truncation error below 1e-10 relative), the direct form elsewhere.
+ */
+export const LOG1P = `
+fn log1p_s(x: f32) -> f32 {
+  if (abs(x) < 0.01) { return x * (1.0 - x * (0.5 - x * (0.33333334 - x * (0.25 - x * 0.2)))); }
+  return log(1.0 + x);
+}
+fn expm1_s(x: f32) -> f32 {
+  if (abs(x) < 0.01) { return x * (1.0 + x * (0.5 + x * (0.16666667 + x * (0.041666668 + x * 0.008333334)))); }
+  return exp(x) - 1.0;
+}
+`;
+
 /** Safe math shared by kernels: tanh that never overflows, the GELU (tanh form) and its derivative. */
 export const MATH = `
 fn tanh_s(x: f32) -> f32 { let y = clamp(x, -15.0, 15.0); let e = exp(2.0 * y); return (e - 1.0) / (e + 1.0); }

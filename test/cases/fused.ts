@@ -2,6 +2,7 @@
 // (each with its fused backward op, compared GPU vs cpu64 directly) and the in-place AdamW step.
 import * as T from "../../src/node";
 import type { OpCase } from "../helpers/check";
+import { saturatedBatch } from "../helpers/saturated";
 
 const ln = (label: string, shape: number[], extra: Partial<OpCase> = {}): OpCase => ({
   label, inputs: [{ shape }, { shape: [shape[shape.length - 1]] }, { shape: [shape[shape.length - 1]] }],
@@ -21,10 +22,22 @@ const ce = (label: string, N: number, V: number, opts: T.CrossEntropyOptions, ta
 });
 const ceBack = (label: string, N: number, V: number, opts: T.CrossEntropyOptions, targets: number[]): OpCase => ({
   label, noGradcheck: true,
-  inputs: [{ shape: opts.reduction === "none" ? [N] : [] }, { shape: [N, V] }, ids(N, targets),
-    { shape: [N], kind: "pos" }, { shape: [], values: [2] }],
-  run: ([g, z, t, lse, count]) => T.crossEntropyBackward(g, z, t, lse, count, opts),
+  inputs: [{ shape: opts.reduction === "none" ? [N] : [] }, { shape: [N, V] }, ids(N, targets)],
+  run: ([g, z, t]) => {
+    const { stats, count } = T.noGrad(() => T.crossEntropyWithStats(z, t, opts));
+    return T.crossEntropyBackward(g, z, t, stats, count, opts);
+  },
 });
+
+/** Saturated rows (margins 15–30 nats, |z| up to 1e4, wrong, tied, ignored): per-row relative error ≤ 1e-3. */
+const ceSaturated = (V: number, opts: T.CrossEntropyOptions): OpCase => {
+  const b = saturatedBatch(V, 1, opts.ignoreIndex ?? -1);
+  return {
+    label: `saturated rows [${b.N},${V}] ${opts.reduction ?? "mean"}${V % 4 === 0 ? " (vec4)" : ""}`, rowTol: 1e-3,
+    inputs: [{ shape: [b.N, V], values: b.logits }, ids(b.N, b.targets)],
+    run: ([z, t]) => T.crossEntropy(z, t, opts),
+  };
+};
 
 const emb = (label: string, idShape: number[], V: number, C: number, extra: Partial<OpCase> = {}): OpCase => ({
   label, inputs: [{ shape: idShape, dtype: "i32", high: V }, { shape: [V, C] }],
@@ -99,11 +112,13 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     ce("V = 1", 3, 1, {}, [0, 0, 0]),
     ce("with stats [4,5]", 4, 5, { reduction: "sum" }, [4, -1, 0, 1], {
       nondiff: [1, 2],
-      run: ([z, t]) => { const r = T.crossEntropyWithStats(z, t, { reduction: "sum" }); return [r.loss, r.lse, r.count]; },
+      run: ([z, t]) => { const r = T.crossEntropyWithStats(z, t, { reduction: "sum" }); return [r.loss, r.stats, r.count]; },
     }),
     ce("mean [37,300] forward", 37, 300, {}, undefined, { noGradcheck: true }),
     ce("mean [150,7] (reduction over 64 lanes)", 150, 7, {}),
     ce("none [70,4]", 70, 4, { reduction: "none" }),
+    ceSaturated(32, { reduction: "none" }),
+    ceSaturated(37, { reduction: "mean", ignoreIndex: 99 }),
   ],
   crossEntropyBackward: [
     ceBack("mean [4,8] (vec4)", 4, 8, {}, [1, -1, 7, 0]),

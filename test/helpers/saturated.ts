@@ -75,23 +75,6 @@ export function saturatedBatch(V: number, seed = 1, ignoreIndex = -1): Saturated
   return { N: ROWS.length, V, logits, targets, kinds: ROWS.map((r) => r.kind) };
 }
 
-/**
- * Relative error of each row of `got` against `ref` (row length `width`): ‖got − ref‖₂ / ‖ref‖₂;
- * a row whose reference is all zeros scores ‖got‖₂ (so it must be zero too).
- */
-export function rowRelErrors(got: ArrayLike<number>, ref: ArrayLike<number>, width: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r * width < ref.length; r++) {
-    let d = 0, n = 0;
-    for (let j = r * width; j < (r + 1) * width; j++) {
-      d += (got[j] - ref[j]) ** 2;
-      n += ref[j] ** 2;
-    }
-    out.push(n > 0 ? Math.sqrt(d / n) : Math.sqrt(d));
-  }
-  return out;
-}
-
 /** A model whose h⁰ logit lens is confident: token embeddings N(0, scale²), copy targets y = x. */
 export const CONFIDENT_LENS = { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 8, vocabSize: 11 } as const;
 
