@@ -9,6 +9,16 @@ const ln = (label: string, shape: number[], extra: Partial<OpCase> = {}): OpCase
   label, inputs: [{ shape }, { shape: [shape[shape.length - 1]] }, { shape: [shape[shape.length - 1]] }],
   run: ([x, w, b]) => T.layerNorm(x, w, b), ...extra,
 });
+/** Rows with mean 1e4 and std 1: centring through the f32-rounded mean costs ~5e-4 relative. */
+const lnLargeMean = (N: number, C: number): OpCase => {
+  const g = new Philox(4), r = (n: number, f: () => number) => Array.from({ length: n }, () => Math.fround(f()));
+  return {
+    label: `large mean 1e4, std 1 [${N},${C}]${C % 4 === 0 ? " (vec4)" : ""}`, rowTol: 1e-5, noFiniteDiff: true,
+    inputs: [{ shape: [N, C], values: r(N * C, () => 1e4 + g.normal()) },
+      { shape: [C], values: r(C, () => 1 + 0.1 * g.normal()) }, { shape: [C], values: r(C, () => 0.1 * g.normal()) }],
+    run: ([x, w, b]) => T.layerNorm(x, w, b),
+  };
+};
 const lnBack = (label: string, N: number, C: number): OpCase => ({
   label, noGradcheck: true,
   inputs: [{ shape: [N, C] }, { shape: [N, C] }, { shape: [C] }, { shape: [N] }, { shape: [N], kind: "pos" }],
@@ -104,6 +114,8 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     }),
     ln("x [7] (one row)", [7]),
     ln("x [600,12] forward", [600, 12], { noGradcheck: true }),
+    lnLargeMean(8, 32),
+    lnLargeMean(300, 6),
   ],
   layerNormBackward: [
     lnBack("[5,6] (scalar)", 5, 6),
