@@ -1,7 +1,7 @@
 // Numerics suite: f32 WGSL results against the f64 reference (cpu64) where f32 is known to lose
 // relative precision: saturated softmax rows (cross-entropy forward/backward, softmax and
 // log-softmax and their backward), causal attention with large scores, layerNorm with a large
-// mean, and D2's inner-gradient cosines where the h⁰ logit lens is confident and right.
+// mean, and the logit-lens probes (D2 cosines, D1 losses) where the h⁰ lens is confident and right.
 // Records per-row relative errors ‖gpu − f64‖₂ / ‖f64‖₂ (max over the rows of each kind) in the
 // JSON's `numerics` section; a check fails above 1e-3 (1e-4 for the D2 cosines).
 import {
@@ -126,6 +126,7 @@ async function measureAll(ctx: SuiteContext): Promise<void> {
   for (const [k, v] of Object.entries(att)) line(`attention ${k}`, "B2 T16 H2 D8, |s| ≲ 100", v, 1e-3);
   for (const [k, v] of Object.entries(ln)) line(`layerNorm ${k}`, "[8,32] mean 1e4 std 1", v, 1e-3);
   d2.maxAbs.forEach((v, l) => line(`D2 cos layer ${l}`, `h0 lens margin ≥ ${d2.lens0Margin.toFixed(1)} nats`, v, 1e-4));
+  d2.d1Rel.forEach((v, l) => line(`D1 inner loss stream ${l}`, `h0 lens margin ≥ ${d2.lens0Margin.toFixed(1)} nats`, v, 1e-3));
 }
 
 /** The numerics suite. */

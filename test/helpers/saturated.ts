@@ -5,7 +5,7 @@
 // test cases and the bench's numerics suite.
 import { fromValues, noGrad, tidy, type BackendName } from "../../src/node";
 import { GPT, setValues } from "../../src/nn/index";
-import { ProbeSet, alignment } from "../../src/probes/index";
+import { ProbeSet, alignment, innerLoss } from "../../src/probes/index";
 import { Philox } from "../../src/tensor/random";
 
 /** What kind of row each stress row is (for reports). */
@@ -97,21 +97,27 @@ export function confidentLensBatch(): { B: number; T: number; x: Int32Array; y: 
   return { B, T, x, y };
 }
 
-/** D2 per-position cosines at every layer, webgpu vs cpu64 (max |Δ|), on the confident-lens batch. */
-export async function d2ConfidentLens(): Promise<{ maxAbs: number[]; lens0Margin: number }> {
+/**
+ * The logit-lens probes on the confident-lens batch, webgpu vs cpu64: D2's per-position cosines
+ * (max |Δ| per layer) and D1's per-position inner losses (max relative error per stream index).
+ */
+export async function d2ConfidentLens(): Promise<{ maxAbs: number[]; d1Rel: number[]; lens0Margin: number }> {
   const batch = confidentLensBatch();
   const per = async (backend: BackendName) => {
     const model = await confidentLensModel(backend);
     const ps = new ProbeSet(model);
+    const d1 = ps.add(innerLoss());
     const d2 = ps.add(alignment({ seed: 4 }));
     const rep = await ps.evaluate([batch]);
-    const r = rep.get(d2).perPosition;
+    const r = { cos: rep.get(d2).perPosition, loss: rep.get(d1).perPosition };
     ps.dispose();
     model.dispose();
     return r;
   };
   const ref = await per("cpu64"), got = await per("webgpu");
-  const maxAbs = ref.map((a, l) => a.reduce((m, v, i) => (Number.isNaN(v) ? m : Math.max(m, Math.abs(got[l][i] - v))), 0));
+  const worst = (a: Float64Array, f: (i: number) => number) => a.reduce((m, v, i) => (Number.isNaN(v) ? m : Math.max(m, f(i))), 0);
+  const maxAbs = ref.cos.map((a, l) => worst(a, (i) => Math.abs(got.cos[l][i] - a[i])));
+  const d1Rel = ref.loss.map((a, l) => worst(a, (i) => Math.abs(got.loss[l][i] - a[i]) / Math.abs(a[i])));
   // How confident the h⁰ lens is: the smallest top-1 margin (nats) over the scored positions.
   const model = await confidentLensModel("cpu64");
   const lens0Margin = await noGrad(() => tidy(async () => {
@@ -130,5 +136,5 @@ export async function d2ConfidentLens(): Promise<{ maxAbs: number[]; lens0Margin
     return m;
   }));
   model.dispose();
-  return { maxAbs, lens0Margin };
+  return { maxAbs, d1Rel, lens0Margin };
 }
