@@ -64,6 +64,27 @@ async function softmaxFamily(): Promise<Record<string, Record<string, number>>> 
   return out;
 }
 
+/** Elementwise tanh near 0 and GELU (and its gradient) at negative x: relative error per element. */
+async function activations(): Promise<Record<string, number>> {
+  const small = Array.from({ length: 64 }, (_, i) => Math.fround((i % 2 ? -1 : 1) * 10 ** (-1 - i / 10)));
+  const wide = Array.from({ length: 64 }, (_, i) => Math.fround(-9 + i * 0.25)); // gelu(−9) ≈ 2e-28: normal in f32
+  const run = (b: BackendName) => {
+    const t = fromValues(small, [64], { backend: b, requiresGrad: true });
+    const th = t.tanh();
+    sum(th).backward();
+    const x = fromValues(wide, [64], { backend: b, requiresGrad: true });
+    const ge = x.gelu();
+    sum(ge).backward();
+    return [th, t.grad!, ge, x.grad!];
+  };
+  const ref = await on("cpu64", run), got = await on("webgpu", run);
+  const max = (a: number[]) => Math.max(...a);
+  return {
+    "tanh |x| 1e-7..0.1": max(rowRelErrors(got[0], ref[0], 1)), "tanh grad": max(rowRelErrors(got[1], ref[1], 1)),
+    "gelu x -9..7": max(rowRelErrors(got[2], ref[2], 1)), "gelu grad": max(rowRelErrors(got[3], ref[3], 1)),
+  };
+}
+
 /** Causal attention with large scores (|q·k|/√D up to ~100): y and dqkv per (b, t) row. */
 async function attention(): Promise<Record<string, number>> {
   const B = 2, T = 16, H = 2, D = 8, C = H * D;
@@ -112,8 +133,9 @@ async function measureAll(ctx: SuiteContext): Promise<void> {
   const sm = await softmaxFamily();
   const att = await attention();
   const ln = await layerNormLargeMean();
+  const act = await activations();
   const d2 = await d2ConfidentLens();
-  ctx.sections.numerics = { softmaxFamily: sm, attention: att, layerNorm: ln, d2: d2 };
+  ctx.sections.numerics = { softmaxFamily: sm, attention: att, layerNorm: ln, activations: act, d2: d2 };
   const line = (name: string, shape: string, err: number, bound: number, note?: string) => record(ctx, {
     suite: "numerics", name, shape, impl: "metagrad", timing: "wall-e2e",
     ms: { median: 0, min: 0, max: 0, samples: 0 }, check: { shape: `per-row rel err ≤ ${bound}`, maxErr: err, ok: err <= bound }, note,
@@ -125,6 +147,7 @@ async function measureAll(ctx: SuiteContext): Promise<void> {
   }
   for (const [k, v] of Object.entries(att)) line(`attention ${k}`, "B2 T16 H2 D8, |s| ≲ 100", v, 1e-3);
   for (const [k, v] of Object.entries(ln)) line(`layerNorm ${k}`, "[8,32] mean 1e4 std 1", v, 1e-3);
+  for (const [k, v] of Object.entries(act)) line(k, "[64] per element", v, 1e-3);
   d2.maxAbs.forEach((v, l) => line(`D2 cos layer ${l}`, `h0 lens margin ≥ ${d2.lens0Margin.toFixed(1)} nats`, v, 1e-4));
   d2.d1Rel.forEach((v, l) => line(`D1 inner loss stream ${l}`, `h0 lens margin ≥ ${d2.lens0Margin.toFixed(1)} nats`, v, 1e-3));
 }

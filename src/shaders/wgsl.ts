@@ -65,8 +65,37 @@ fn expm1_s(x: f32) -> f32 {
 }
 `;
 
-/** Safe math shared by kernels: tanh that never overflows, the GELU (tanh form) and its derivative. */
+/**
+ * Safe math shared by kernels: tanh that never overflows and keeps relative precision near 0 (a
+ * series below |x| = 0.05, where (e − 1)/(e + 1) would cancel), and the GELU (tanh form) and its
+ * derivative written with logistic functions, x·σ(2u) and σ(2u) + 2x·σ(2u)·σ(−2u)·u′, which keep
+ * relative precision at negative x (1 + tanh(u) cancels there).
+ */
 export const MATH = `
-fn tanh_s(x: f32) -> f32 { let y = clamp(x, -15.0, 15.0); let e = exp(2.0 * y); return (e - 1.0) / (e + 1.0); }
-fn tanh4(x: vec4f) -> vec4f { let y = clamp(x, vec4f(-15.0), vec4f(15.0)); let e = exp(2.0 * y); return (e - 1.0) / (e + 1.0); }
+fn tanh_s(x: f32) -> f32 {
+  let y = clamp(x, -15.0, 15.0);
+  let y2 = y * y;
+  let e = exp(2.0 * y);
+  return select((e - 1.0) / (e + 1.0), y * (1.0 - y2 * (0.33333334 - y2 * (0.13333334 - y2 * 0.053968254))), abs(y) < 0.05);
+}
+fn tanh4(x: vec4f) -> vec4f {
+  let y = clamp(x, vec4f(-15.0), vec4f(15.0));
+  let y2 = y * y;
+  let e = exp(2.0 * y);
+  return select((e - 1.0) / (e + 1.0), y * (1.0 - y2 * (0.33333334 - y2 * (0.13333334 - y2 * 0.053968254))), abs(y) < vec4f(0.05));
+}
+fn gelu_s(x: f32) -> f32 { let u = 1.5957691 * (x + 0.044715 * x * x * x); return x / (1.0 + exp(-u)); }
+fn gelu4(x: vec4f) -> vec4f { let u = 1.5957691 * (x + 0.044715 * x * x * x); return x / (1.0 + exp(-u)); }
+fn gelu_grad_s(x: f32) -> f32 {
+  let u = 1.5957691 * (x + 0.044715 * x * x * x);
+  let s = 1.0 / (1.0 + exp(-u));
+  let sm = 1.0 / (1.0 + exp(u));
+  return s + x * s * sm * 1.5957691 * (1.0 + 0.134145 * x * x);
+}
+fn gelu_grad4(x: vec4f) -> vec4f {
+  let u = 1.5957691 * (x + 0.044715 * x * x * x);
+  let s = 1.0 / (1.0 + exp(-u));
+  let sm = 1.0 / (1.0 + exp(u));
+  return s + x * s * sm * 1.5957691 * (1.0 + 0.134145 * x * x);
+}
 `;
