@@ -1,7 +1,9 @@
 // The training step and validation loop: one tidy scope per step, gradient accumulation over
 // micro-batches, GPU-side clipping, AdamW, and a single readback of the loss (plus any extra
 // scalars the caller collects, e.g. probes). Data loading lives in src/train/.
-import { add, fromValues, mul, noGrad, readAll, tidy, type Backend, type Tensor } from "../tensor/index";
+import {
+  add, checkTargets, checkTokenIds, fromValues, mul, noGrad, readAll, tidy, type Backend, type Tensor,
+} from "../tensor/index";
 import type { GPT } from "./gpt";
 import type { Batch } from "../data/batcher";
 import { clipFactor, lrAt, type AdamW, type LrSchedule } from "./optim";
@@ -49,8 +51,11 @@ export class Trainer {
     return this.optimizer.stepCount;
   }
 
+  /** The batch as i32 tensors; host ids are checked here, where they enter (same error on every backend). */
   #inputs(b: LMBatch): [Tensor, Tensor] {
-    const backend = this.model.backend;
+    const backend = this.model.backend, V = this.model.config.vocabSize;
+    checkTokenIds(b.x, V);
+    checkTargets(b.y, V, this.opts.ignoreIndex);
     return [
       fromValues(b.x, [b.B, b.T], { dtype: "i32", backend }),
       fromValues(b.y, [b.B, b.T], { dtype: "i32", backend }),

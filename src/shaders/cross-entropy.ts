@@ -4,7 +4,7 @@
 // rows: p_j = exp((z_j − m) − log S) and p_t − 1 = −S_t / S keep full relative precision where
 // p_t ≈ 1 (computing p_t − 1 directly would round it to 0), and the loss is −log1p(−S_t/S) there.
 // Targets outside [0, V) are treated as ignored rows here (loss 0, gradient 0, not counted) and
-// never used as an index; cpu64 rejects them instead.
+// never used as an index; the op's device check (shaders/checks.ts) reports them as an error.
 import type { Kernel } from "../tensor/webgpu/runtime";
 import { LOG1P, grid1d, kernel, main1d } from "./wgsl";
 

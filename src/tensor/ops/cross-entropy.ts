@@ -8,7 +8,8 @@ import {
   CE_STATS, crossEntropyBackwardKernel, crossEntropyReduceKernel, crossEntropyRowKernel, type CrossEntropyReduction,
 } from "../../shaders/cross-entropy";
 import type { Tensor } from "../tensor";
-import { requireFloat } from "./util";
+import type { WebGpuRuntime } from "../webgpu/runtime";
+import { checkIdsOnDevice, firstBadId, requireFloat } from "./util";
 
 export type { CrossEntropyReduction } from "../../shaders/cross-entropy";
 
@@ -34,16 +35,32 @@ function dims(op: string, logits: Meta, targets: Meta): [number, number] {
   return [N, V];
 }
 
+/**
+ * The error for a target outside [0, V) that is not the ignore index: names the op, the value,
+ * its row and the vocabulary size. cpu64 throws it at once; webgpu at the next readback.
+ */
+export function targetError(op: string, value: number, row: number, V: number, ignoreIndex: number): OpError {
+  return new OpError(op, `target ${value} at row ${row} is outside [0, ${V}) (vocabulary size ${V}) and is not ` +
+    `ignoreIndex ${ignoreIndex}; fix the data or pass { ignoreIndex } for padding rows`);
+}
+
+/** Throws {@link targetError} ("crossEntropy") for the first host target that is not a class or ignoreIndex: the check at upload. */
+export function checkTargets(targets: ArrayLike<number>, V: number, ignoreIndex = -1): void {
+  const bad = firstBadId(targets, V, ignoreIndex);
+  if (bad) throw targetError("crossEntropy", bad[0], bad[1], V, ignoreIndex);
+}
+
 /** The cpu64 target check: a class id in [0, V) or the ignore index (else an OpError). */
 function targetOf(op: string, t: Arg, r: number, V: number, ignore: number): number | null {
   const v = t.s.f64[r];
   if (v === ignore) return null;
-  if (!Number.isInteger(v) || v < 0 || v >= V) {
-    throw new OpError(op, `target ${v} at row ${r} is outside [0, ${V}) and is not ignoreIndex ${ignore}; ` +
-      "fix the data or pass { ignoreIndex } for padding rows");
-  }
+  if (!Number.isInteger(v) || v < 0 || v >= V) throw targetError(op, v, r, V, ignore);
   return v;
 }
+
+/** The webgpu target check: a bad target fails the next readback with {@link targetError}. */
+const deviceCheck = (rt: WebGpuRuntime, op: string, targets: Arg, V: number, ignore: number): void =>
+  checkIdsOnDevice(rt, op, targets, V, ignore, (v, r) => targetError(op, v, r, V, ignore));
 
 const lossShape = (N: number, a: Attrs) => (a.reduction === "none" ? [N] : []);
 
@@ -84,6 +101,7 @@ const crossEntropyOp = defineOp<Attrs>({
   },
   gpu: (rt, [logits, targets], [loss, stats, count], a) => {
     const [N, V] = dims("crossEntropy", logits, targets);
+    deviceCheck(rt, "crossEntropy", targets, V, a.ignoreIndex);
     const d = { N, V, ...a };
     const rows = a.reduction === "none" ? loss.s.buffer : rt.scratch(N * 4);
     const rk = crossEntropyRowKernel(d);
@@ -130,6 +148,7 @@ const crossEntropyBackwardOp = defineOp<Attrs>({
   },
   gpu: (rt, [dloss, logits, targets, stats, count], [dlogits], a) => {
     const [N, V] = dims("crossEntropyBackward", logits, targets);
+    deviceCheck(rt, "crossEntropyBackward", targets, V, a.ignoreIndex);
     const { k, grid } = crossEntropyBackwardKernel({ N, V, ...a });
     rt.dispatch(k, [dloss, logits, targets, stats, count, dlogits].map((x) => x.s.buffer), grid);
   },
@@ -146,8 +165,9 @@ const attrsOf = (o: CrossEntropyOptions): Attrs => {
 
 /**
  * Softmax cross-entropy of logits [N, V] against i32 targets [N]: a scalar for "mean" (over
- * non-ignored rows) and "sum", per-row losses [N] for "none". On cpu64 a target outside [0, V)
- * other than ignoreIndex throws; on webgpu such a row is treated as ignored.
+ * non-ignored rows) and "sum", per-row losses [N] for "none". A target outside [0, V) other than
+ * ignoreIndex is an error with the same message on both backends ({@link targetError}): cpu64
+ * throws at once, webgpu at the next readback (its kernels skip the row meanwhile).
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const [loss, stats, count] = apply(crossEntropyOp, [logits, targets], attrsOf(opts));
