@@ -2,7 +2,7 @@
 import { OpError, fmt, numel, type Shape } from "../shape";
 import type { Arg, Meta } from "../op";
 import type { WebGpuRuntime } from "../webgpu/runtime";
-import { checkKernel } from "../../shaders/checks";
+import { checkKernel, checkUniform } from "../../shaders/checks";
 import { Tensor, full, type TensorLike } from "../tensor";
 
 /** Throws unless every input is f32. */
@@ -61,5 +61,5 @@ export function checkIdsOnDevice(
   const n = numel(ids.shape);
   if (n === 0) return;
   const site = rt.faultSite(`ids:${key}:${V}:${ignore}`, (bits, pos) => report(bits | 0, pos));
-  rt.dispatch(checkKernel(n, site, { kind: "ids", V, ignore }), [ids.s.buffer, rt.faultRecord], [1]);
+  rt.dispatch(checkKernel("ids"), [ids.s.buffer, rt.faultRecord, rt.uniform(checkUniform({ n, site, V, ignore }))], [1]);
 }
