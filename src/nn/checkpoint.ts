@@ -23,12 +23,16 @@ export interface CheckpointMeta {
   data: unknown;
   /** Run settings (e.g. CLI options), as given at save time. */
   run: unknown;
+  /** The run's record so far (e.g. the loss of every step), as given at save time; null when absent. */
+  log: unknown;
 }
 
 /** Extra state to store with a checkpoint. */
 export interface CheckpointExtra {
   data?: unknown;
   run?: unknown;
+  /** The run's record so far (JSON), e.g. `{ losses }`, so that a resumed run continues it. */
+  log?: unknown;
 }
 
 /**
@@ -59,6 +63,7 @@ export async function saveCheckpoint(path: string, model: GPT, optimizer: AdamW 
     optimizer: JSON.stringify(optimizer?.opts ?? null),
     data: JSON.stringify(extra.data ?? null),
     run: JSON.stringify(extra.run ?? null),
+    log: JSON.stringify(extra.log ?? null),
   };
   writeSafetensors(path, tensors, meta);
 }
@@ -83,6 +88,7 @@ function parseMeta(path: string, md: Record<string, string>): CheckpointMeta {
   return {
     format: md.format, step, config: config as Required<GPTConfig>,
     optimizer: json("optimizer") as Required<AdamWConfig> | null, data: json("data"), run: json("run"),
+    log: md.log === undefined ? null : json("log"), // absent in checkpoints written before it existed
   };
 }
 
