@@ -7,7 +7,7 @@ import type { BackendName } from "../tensor/index";
 import { loadGpt2Tokenizer, type Tokenizer } from "../data/tokenizer";
 import { GPT, gptConfig, type GPTConfig } from "./gpt";
 import { setValues } from "./module";
-import { toFloat32, type SafeTensor } from "./safetensors";
+import { firstNonFinite, toFloat32, type SafeTensor } from "./safetensors";
 import { readSafetensors } from "./safetensors-file";
 
 /** What {@link loadGpt2} returns. */
@@ -54,10 +54,32 @@ export function hfToOurName(key: string): string | null {
   return k.replace(/^h\.(\d+)\./, "blocks.$1.");
 }
 
+const hfName = (ours: string) => ours.replace(/^blocks\.(\d+)\./, "h.$1.");
+
+/** The config's sizes against the file's embedding, first-MLP and layer tensors (errors name both files). */
+function checkSizes(cfgPath: string, stPath: string, c: Required<GPTConfig>, byName: Map<string, SafeTensor>): void {
+  const problems: string[] = [];
+  const want: [string, number[]][] = [
+    ["wte.weight", [c.vocabSize, c.nEmbd]], ["wpe.weight", [c.blockSize, c.nEmbd]],
+    ["blocks.0.mlp.c_fc.weight", [c.nEmbd, c.mlpRatio * c.nEmbd]],
+  ];
+  for (const [name, shape] of want) {
+    const t = byName.get(name);
+    if (!t) problems.push(`tensor "${hfName(name)}" is missing`);
+    else if (t.shape.join() !== shape.join()) {
+      problems.push(`tensor "${hfName(name)}" has shape [${t.shape.join(", ")}], but ${cfgPath} implies [${shape.join(", ")}]`);
+    }
+  }
+  const layers = new Set([...byName.keys()].map((n) => /^blocks\.(\d+)\./.exec(n)?.[1]).filter((x) => x !== undefined));
+  if (layers.size !== c.nLayer) problems.push(`it holds ${layers.size} layers (h.*), but ${cfgPath} says n_layer ${c.nLayer}`);
+  if (problems.length) throw new Error(`loadGpt2: ${stPath}: ${problems.slice(0, 5).join("; ")}`);
+}
+
 /**
  * Loads GPT-2 from `dir` (config.json + model.safetensors, keys optionally prefixed with
  * `transformer.`, lm_head tied to wte unless config says otherwise). Every tensor is checked for
- * presence and shape before the model is built; errors name the file and the tensor.
+ * presence, shape, a float dtype and finite values before any weight is set; errors name the file
+ * and the tensor.
  */
 export async function loadGpt2(dir: string, opts: LoadGpt2Options = {}): Promise<Gpt2Model> {
   const cfgPath = join(dir, "config.json");
@@ -74,7 +96,13 @@ export async function loadGpt2(dir: string, opts: LoadGpt2Options = {}): Promise
   } catch (e) {
     throw new Error(`loadGpt2: ${cfgPath} is not valid JSON (${(e as Error).message})`);
   }
-  const config = gpt2ConfigFromHf(cfgPath, hf);
+  let config: Required<GPTConfig>;
+  try {
+    config = gpt2ConfigFromHf(cfgPath, hf);
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith("loadGpt2:") ? msg : `loadGpt2: ${cfgPath}: ${msg}`, { cause: e });
+  }
   const { tensors } = readSafetensors(stPath);
   const byName = new Map<string, SafeTensor>();
   for (const [key, t] of Object.entries(tensors)) {
@@ -82,16 +110,22 @@ export async function loadGpt2(dir: string, opts: LoadGpt2Options = {}): Promise
     if (ours === null || (ours === "lm_head.weight" && config.tiedUnembedding)) continue;
     byName.set(ours, t);
   }
+  checkSizes(cfgPath, stPath, config, byName); // before the model exists: a corrupt config must not allocate
   const model = new GPT(config, { backend: opts.backend, noInit: true });
   try {
     const problems: string[] = [];
     const params = model.namedParameters();
     for (const [name, p] of params) {
       const t = byName.get(name);
-      const hfName = name.replace(/^blocks\.(\d+)\./, "h.$1.");
-      if (!t) problems.push(`tensor "${hfName}" is missing`);
+      const hf = hfName(name);
+      if (!t) problems.push(`tensor "${hf}" is missing`);
       else if (t.shape.join() !== p.shape.join()) {
-        problems.push(`tensor "${hfName}" has shape [${t.shape.join(", ")}], expected [${p.shape.join(", ")}]`);
+        problems.push(`tensor "${hf}" has shape [${t.shape.join(", ")}], expected [${p.shape.join(", ")}]`);
+      } else if (!["F32", "F64", "F16", "BF16"].includes(t.dtype)) {
+        problems.push(`tensor "${hf}" has dtype ${t.dtype}, expected a float (F32, F16, BF16 or F64)`);
+      } else if (firstNonFinite(t.data) >= 0) {
+        const i = firstNonFinite(t.data);
+        problems.push(`tensor "${hf}" holds ${(t.data as Float32Array)[i]} at index ${i}`);
       }
     }
     for (const name of byName.keys()) if (!params.has(name)) problems.push(`unexpected tensor "${name}"`);
