@@ -19,8 +19,9 @@ import { peersSuite } from "./suites/peers";
 import { waitSuite } from "./suites/wait";
 import { probesSuite } from "./suites/probes";
 import { numericsSuite } from "./suites/numerics";
+import { soakSuite } from "./suites/soak";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite];
+const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
 
 const { values } = parseArgs({
   options: {
