@@ -70,45 +70,72 @@ export function softmaxKernel(s: RowShape, log: boolean): RowPlan {
  * softmax dx = y·(dy·Σy − Σ dy·y) (Σy = 1 for a softmax output); log-softmax dx = dy − exp(y)·Σ dy.
  * The first largest element k takes the forms that keep relative precision where p_k ≈ 1, both
  * exact rewrites for any y: softmax dx_k = y_k·(dy_k·Σ_{j≠k} y_j − Σ_{j≠k} y_j·dy_j), log-softmax
- * dx_k = −dy_k·expm1(y_k) − p_k·Σ_{j≠k} dy_j. The sums without k are kept in one pass: when a new
- * maximum appears, the old one joins them.
+ * dx_k = −dy_k·expm1(y_k) − p_k·Σ_{j≠k} dy_j. The sums without k are kept in one branch-free pass:
+ * each lane holds its running maximum, and an element it displaces joins the sums; at the end the
+ * lanes' maxima other than the row's first largest join them too.
  */
 export function softmaxBackwardKernel(s: RowShape, log: boolean): RowPlan {
   const { vec, head, at, T, n } = rows(s);
-  // One element (value yy, gradient g, flat index e) of the accumulation pass.
-  const step = log
-    ? "tv += g; if (yy > ym) { uv += gm; ym = yy; gm = g; km = e; } else { uv += g; }"
-    : "tv += yy * g; sy += yy; if (yy > ym) { av += ym; uv += ym * gm; ym = yy; gm = g; km = e; } else { av += yy; uv += yy * g; }";
-  const write = (dx: string) => (log
-    ? `${dx} = select(g - exp(yy) * t, -g * expm1_s(yy) - exp(yy) * u, e == km);`
-    : `${dx} = yy * select(g * sy - t, g * a - u, e == km);`);
-  const elems = (body: (v: string) => string) => (vec
-    ? `for (var l = 0u; l < ${s.L / 4}u; l++) { ${body("q")} }`
-    : `for (var l = 0u; l < ${s.L}u; l++) { ${body("")} }`);
-  // Per element: vec4 rows visit the 4 lanes of each word in order.
-  const visit = (inner: string, out?: string) => elems((q) => (q
-    ? `let yw = ${at("y")}; let gw = ${at("dy")}; ${out ? "var dw = vec4f(0.0); " : ""}` +
-      `for (var q = 0u; q < 4u; q++) { let e = l * 4u + q; let yy = yw[q]; let g = gw[q]; ${inner} }` +
-      `${out ? ` ${at("dx")} = dw;` : ""}`
-    : `let e = l; let yy = ${at("y")}; let g = ${at("dy")}; ${inner}`));
+  const W = vec ? s.L / 4 : s.L;
+  // Element indices of word l (vec4 rows hold 4 lanes, each keeping its own running maximum).
+  const idx = (l: string) => (vec ? `vec4u(${l} * 4u) + vec4u(0u, 1u, 2u, 3u)` : l);
+  const I = vec ? "vec4u" : "u32";
+  const acc = log ? "g" : "yy * g"; // what Σ (t) and the sums without k (u) add up
+  const joined = log ? "jg" : "jy * jg";
+  const lanes = vec ? `
+  var best = 0u;
+  for (var q = 1u; q < 4u; q++) {
+    if (ym[q] > ym[best] || (ym[q] == ym[best] && km[q] < km[best])) { best = q; }
+  }
+  let k = km[best];
+  var a = dot(av, vec4f(1.0));
+  var u = dot(uv, vec4f(1.0));
+  for (var q = 0u; q < 4u; q++) {
+    if (q != best) { a += ym[q]; u += ${log ? "gm[q]" : "ym[q] * gm[q]"}; }
+  }
+  let t = dot(tv, vec4f(1.0));
+  let sum = dot(sv, vec4f(1.0));` : `
+  let k = km;
+  let a = av;
+  let u = uv;
+  let t = tv;
+  let sum = sv;`;
+  const write = log
+    ? `let p = exp(yy); ${at("dx")} = select(g - p * t, -g * ${vec ? "expm1_4" : "expm1_s"}(yy) - p * u, isk);`
+    : `${at("dx")} = yy * select(g * sum - t, g * a - u, isk);`;
   const k = kernel(`${log ? "log_softmax" : "softmax"}_backward_rows${vec ? "_v4" : ""}`, [
     { name: "y", kind: "read", type: T },
     { name: "dy", kind: "read", type: T },
     { name: "dx", kind: "rw", type: T },
   ], `${head}
-  var ym = -3.402823e38;
-  var gm = 0.0;
-  var km = 0u;
-  var tv = 0.0;
-  var uv = 0.0;
-  var av = 0.0;
-  var sy = 0.0;
-  var first = true;
-  ${visit(`if (first) { ym = yy; gm = g; km = e; ${log ? "tv = g;" : "tv = yy * g; sy = yy;"} first = false; } else { ${step} }`)}
-  let t = tv;
-  let u = uv;
-  let a = av;
-  ${visit(vec ? write("dw[q]") : write(at("dx")), vec ? "dx" : undefined)}
+  var l = 0u;
+  var ym = ${at("y")};
+  var gm = ${at("dy")};
+  var km = ${idx("0u")};
+  var tv = ${log ? "gm" : "ym * gm"};
+  var sv = ym;
+  var av = ${T}(0.0);
+  var uv = ${T}(0.0);
+  for (l = 1u; l < ${W}u; l++) {
+    let yy = ${at("y")};
+    let g = ${at("dy")};
+    let up = yy > ym;
+    let jy = select(yy, ym, up);
+    let jg = select(g, gm, up);
+    av += jy;
+    uv += ${joined};
+    ym = select(ym, yy, up);
+    gm = select(gm, g, up);
+    km = select(km, ${idx("l")}, up);
+    tv += ${acc};
+    sv += yy;
+  }${lanes}
+  for (l = 0u; l < ${W}u; l++) {
+    let yy = ${at("y")};
+    let g = ${at("dy")};
+    let isk = ${idx("l")} == ${I}(k);
+    ${write}
+  }
 }`, log ? LOG1P : "");
   return { k, grid: grid1d(n, WG) };
 }

@@ -63,6 +63,10 @@ fn expm1_s(x: f32) -> f32 {
   if (abs(x) < 0.01) { return x * (1.0 + x * (0.5 + x * (0.16666667 + x * (0.041666668 + x * 0.008333334)))); }
   return exp(x) - 1.0;
 }
+fn expm1_4(x: vec4f) -> vec4f {
+  let series = x * (1.0 + x * (0.5 + x * (0.16666667 + x * (0.041666668 + x * 0.008333334))));
+  return select(exp(x) - 1.0, series, abs(x) < vec4f(0.01));
+}
 `;
 
 /**
