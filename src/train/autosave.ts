@@ -72,11 +72,16 @@ export function handleInterrupts(resumeCommand: string, log: (line: string) => v
 /**
  * Checkpoints a training loop on a time budget and at once (the next step boundary) on
  * SIGINT/SIGTERM. Call {@link afterStep} after every completed step, {@link saved} when the loop
- * wrote a checkpoint for its own reasons, and {@link close} when the loop ends.
+ * wrote a checkpoint for its own reasons, and {@link close} when the loop ends. Creating one
+ * installs process-wide SIGINT/SIGTERM handlers for the rest of the process (see
+ * {@link handleInterrupts}); after a signal, afterStep() exits the process (128 + signal number).
  */
 export class Autosave {
+  /** Seconds of work between checkpoints (0: after every step). */
   readonly everySeconds: number;
+  /** Printed when a signal stops the loop. */
   readonly resumeCommand: string;
+  /** Where the notices go. */
   readonly log: (line: string) => void;
   #save: () => Promise<void>;
   #last = performance.now();
