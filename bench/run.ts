@@ -18,8 +18,10 @@ import { trainSuite } from "./suites/train";
 import { peersSuite } from "./suites/peers";
 import { waitSuite } from "./suites/wait";
 import { probesSuite } from "./suites/probes";
+import { numericsSuite } from "./suites/numerics";
+import { soakSuite } from "./suites/soak";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite];
+const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
 
 const USAGE = `usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json] [--list]\nsuites:\n${
   SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}`;

@@ -1,7 +1,9 @@
 // Training runs shared between experiments: train a GPT with AdamW on a data source, keep its
 // weights at chosen steps (snapshots, step 0 = the untrained model), record the loss of every
-// step, and resume an interrupted run from its last state checkpoint. Files live in
-// <out>/runs/<id>/: step-<n>.safetensors, state.safetensors (while training), run.json (when done).
+// step, and resume an interrupted run from its last state checkpoint, written every `saveEvery`
+// steps, every 30 s of training ($METAGRAD_AUTOSAVE_SECONDS) and at once on SIGINT/SIGTERM (which
+// print the resume command; src/train/autosave.ts). Files live in <out>/runs/<id>/:
+// step-<n>.safetensors, state.safetensors (while training), run.json (when done).
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -9,6 +11,7 @@ import {
   AdamW, GPT, Trainer, gptConfig, loadCheckpoint, readCheckpointMeta, saveCheckpoint, writeFileAtomic, type GPTConfig,
 } from "../src/nn/node";
 import type { DataSource } from "../src/train/data";
+import { Autosave } from "../src/train/autosave";
 import type { TrainSettings } from "./config";
 import { Progress, type RunContext } from "./context";
 
@@ -69,6 +72,13 @@ interface StateRun {
   stepSeconds: number[];
 }
 
+/** `npm run exp` with this process's arguments: rerunning it resumes (finished parts are skipped). */
+function resumeCommand(): string {
+  const q = (a: string) => (/^[\w./=:,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  const args = process.argv.slice(2).map(q).join(" ");
+  return `npm run exp${args ? ` -- ${args}` : ""}`;
+}
+
 function runKey(ctx: RunContext, spec: TrainSpec): string {
   const canon = JSON.stringify({ spec, seed: ctx.seed, backend: ctx.backend });
   return createHash("sha256").update(canon).digest("hex").slice(0, 16);
@@ -101,6 +111,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
   const trainer = new Trainer(model, opt, {
     schedule: { lr: spec.train.lr, warmup: spec.train.warmup, total: spec.steps }, maxGradNorm: spec.train.gradClip,
   });
+  let autosave: Autosave | null = null;
   try {
     let st: StateRun = { key, snapshots: [], lossHistory: [], trainSeconds: 0, stepSeconds: [] };
     if (existsSync(statePath)) {
@@ -125,6 +136,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
     ctx.log(`[${spec.id}] ${spec.model.nLayer}L ${spec.model.nHead}H ${spec.model.nEmbd}C T=${spec.model.blockSize}, ` +
       `${model.numParameters()} params, ${data.name}; ${spec.steps} steps (unigram baseline ${data.unigram.toFixed(3)} nats)`);
     const progress = new Progress(spec.id, spec.steps, trainer.step);
+    autosave = new Autosave({ save: saveState, resumeCommand: resumeCommand(), log: (l) => ctx.log(`[${spec.id}] ${l}`) });
     let t = performance.now();
     while (trainer.step < spec.steps) {
       const r = await trainer.trainStep([data.nextTrain()]);
@@ -141,7 +153,9 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
       if (isSnap) await snapshot(done);
       if (isSnap || done % spec.train.saveEvery === 0) {
         if (done < spec.steps) await saveState();
+        autosave.saved();
       }
+      await autosave.afterStep(); // the time budget, or a signal: save state (and exit)
       t = performance.now();
     }
     const run: TrainedRun = {
@@ -155,6 +169,7 @@ export async function ensureTrained(ctx: RunContext, spec: TrainSpec, makeData: 
       `${run.trainSeconds.toFixed(0)} s of training`);
     return run;
   } finally {
+    autosave?.close();
     model.dispose();
     opt.dispose();
   }

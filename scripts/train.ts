@@ -1,10 +1,14 @@
 // `npm run train -- [flags]`: trains a small GPT on seeds / SOTU / Moby-Dick / WikiText with
 // AdamW, warm-up + cosine LR, clipping, periodic validation against the unigram baseline, and
-// atomic safetensors checkpoints that --resume continues exactly. Flags: --help.
+// atomic safetensors checkpoints that --resume continues exactly: at evaluations, every 30 s of
+// training (--autosave-seconds) and at once on SIGINT/SIGTERM, which print the resume command.
+// Flags: --help.
 import { parseArgs } from "node:util";
-import { init } from "../src/node";
+import { existsSync } from "node:fs";
+import { init, setAnomalyDetection } from "../src/node";
 import { AdamW, GPT, Trainer, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from "../src/nn/node";
 import { makeDataSource, type DataName } from "../src/train/data";
+import { Autosave, DEFAULT_AUTOSAVE_SECONDS, autosaveSeconds, handleInterrupts } from "../src/train/autosave";
 
 /** Every run setting; saved in checkpoints so that --resume needs no other flag. */
 interface RunOptions {
@@ -28,6 +32,7 @@ interface RunOptions {
   evalEvery: number;
   evalBatches: number;
   saveEvery: number;
+  autosaveSeconds: number;
   out: string;
   backend: "webgpu" | "cpu64";
 }
@@ -35,8 +40,13 @@ interface RunOptions {
 const DEFAULTS: RunOptions = {
   data: "seeds", layers: 2, heads: 2, width: 64, context: 64, batch: 16, accum: 1, steps: 400,
   lr: 3e-3, warmup: 20, weightDecay: 0.1, gradClip: 1, seed: 0, evalEvery: 100, evalBatches: 8,
-  saveEvery: 0, out: "", backend: "webgpu",
+  saveEvery: 0, autosaveSeconds: autosaveSeconds(DEFAULT_AUTOSAVE_SECONDS), out: "", backend: "webgpu",
 };
+
+/** The training loss of every step so far (kept in checkpoints, so a resumed run continues it). */
+interface RunLog {
+  losses: number[];
+}
 
 const HELP = `usage: npm run train -- [flags]
   --data seeds|sotu|moby-dick|wikitext   dataset (default seeds)
@@ -52,8 +62,12 @@ const HELP = `usage: npm run train -- [flags]
   --eval-every N --eval-batches N   validation cadence and size (default 100, 8)
   --out FILE                checkpoint path (default checkpoints/<data>.safetensors)
   --save-every N            also checkpoint every N steps (default: only at eval and the end)
+  --autosave-seconds X      checkpoint after every X s of training, so a kill loses at most that
+                            (default 30, or $METAGRAD_AUTOSAVE_SECONDS; 0 = every step). SIGINT/SIGTERM
+                            checkpoint at once and print the resume command
   --resume FILE             continue a checkpoint (its saved settings apply; flags given override)
   --stop-after N            stop (and checkpoint) after N steps of this invocation; --resume continues
+  --detect-anomaly          check every op for NaN/Inf and stop at the first, naming op and step (slower)
   --backend webgpu|cpu64    (default webgpu)`;
 
 const FLAGS = {
@@ -61,12 +75,13 @@ const FLAGS = {
   layers: "string", heads: "string", width: "string", context: "string", batch: "string", accum: "string",
   steps: "string", lr: "string", "min-lr": "string", warmup: "string", "weight-decay": "string",
   "grad-clip": "string", seed: "string", "eval-every": "string", "eval-batches": "string",
-  "save-every": "string", out: "string", resume: "string", "stop-after": "string", backend: "string", help: "boolean",
+  "save-every": "string", "autosave-seconds": "string", out: "string", resume: "string", "stop-after": "string",
+  "detect-anomaly": "boolean", backend: "string", help: "boolean",
 } as const;
 
 const camel = (s: string) => s.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
-function parse(): { opts: Partial<RunOptions>; resume?: string; stopAfter: number; help: boolean } {
+function parse(): { opts: Partial<RunOptions>; resume?: string; stopAfter: number; help: boolean; anomaly: boolean } {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -79,7 +94,7 @@ function parse(): { opts: Partial<RunOptions>; resume?: string; stopAfter: numbe
   }
   const opts: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(values)) {
-    if (k === "resume" || k === "help" || k === "stop-after" || v === undefined) continue;
+    if (k === "resume" || k === "help" || k === "stop-after" || k === "detect-anomaly" || v === undefined) continue;
     const key = camel(k);
     const strings = ["data", "wikitextDir", "tokenizer", "out", "backend"];
     if (strings.includes(key)) opts[key] = v;
@@ -91,7 +106,13 @@ function parse(): { opts: Partial<RunOptions>; resume?: string; stopAfter: numbe
   }
   const stopAfter = values["stop-after"] === undefined ? Infinity : Number(values["stop-after"]);
   if (!(stopAfter > 0)) throw new Error(`--stop-after expects a positive number, got "${String(values["stop-after"])}"`);
-  return { opts: opts as Partial<RunOptions>, resume: values.resume as string | undefined, stopAfter, help: !!values.help };
+  if (opts.autosaveSeconds !== undefined && !((opts.autosaveSeconds as number) >= 0)) {
+    throw new Error(`--autosave-seconds expects a number of seconds >= 0, got "${String(values["autosave-seconds"])}"`);
+  }
+  return {
+    opts: opts as Partial<RunOptions>, resume: values.resume as string | undefined, stopAfter, help: !!values.help,
+    anomaly: !!values["detect-anomaly"],
+  };
 }
 
 const fmtTime = (s: number) => {
@@ -107,6 +128,10 @@ async function main(): Promise<void> {
   const o: RunOptions = { ...DEFAULTS, ...(saved?.run as Partial<RunOptions> | null ?? {}), ...cli.opts };
   if (!["webgpu", "cpu64"].includes(o.backend)) throw new Error(`--backend must be webgpu or cpu64, got "${o.backend}"`);
   o.out ||= `checkpoints/${o.data}.safetensors`;
+  const resumeCommand = `npm run train -- --resume ${o.out}`;
+  // Until this run's first checkpoint exists, continuing it means starting it again.
+  handleInterrupts(cli.resume || existsSync(o.out) ? resumeCommand : `npm run train -- ${process.argv.slice(2).join(" ")}`);
+  setAnomalyDetection(cli.anomaly);
   const dev = await init({ backend: o.backend });
   const adapter = dev.adapter ? ` (${dev.adapter.description || dev.adapter.device})` : "";
   const data = await makeDataSource(o.data, {
@@ -120,16 +145,19 @@ async function main(): Promise<void> {
   const trainer = new Trainer(model, opt, {
     schedule: { lr: o.lr, minLr: o.minLr, warmup: o.warmup, total: o.steps }, maxGradNorm: o.gradClip,
   });
+  const log: RunLog = { losses: [] };
   if (cli.resume) {
     const meta = loadCheckpoint(cli.resume, model, opt);
     data.setState(meta.data);
+    log.losses = ((meta.log as RunLog | null)?.losses ?? []).slice(0, meta.step);
     console.log(`resumed ${cli.resume} at step ${meta.step}`);
   }
   console.log(`data ${data.name}: vocab ${data.vocabSize}, ${data.trainTokens} train tokens, ` +
     `${data.val.length}x${o.batch}x${o.context} val; unigram baseline ${data.unigram.toFixed(4)} nats`);
   console.log(`model ${o.layers}L ${o.heads}H ${o.width}C T=${o.context}: ${model.numParameters()} params on ${o.backend}${adapter}`);
 
-  const save = async () => saveCheckpoint(o.out, model, opt, { data: data.state(), run: o });
+  const save = async () => saveCheckpoint(o.out, model, opt, { data: data.state(), run: o, log });
+  const autosave = new Autosave({ save, everySeconds: o.autosaveSeconds, resumeCommand, log: (l) => console.log(l) });
   const tty = process.stdout.isTTY;
   const tokensPerStep = o.batch * o.context * o.accum;
   const t0 = performance.now();
@@ -140,6 +168,7 @@ async function main(): Promise<void> {
     const batches = Array.from({ length: o.accum }, () => data.nextTrain());
     const start = performance.now();
     const r = await trainer.trainStep(batches);
+    log.losses[r.step] = r.loss;
     const done = trainer.step;
     if (recent.length === 0) recent.push(start);
     recent.push(performance.now());
@@ -155,8 +184,14 @@ async function main(): Promise<void> {
       lastVal = await trainer.evaluate(data.val);
       console.log(`  val loss ${lastVal.toFixed(4)} (unigram ${data.unigram.toFixed(4)}) at step ${done}`);
       await save();
-    } else if (o.saveEvery > 0 && done % o.saveEvery === 0) await save();
+      autosave.saved();
+    } else if (o.saveEvery > 0 && done % o.saveEvery === 0) {
+      await save();
+      autosave.saved();
+    }
+    await autosave.afterStep(); // the time budget, or a signal: checkpoint (and exit)
   }
+  autosave.close();
   if (trainer.step < o.steps) {
     await save();
     console.log(`stopped at step ${trainer.step} of ${o.steps}; continue with --resume ${o.out}`);

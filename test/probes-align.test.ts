@@ -1,12 +1,13 @@
 // D2 inner-gradient alignment: the functional inner gradient matches central differences (cpu64,
 // f64), leaves every parameter .grad alone, and the probe's per-layer values agree between webgpu
-// and cpu64 and with a hand computation from the taps.
+// and cpu64 and with a hand computation from the taps, also where the logit lens is confident (saturated rows).
 import { beforeAll, expect, test } from "vitest";
 import { crossEntropy, fromValues, noGrad, randn, readAll, tidy, type BackendName, type Tensor } from "../src/node";
 import { GPT, type GPTConfig } from "../src/nn/index";
 import { ProbeSet, alignment, gptLens, innerGradient, lensLogits } from "../src/probes/index";
 import { centralDiff } from "./helpers/check";
 import { gpu } from "./helpers/gpu";
+import { d2ConfidentLens } from "./helpers/saturated";
 
 const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };
 const B = 2, T = 8;
@@ -97,4 +98,13 @@ test("D2 per layer: webgpu matches cpu64, and cpu64 matches a hand computation f
   }
   expect(cpu.out.perPosition[0][2]).toBeNaN();
   expect(cpu.out.shape).toEqual([B, T]);
+});
+
+test("D2 cosines within 1e-4 and D1 losses within 1e-3 relative of f64 where the h⁰ logit lens is confident and right", async () => {
+  // Saturated lens rows are where an f32 p_y − 1 rounds to 0 and g loses all relative precision,
+  // and where a loss of 1e-8 nats computed as lse − z_y rounds to 0.
+  const { maxAbs, d1Rel, lens0Margin } = await d2ConfidentLens();
+  expect(lens0Margin).toBeGreaterThan(15);
+  maxAbs.forEach((d, l) => expect(d, `D2 layer ${l}`).toBeLessThanOrEqual(1e-4));
+  d1Rel.forEach((d, l) => expect(d, `D1 stream ${l}`).toBeLessThanOrEqual(1e-3));
 });

@@ -6,6 +6,7 @@ import { unaryKernel, binaryKernel, broadcastKernel } from "../src/shaders/eleme
 import { reducePlan } from "../src/shaders/reduce";
 import { matmulKernel } from "../src/shaders/matmul";
 import { f32 } from "../src/shaders/wgsl";
+import { checkKernel } from "../src/shaders/checks";
 import type { Kernel } from "../src/tensor/webgpu/runtime";
 import { gpu } from "./helpers/gpu";
 
@@ -31,6 +32,7 @@ function variants(): Kernel[] {
       }
     }
   }
+  ks.push(checkKernel("ids"), checkKernel("nonfinite")); // device-side checks
   return ks;
 }
 

@@ -1,7 +1,8 @@
 // Training-step suite: one full GPT training step (src/nn GPT + AdamW + Trainer: forward, fused
 // cross-entropy, backward, clipping, AdamW, one loss readback) and the small MLP step of the peer
 // comparison, with tokens/s, dispatches/submits per step, new GPU buffers after warm-up, and the
-// JS encode time per dispatch (the synchronous part of a step, before its first await).
+// JS encode time per dispatch (the synchronous part of a step, before its first await); the GPT
+// step again with anomaly detection on (its cost as a ratio to off).
 import * as mg from "../../src/node";
 import type { Tensor } from "../../src/node";
 import { Philox } from "../../src/tensor/random";
@@ -100,13 +101,28 @@ async function gptStep(ctx: SuiteContext): Promise<void> {
   });
   ctx.sections.gptPipelines = pipelineCensus(ds ?? [], rep.firstStepMs - rep.ms.median);
   const ok = losses.every(Number.isFinite) && losses[losses.length - 1] < losses[0];
+  const shape = `L2 C${g.C} H${g.H} V${g.V} B${B} T${T}`;
   record(ctx, {
-    suite: "train", name: "GPT training step", shape: `L2 C${g.C} H${g.H} V${g.V} B${B} T${T}`, impl: "metagrad",
+    suite: "train", name: "GPT training step", shape, impl: "metagrad",
     timing: "wall-e2e", ms: rep.ms, check: { shape: "loss decreases", maxErr: 0, ok },
     pipelines: rep.pipelines, firstRunMs: rep.firstStepMs, dispatches: rep.dispatches, jsUsPerDispatch: rep.jsUsPerDispatch,
     extra: { tokensPerS: Math.round((B * T * 1000) / rep.ms.median), submitsPerStep: rep.submits, newBuffersPerStep: rep.newBuffers,
       firstLoss: losses[0], lastLoss: losses[losses.length - 1] },
   });
+  // The same step with anomaly detection on (a non-finite check of every tensor); off costs nothing.
+  mg.setAnomalyDetection(true);
+  try {
+    const an = await timeSteps(ctx, "gpt step (anomaly detection)", () =>
+      trainer.trainStep(data[k++ % data.length]).then((r) => losses.push(r.loss)));
+    record(ctx, {
+      suite: "train", name: "GPT training step, anomaly detection on", shape, impl: "metagrad", timing: "wall-e2e", ms: an.ms,
+      check: { shape: "loss finite", maxErr: 0, ok: losses.every(Number.isFinite) },
+      pipelines: an.pipelines, firstRunMs: an.firstStepMs, dispatches: an.dispatches, jsUsPerDispatch: an.jsUsPerDispatch,
+      extra: { overOff: an.ms.median / rep.ms.median, checkDispatchesPerStep: an.dispatches - rep.dispatches, newBuffersPerStep: an.newBuffers },
+    });
+  } finally {
+    mg.setAnomalyDetection(false);
+  }
   opt.dispose();
 }
 

@@ -201,8 +201,8 @@ export class GPT extends Module {
    * state_dict saved with safetensors). Keys may carry the `transformer.` prefix or not; the
    * causal-mask buffers `attn.bias` / `attn.masked_bias` are ignored, and so is `lm_head.weight`
    * when the model is tied (Hugging Face ties it to `wte`). Every tensor is checked first — present,
-   * right shape, no unknown names — and on any problem it throws an error naming the tensors and
-   * loads nothing. Tensors on a device are read back once.
+   * right shape, a float dtype for host data, finite values, no unknown names — and on any problem it
+   * throws an error naming the tensors and loads nothing. Tensors on a device are read back once.
    */
   async loadStateDict(dict: ReadonlyMap<string, StateValue> | Readonly<Record<string, StateValue>>, opts: LoadStateDictOptions = {}): Promise<void> {
     const who = `loadStateDict${opts.source ? `: ${opts.source}` : ""}`;
@@ -219,24 +219,35 @@ export class GPT extends Module {
     }
     for (const [name, p] of params) {
       const g = given.get(name);
+      const dtype = g && !(g[1] instanceof Tensor) ? (g[1] as { dtype?: unknown }).dtype : undefined;
       if (!g) problems.push(`tensor "${ourToHfName(name)}" is missing`);
       else if (g[1].shape.join() !== p.shape.join()) {
         problems.push(`tensor "${g[0]}" has shape [${g[1].shape.join(", ")}], expected [${p.shape.join(", ")}]`);
+      } else if (typeof dtype === "string" && !["F32", "F64", "F16", "BF16"].includes(dtype)) {
+        problems.push(`tensor "${g[0]}" has dtype ${dtype}, expected a float (F32, F16, BF16 or F64)`);
       }
     }
-    if (problems.length) {
+    const fail = () => {
       const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : "";
       throw new Error(`${who}: ${problems.slice(0, 5).join("; ")}${more}; nothing was loaded`);
-    }
+    };
+    if (problems.length) fail();
     const groups = new Map<Tensor["backend"], Tensor[]>(); // device tensors, one readback per backend
     for (const [, v] of given.values()) if (v instanceof Tensor) groups.set(v.backend, [...(groups.get(v.backend) ?? []), v]);
     const read = new Map<Tensor, Float64Array>();
     for (const ts of groups.values()) (await readAll(ts)).forEach((v, i) => read.set(ts[i]!, v));
-    for (const [name, p] of params) {
-      const v = given.get(name)![1];
-      const data = v instanceof Tensor ? read.get(v)! : v.data;
-      setValues(p, data instanceof BigInt64Array ? Float64Array.from(data, Number) : data);
+    const values = new Map<string, ArrayLike<number>>();
+    for (const [name] of params) {
+      const [key, v] = given.get(name)!;
+      const raw = v instanceof Tensor ? read.get(v)! : v.data;
+      const data = raw instanceof BigInt64Array ? Float64Array.from(raw, Number) : raw;
+      let bad = -1;
+      for (let i = 0; i < data.length && bad < 0; i++) if (!Number.isFinite(data[i])) bad = i;
+      if (bad >= 0) problems.push(`tensor "${key}" holds ${data[bad]} at index ${bad}`);
+      values.set(name, data);
     }
+    if (problems.length) fail();
+    for (const [name, p] of params) setValues(p, values.get(name)!);
   }
 
   override dispose(): void {

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { loadGpt2Tokenizer, type Tokenizer } from "../data/tokenizer";
 import { writeFileAtomic } from "./atomic-write";
 import type { GPT, GPTConfig } from "./gpt";
-import { gpt2FromBuffers, gpt2ToBuffers } from "./gpt2";
+import { gpt2FromTensors, gpt2ToBuffers } from "./gpt2";
+import { readSafetensors } from "./safetensors-file";
 import type { BackendName } from "../tensor/index";
 
 /** What {@link loadGpt2} returns. */
@@ -27,8 +28,9 @@ export interface LoadGpt2Options {
 
 /**
  * Loads GPT-2 from `dir` (config.json + model.safetensors, keys optionally prefixed with
- * `transformer.`, lm_head tied to wte unless config says otherwise). Every tensor is checked for
- * presence and shape before the model is built; errors name the file and the tensor.
+ * `transformer.`, lm_head tied to wte unless config says otherwise). The config's sizes are checked
+ * against the file before the model is built, every tensor for presence, shape, a float dtype and
+ * finite values before any is loaded; errors name the file and the tensor.
  */
 export async function loadGpt2(dir: string, opts: LoadGpt2Options = {}): Promise<Gpt2Model> {
   const cfgPath = join(dir, "config.json");
@@ -45,13 +47,8 @@ export async function loadGpt2(dir: string, opts: LoadGpt2Options = {}): Promise
   } catch (e) {
     throw new Error(`loadGpt2: ${cfgPath} is not valid JSON (${(e as Error).message})`);
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(stPath);
-  } catch (e) {
-    throw new Error(`loadGpt2: cannot read ${stPath} (${(e as Error).message})`, { cause: e });
-  }
-  const { model, config } = await gpt2FromBuffers(hf, bytes, { backend: opts.backend, source: stPath });
+  const { tensors } = readSafetensors(stPath); // checks the header against the file size before reading the data
+  const { model, config } = await gpt2FromTensors(hf, tensors, { backend: opts.backend, source: stPath, configSource: cfgPath });
   const tokenizer = opts.tokenizer === false ? null : await loadGpt2Tokenizer();
   return { model, config, tokenizer };
 }

@@ -4,8 +4,8 @@
 // format "pt"). Our Linear stores [in, out] too, so nothing is transposed. Files: gpt2-file.ts.
 import type { BackendName } from "../tensor/index";
 import { readAll } from "../tensor/index";
-import { GPT, gptConfig, type GPTConfig } from "./gpt";
-import { parseSafetensors, serializeSafetensors, type TensorInput } from "./safetensors";
+import { GPT, gptConfig, hfToOurName, type GPTConfig } from "./gpt";
+import { parseSafetensors, serializeSafetensors, type SafeTensor, type TensorInput } from "./safetensors";
 
 /** A GPT-2 built from Hugging Face config and weights (what {@link gpt2FromBuffers} returns). */
 export interface Gpt2Weights {
@@ -19,6 +19,8 @@ export interface Gpt2FromBuffersOptions {
   backend?: BackendName;
   /** Name of the weights in error messages (default "model.safetensors"). */
   source?: string;
+  /** Name of the config in error messages (default "config.json"). */
+  configSource?: string;
 }
 
 /** The two files of a Hugging Face GPT-2 folder, in memory (what {@link gpt2ToBuffers} returns). */
@@ -87,11 +89,41 @@ export function gpt2ConfigToHf(config: GPTConfig): Record<string, unknown> {
   };
 }
 
+const hfName = (ours: string) => ours.replace(/^blocks\.(\d+)\./, "h.$1.");
+
+/**
+ * The config's sizes against the file's embedding, first-MLP and layer tensors (errors name both
+ * files), checked before the model is built: a corrupt config must not allocate a huge model.
+ */
+function checkSizes(cfgPath: string, stPath: string, c: Required<GPTConfig>, tensors: Record<string, SafeTensor>): void {
+  const byName = new Map<string, SafeTensor>();
+  for (const [key, t] of Object.entries(tensors)) {
+    const ours = hfToOurName(key);
+    if (ours !== null) byName.set(ours, t);
+  }
+  const problems: string[] = [];
+  const want: [string, number[]][] = [
+    ["wte.weight", [c.vocabSize, c.nEmbd]], ["wpe.weight", [c.blockSize, c.nEmbd]],
+    ["blocks.0.mlp.c_fc.weight", [c.nEmbd, c.mlpRatio * c.nEmbd]],
+  ];
+  for (const [name, shape] of want) {
+    const t = byName.get(name);
+    if (!t) problems.push(`tensor "${hfName(name)}" is missing`);
+    else if (t.shape.join() !== shape.join()) {
+      problems.push(`tensor "${hfName(name)}" has shape [${t.shape.join(", ")}], but ${cfgPath} implies [${shape.join(", ")}]`);
+    }
+  }
+  const layers = new Set([...byName.keys()].map((n) => /^blocks\.(\d+)\./.exec(n)?.[1]).filter((x) => x !== undefined));
+  if (layers.size !== c.nLayer) problems.push(`it holds ${layers.size} layers (h.*), but ${cfgPath} says n_layer ${c.nLayer}`);
+  if (problems.length) throw new Error(`loadGpt2: ${stPath}: ${problems.slice(0, 5).join("; ")}`);
+}
+
 /**
  * Builds a GPT from the contents of a Hugging Face GPT-2 folder that are already in memory — e.g.
  * fetched by a web page: `config` is config.json (text or parsed), `safetensors` the bytes of
- * model.safetensors. Every tensor is checked for presence and shape before any is loaded; errors
- * name the file and the tensor. No tokenizer (Node's `loadGpt2` adds the GPT-2 BPE).
+ * model.safetensors. The config's sizes are checked against the file before the model is built,
+ * and every tensor for presence, shape, a float dtype and finite values before any is loaded;
+ * errors name the file and the tensor. No tokenizer (Node's `loadGpt2` adds the GPT-2 BPE).
  */
 export async function gpt2FromBuffers(
   config: string | Record<string, unknown>, safetensors: ArrayBuffer | Uint8Array, opts: Gpt2FromBuffersOptions = {},
@@ -102,11 +134,29 @@ export async function gpt2FromBuffers(
     try {
       hf = JSON.parse(config) as Record<string, unknown>;
     } catch (e) {
-      throw new Error(`loadGpt2: config.json is not valid JSON (${(e as Error).message})`);
+      throw new Error(`loadGpt2: ${opts.configSource ?? "config.json"} is not valid JSON (${(e as Error).message})`);
     }
   } else hf = config;
-  const cfg = gpt2ConfigFromHf("config.json", hf);
-  const { tensors } = parseSafetensors(safetensors, source);
+  return gpt2FromTensors(hf, parseSafetensors(safetensors, source).tensors, opts);
+}
+
+/**
+ * {@link gpt2FromBuffers} once the weights are parsed (Node's `loadGpt2` reads them with
+ * `readSafetensors`, which refuses a bad header before reading the file's data).
+ */
+export async function gpt2FromTensors(
+  hf: Record<string, unknown>, tensors: Record<string, SafeTensor>, opts: Gpt2FromBuffersOptions = {},
+): Promise<Gpt2Weights> {
+  const source = opts.source ?? "model.safetensors";
+  const cfgName = opts.configSource ?? "config.json";
+  let cfg: Required<GPTConfig>;
+  try {
+    cfg = gpt2ConfigFromHf(cfgName, hf);
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith("loadGpt2:") ? msg : `loadGpt2: ${cfgName}: ${msg}`, { cause: e });
+  }
+  checkSizes(cfgName, source, cfg, tensors);
   const model = new GPT(cfg, { backend: opts.backend, noInit: true });
   try {
     await model.loadStateDict(tensors, { source });

@@ -114,6 +114,13 @@ function decode(dtype: Dtype, raw: Uint8Array): TensorData {
   }
 }
 
+/** Index of the first NaN/±Inf of decoded float data (-1 when all are finite; integer data: -1). */
+export function firstNonFinite(data: TensorData): number {
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) return -1;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
 /** Any decoded tensor's values as a Float32Array (shares nothing; I64 values may round). */
 export function toFloat32(t: SafeTensor): Float32Array {
   return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Iterable<number | bigint>, Number);
@@ -124,47 +131,59 @@ function isIntArray(x: unknown, n?: number): x is number[] {
     x.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 }
 
+/** A validated header: where each tensor lies in the data section, and the string metadata. */
+export interface SafetensorsHeader {
+  /** Tensors in header order, with byte offsets relative to the data section. */
+  entries: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }[];
+  metadata: Record<string, string>;
+}
+
 /**
- * Decode a safetensors byte buffer (e.g. the `arrayBuffer()` of a fetched file). `source` (a
- * file name, say) is used in error messages.
- * Checks header bounds, JSON validity, dtypes, shapes, that offsets lie in the data section,
- * match shape × dtype size, and tile it exactly (no gaps, overlaps or trailing bytes).
+ * Reads and bounds-checks the u64 header length from the first 8 bytes of a file of `fileBytes`
+ * bytes, before anything larger is read or allocated.
  */
-export function parseSafetensors(input: Uint8Array | ArrayBuffer, source = '<memory>'): ParsedSafetensors {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+export function headerLength(first8: Uint8Array, fileBytes: number, source = '<memory>'): number {
   if (!LITTLE) fail(source, 'big-endian platforms are not supported');
-  if (bytes.length < 8) fail(source, `file is ${bytes.length} bytes, too short for the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lo = dv.getUint32(0, true);
-  const hi = dv.getUint32(4, true);
-  const n = hi * 4294967296 + lo;
-  if (n < 2 || n > MAX_HEADER || n > bytes.length - 8) {
-    fail(source, `header length ${n} is out of bounds (file is ${bytes.length} bytes, limit ${MAX_HEADER})`);
+  if (fileBytes < 8 || first8.length < 8) fail(source, `file is ${fileBytes} bytes, too short for the 8-byte header length`);
+  const dv = new DataView(first8.buffer, first8.byteOffset, 8);
+  const n = dv.getUint32(4, true) * 4294967296 + dv.getUint32(0, true);
+  if (n < 2 || n > MAX_HEADER || n > fileBytes - 8) {
+    fail(source, `header length ${n} is out of bounds (file is ${fileBytes} bytes, limit ${MAX_HEADER})`);
   }
+  return n;
+}
+
+/**
+ * Validates the JSON header `headerBytes` of a file whose data section holds `dataLen` bytes:
+ * JSON validity, dtypes, shapes, offsets inside the data section matching shape × dtype size and
+ * tiling it exactly (no gaps, overlaps or trailing bytes). Throws an Error naming the source and
+ * the tensor; nothing is allocated beyond the header itself.
+ */
+export function parseHeader(headerBytes: Uint8Array, dataLen: number, source = '<memory>'): SafetensorsHeader {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     fail(source, `header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(source, 'header is not a JSON object');
-  const dataStart = 8 + n;
-  const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: SafetensorsHeader['entries'] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(source, '__metadata__ is not an object');
       for (const [k, s] of Object.entries(v as Record<string, unknown>)) {
         if (typeof s !== 'string') fail(source, `__metadata__["${k}"] is not a string`);
+        if (k === '__proto__') fail(source, '__metadata__ has a key "__proto__", which is not allowed');
         metadata[k] = s;
       }
       continue;
     }
     const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     const where = `tensor "${name}"`;
-    if (typeof t !== 'object' || t === null) fail(source, `${where}: entry is not an object`);
-    if (typeof t.dtype !== 'string' || !(t.dtype in ITEM)) fail(source, `${where}: unsupported dtype ${JSON.stringify(t.dtype)}`);
+    if (name === '__proto__') fail(source, `${where}: the name is not allowed`);
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) fail(source, `${where}: entry is not an object`);
+    if (typeof t.dtype !== 'string' || !Object.hasOwn(ITEM, t.dtype)) fail(source, `${where}: unsupported dtype ${JSON.stringify(t.dtype)}`);
     if (!isIntArray(t.shape)) fail(source, `${where}: bad shape ${JSON.stringify(t.shape)}`);
     if (!isIntArray(t.data_offsets, 2)) fail(source, `${where}: bad data_offsets ${JSON.stringify(t.data_offsets)}`);
     const dtype = t.dtype as Dtype;
@@ -187,11 +206,27 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, source = '<mem
     pos = e.end;
   }
   if (pos !== dataLen) fail(source, `tensors cover ${pos} bytes but the data section has ${dataLen} (trailing bytes or truncated header)`);
+  return { entries, metadata };
+}
+
+/** Decodes the tensors of a validated header from its data section `data`. */
+export function decodeTensors(h: SafetensorsHeader, data: Uint8Array): Record<string, SafeTensor> {
   const tensors: Record<string, SafeTensor> = {};
-  for (const e of entries) {
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end)) };
-  }
-  return { tensors, metadata };
+  for (const e of h.entries) tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, data.subarray(e.begin, e.end)) };
+  return tensors;
+}
+
+/**
+ * Decode a safetensors byte buffer (e.g. the `arrayBuffer()` of a fetched file). `source` (a
+ * file name, say) is used in error messages.
+ * Checks header bounds, JSON validity, dtypes, shapes, that offsets lie in the data section,
+ * match shape × dtype size, and tile it exactly (no gaps, overlaps or trailing bytes).
+ */
+export function parseSafetensors(input: Uint8Array | ArrayBuffer, source = '<memory>'): ParsedSafetensors {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  const n = headerLength(bytes.subarray(0, 8), bytes.length, source);
+  const h = parseHeader(bytes.subarray(8, 8 + n), bytes.length - 8 - n, source);
+  return { tensors: decodeTensors(h, bytes.subarray(8 + n)), metadata: h.metadata };
 }
 
 function encodeInto(name: string, t: TensorInput, out: Uint8Array): void {

@@ -1,7 +1,9 @@
 // The training step and validation loop: one tidy scope per step, gradient accumulation over
 // micro-batches, GPU-side clipping, AdamW, and a single readback of the loss (plus any extra
 // scalars the caller collects, e.g. probes). Data loading lives in src/train/.
-import { add, fromValues, mul, noGrad, readAll, tidy, type Backend, type Tensor } from "../tensor/index";
+import {
+  add, checkTargets, checkTokenIds, fromValues, mul, noGrad, readAll, setAnomalyContext, tidy, type Backend, type Tensor,
+} from "../tensor/index";
 import type { GPT } from "./gpt";
 import type { Batch } from "../data/batcher";
 import { clipFactor, lrAt, type AdamW, type LrSchedule } from "./optim";
@@ -49,8 +51,11 @@ export class Trainer {
     return this.optimizer.stepCount;
   }
 
+  /** The batch as i32 tensors; host ids are checked here, where they enter (same error on every backend). */
   #inputs(b: LMBatch): [Tensor, Tensor] {
-    const backend = this.model.backend;
+    const backend = this.model.backend, V = this.model.config.vocabSize;
+    checkTokenIds(b.x, V);
+    checkTargets(b.y, V, this.opts.ignoreIndex);
     return [
       fromValues(b.x, [b.B, b.T], { dtype: "i32", backend }),
       fromValues(b.y, [b.B, b.T], { dtype: "i32", backend }),
@@ -62,10 +67,21 @@ export class Trainer {
    * micro-batch loss is weighted 1/n). `collect`, called inside the step's scope after the update,
    * returns extra tensors to read back in the same round trip; they are disposed afterwards. Each
    * micro-batch runs in its own tidy() scope, so a tap hook must keep() what it wants to outlive it.
+   * Throws when the loss or gradient norm comes back non-finite, and, with anomaly detection on
+   * (setAnomalyDetection), names the first op and the step where a NaN/Inf appeared.
    */
   async trainStep(batches: readonly LMBatch[], collect?: () => Tensor[]): Promise<StepResult> {
     if (batches.length === 0) throw new Error("trainStep: no batches");
     const step = this.optimizer.stepCount;
+    setAnomalyContext(`step ${step}`); // names the step in anomaly-detection errors
+    try {
+      return await this.#trainStep(step, batches, collect);
+    } finally {
+      setAnomalyContext(null);
+    }
+  }
+
+  async #trainStep(step: number, batches: readonly LMBatch[], collect?: () => Tensor[]): Promise<StepResult> {
     const lr = lrAt(step, this.opts.schedule);
     const n = batches.length;
     this.model.train();
@@ -93,6 +109,11 @@ export class Trainer {
       for (const t of extraTs) t.dispose();
       return { loss: lv[0], gradNorm: nv[0], extra };
     });
+    if (!Number.isFinite(out.loss) || !Number.isFinite(out.gradNorm)) {
+      throw new Error(`Trainer: step ${step}: the loss is ${out.loss} and the gradient norm ${out.gradNorm}; training ` +
+        "stops here (the parameters may already hold non-finite values: resume from the last checkpoint). Turn on " +
+        "anomaly detection (setAnomalyDetection(true), or --detect-anomaly) to find the op where it started");
+    }
     return { step, lr, ...out };
   }
 

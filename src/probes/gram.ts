@@ -5,8 +5,8 @@
 // (M = W_Uᵀ acting on r = p − e_y, i.e. ‖W_Uᵀr‖² = Σ_i λ_i (w_iᵀr)² with w_i = W_U u_i/√λ_i the
 // eigenvectors of W_U W_Uᵀ, computed as ((W_U u_i)ᵀ r)²), plus correlations of ‖h^l_t‖.
 import {
-  crossEntropyBackward, crossEntropyWithStats, exp, fromValues, full, matmul, max, readAll, reshape,
-  square, sub, sumSquares, type Tensor,
+  crossEntropyBackward, crossEntropyWithStats, exp, fromValues, full, matmul, neg, readAll, reshape, slice,
+  square, sumSquares, type Tensor,
 } from "../tensor/index";
 import { countIds, joinField, positions, spearmanFinite } from "./host";
 import { symEigQL } from "./eig";
@@ -105,15 +105,15 @@ export function gram(opts: GramOptions = {}): Probe<GramResult> {
       const C = h.shape[h.rank - 1], N = B * T;
       const h2 = reshape(h, [N, C]), W = ctx.lens.wU.detach();
       const v = ctx.lens.norm(h2), z = matmul(v, W, { transB: true }); // [N, C], [N, V]
-      const { loss, lse, count } = crossEntropyWithStats(z, ctx.targets(), { ignoreIndex: ctx.ignoreIndex, reduction: "none" });
-      const r = crossEntropyBackward(full([N], 1, { backend: ctx.backend }), z, ctx.targets(), lse, count,
+      const { loss, stats, count } = crossEntropyWithStats(z, ctx.targets(), { ignoreIndex: ctx.ignoreIndex, reduction: "none" });
+      const r = crossEntropyBackward(full([N], 1, { backend: ctx.backend }), z, ctx.targets(), stats, count,
         { ignoreIndex: ctx.ignoreIndex, reduction: "none" }); // p − e_y [N, V], 0 on unscored rows
       const put = (k: string, t: Tensor) => ctx.array(`${name}.${k}`, l, t, "concat");
       put("logit_sq", sumSquares(z, -1));
       put("logit_terms", matmul(square(matmul(v, dev.U)), dev.lam)); // [N, K+1]
       put("grad_sq", sumSquares(matmul(r, W), -1));
       put("grad_terms", matmul(square(matmul(r, dev.WU)), dev.ones)); // [N, K+1]
-      put("confidence", exp(sub(max(z, -1), lse)));
+      put("confidence", exp(neg(reshape(slice(stats, [0, 1], [N, 2]), [N])))); // max_j p_j = 1 / S
       put("loss", loss);
       put("norm", rowNorms(h2));
     },

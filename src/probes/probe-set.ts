@@ -3,7 +3,7 @@
 // scalar into a device-side row; rows gather in a ring that rides along the step's single
 // readback every `ringSize` steps. Evaluation passes also collect arrays and run finish().
 import {
-  backendOf, fromValues, keep, mul, noGrad, tidy, add, type BackendName, type Tensor,
+  backendOf, checkTargets, checkTokenIds, fromValues, keep, mul, noGrad, tidy, add, type BackendName, type Tensor,
 } from "../tensor/index";
 import { GPT } from "../nn/gpt";
 import { hookWantsProbs, type Module, type TapHook } from "../nn/module";
@@ -208,6 +208,7 @@ export class ProbeSet {
       for (const b of batches) {
         tidy(() => {
           const a = this.#armed!, before = a.done;
+          this.#checkIds(b);
           const x = fromValues(b.x, [b.B, b.T], { dtype: "i32", backend: this.backend });
           if (grad) this.#forward(x, b);
           else noGrad(() => this.#forward(x, b));
@@ -303,6 +304,12 @@ export class ProbeSet {
       row.dispose();
       a.rowSum = s;
     }
+  }
+
+  /** Host ids are checked where they enter: token ids against a GPT's vocabulary, targets against the lens's. */
+  #checkIds(b: ProbeBatch): void {
+    if (this.model instanceof GPT) checkTokenIds(b.x, this.model.config.vocabSize);
+    if (b.y && this.lens) checkTargets(b.y, this.lens.wU.shape[0], this.ignoreIndex);
   }
 
   #check(entries: readonly Entry[], batches: readonly ProbeBatch[]): void {

@@ -1,7 +1,9 @@
 // WGSL for fused causal self-attention on GPT-2's packed qkv [B, T, 3C] (q | k | v, heads as
 // contiguous D-wide chunks): an online-softmax forward (one invocation per (b, h, query row)) and
 // a flash-style backward that recomputes probabilities from the saved logsumexp: one kernel for
-// dQ (plus D_t = rowsum(dY∘Y)), one for dK/dV (one invocation per key row). No atomics or barriers;
+// dQ (plus D_t = rowsum(dY∘Y)), one for dK/dV (one invocation per key row). A query row with a
+// dominant key k (P_k > 1/2) takes dP_k − D_t = dP_k·Σ_{j≠k} P_j − Σ_{j≠k} P_j·dP_j from the other
+// keys: dP_k − D_t directly cancels to rounding noise when P_k ≈ 1. No atomics or barriers;
 // workgroups span consecutive rows so the key (or query) loads inside the loops are uniform.
 // Loops over a head's words are unrolled for GPUs, or kept as loops whose bound comes from a
 // uniform for software adapters (llvmpipe takes tens of seconds to compile the unrolled D = 64 code).
@@ -135,9 +137,14 @@ export function attentionKernel(d: AttentionDims, probs: boolean, loops: Attenti
   return plan(L, k);
 }
 
+/** Floats per query row in the backward's scratch `dvec`: D_t, dP_k − D_t and the dominant key k (T: none). */
+export const ATTENTION_ROW_STATS = 3;
+
 /**
- * Backward kernel 1 (one invocation per query row t): Dt = Σ dY∘Y (written to `dvec` [B, H, T]
- * for kernel 2) and dQ_t = Σ_{s≤t} P_ts (dY_t·V_s − Dt) K_s / sqrt(D), written into dqkv's q slice.
+ * Backward kernel 1 (one invocation per query row t): Dt = Σ dY∘Y and dQ_t = Σ_{s≤t} P_ts (dY_t·V_s − Dt)
+ * K_s / sqrt(D), written into dqkv's q slice; the first key k with P_tk > 1/2 (if any) uses
+ * dY_t·V_k − Dt = dP_k·Σ_{j≠k} P_tj − Σ_{j≠k} P_tj·dP_j. Writes (Dt, that value, k or T) to `dvec`
+ * [B, H, T, 3] for kernel 2.
  */
 export function attentionDqKernel(d: AttentionDims, loops: AttentionLoops): AttentionPlan {
   const L = layout(d, loops);
@@ -159,6 +166,11 @@ export function attentionDqKernel(d: AttentionDims, loops: AttentionLoops): Atte
   ${loop(L, (j) => `q[${j}] = qkv[qb + ${j}] * ${L.scale}; g[${j}] = dy[yb + ${j}]; dq[${j}] = ${L.T}(0.0);`)}
   ${loop(L, (j) => `dt += ${L.dot(`g[${j}]`, `y[yb + ${j}]`)};`)}
   let ls = lse[bh * ${d.T}u + r];
+  var kd = ${d.T}u;
+  var pk = 0.0;
+  var dpk = 0.0;
+  var pa = 0.0;
+  var pb = 0.0;
   let s1 = min(r0 + ${L.wg}u, ${d.T}u);
   for (var s = 0u; s < s1; s++) {
     if (s <= r) {
@@ -167,19 +179,38 @@ export function attentionDqKernel(d: AttentionDims, loops: AttentionLoops): Atte
       var dp = 0.0;
       ${loop(L, (j) => `sc += ${L.dot(`q[${j}]`, `qkv[kb + ${j}]`)};`)}
       ${loop(L, (j) => `dp += ${L.dot(`g[${j}]`, `qkv[kb + ${L.Cw}u + ${j}]`)};`)}
-      let ds = exp(sc - ls) * (dp - dt);
-      ${loop(L, (j) => `dq[${j}] += ds * qkv[kb + ${j}];`)}
+      let p = exp(sc - ls);
+      if (p > 0.5 && kd == ${d.T}u) {
+        kd = s;
+        pk = p;
+        dpk = dp;
+      } else {
+        pa += p;
+        pb += p * dp;
+        let ds = p * (dp - dt);
+        ${loop(L, (j) => `dq[${j}] += ds * qkv[kb + ${j}];`)}
+      }
     }
   }
+  let ek = dpk * pa - pb;
+  if (kd < ${d.T}u) {
+    let kb = ${at(L, "kd", 1)};
+    let ds = pk * ek;
+    ${loop(L, (j) => `dq[${j}] += ds * qkv[kb + ${j}];`)}
+  }
   ${loop(L, (j) => `dqkv[qb + ${j}] = dq[${j}] * ${L.scale};`)}
-  dvec[bh * ${d.T}u + r] = dt;
+  let o = (bh * ${d.T}u + r) * ${ATTENTION_ROW_STATS}u;
+  dvec[o] = dt;
+  dvec[o + 1u] = ek;
+  dvec[o + 2u] = f32(kd);
 }`);
   return plan(L, k);
 }
 
 /**
  * Backward kernel 2 (one invocation per key row s): dV_s = Σ_{t≥s} P_ts dY_t and
- * dK_s = Σ_{t≥s} P_ts (dY_t·V_s − D_t) Q_t / sqrt(D), written into dqkv's k and v slices.
+ * dK_s = Σ_{t≥s} P_ts (dY_t·V_s − D_t) Q_t / sqrt(D) (kernel 1's rewrite where s is t's dominant
+ * key), written into dqkv's k and v slices.
  */
 export function attentionDkvKernel(d: AttentionDims, loops: AttentionLoops): AttentionPlan {
   const L = layout(d, loops);
@@ -207,7 +238,8 @@ export function attentionDkvKernel(d: AttentionDims, loops: AttentionLoops): Att
       ${loop(L, (j) => `sc += ${L.dot(`qkv[qb + ${j}]`, `kk[${j}]`)};`)}
       ${loop(L, (j) => `dp += ${L.dot(`dy[yb + ${j}]`, `vv[${j}]`)};`)}
       let p = exp(sc - lse[bh * ${d.T}u + t]);
-      let ds = p * (dp - dvec[bh * ${d.T}u + t]);
+      let o = (bh * ${d.T}u + t) * ${ATTENTION_ROW_STATS}u;
+      let ds = p * select(dp - dvec[o], dvec[o + 1u], u32(dvec[o + 2u]) == r);
       ${loop(L, (j) => `dv[${j}] += p * dy[yb + ${j}]; dk[${j}] += ds * qkv[qb + ${j}];`)}
     }
   }

@@ -1,9 +1,12 @@
-// WGSL for fused softmax cross-entropy: a row-per-invocation online logsumexp + NLL kernel, a
-// one-workgroup fixed-order reduction (loss and valid-row count), and a one-kernel backward
-// dlogits = (softmax − onehot) · g. Targets outside [0, V) are treated as ignored rows here
-// (loss 0, gradient 0, not counted) and never used as an index; cpu64 rejects them instead.
+// WGSL for fused softmax cross-entropy: a row-per-invocation online pass (row max m, S = Σ exp(z − m)
+// and S_t = Σ_{j≠t} exp(z_j − m), the mass off the target) + NLL kernel, a one-workgroup
+// fixed-order reduction (loss and valid-row count), and a one-kernel backward. Stable on saturated
+// rows: p_j = exp((z_j − m) − log S) and p_t − 1 = −S_t / S keep full relative precision where
+// p_t ≈ 1 (computing p_t − 1 directly would round it to 0), and the loss is −log1p(−S_t/S) there.
+// Targets outside [0, V) are treated as ignored rows here (loss 0, gradient 0, not counted) and
+// never used as an index; the op's device check (shaders/checks.ts) reports them as an error.
 import type { Kernel } from "../tensor/webgpu/runtime";
-import { grid1d, kernel, main1d } from "./wgsl";
+import { LOG1P, grid1d, kernel, main1d } from "./wgsl";
 
 /** How the per-row losses are reduced. */
 export type CrossEntropyReduction = "mean" | "sum" | "none";
@@ -28,36 +31,56 @@ function words(V: number): { T: string; Vw: number; vec: boolean } {
 const validExpr = (t: string, V: number, ignore: number) =>
   `(${t} != ${ignore}i && ${t} >= 0i && ${t} < ${V}i)`;
 
-/** Row kernel: lse[r] = logsumexp(logits[r]) and loss[r] = lse − logits[r, target] (0 when not valid). */
+/** Per-row statistics saved by the forward for the backward: [N, 3] (m, log S, S_t / S = 1 − p_t). */
+export const CE_STATS = 3;
+
+/**
+ * Row kernel: stats[r] = (m, log S, S_t / S) and loss[r] = −log p_t (0 when the target is not
+ * valid): −log1p(−S_t/S) when p_t ≥ 1/2 (exact where the row is confident and right), else
+ * (m − z_t) + log S (no cancellation there).
+ */
 export function crossEntropyRowKernel({ N, V, ignoreIndex }: CrossEntropyDims): { k: Kernel; grid: number[] } {
   const { T, Vw, vec } = words(V);
   const wmax = (z: string) => (vec ? `max(max(${z}.x, ${z}.y), max(${z}.z, ${z}.w))` : z);
   const hsum = (z: string) => (vec ? `dot(${z}, vec4f(1.0))` : z);
+  // 1 on the columns of word c other than the target, 0 on the target's column.
+  const off = (c: string) => (vec
+    ? `select(vec4f(1.0), vec4f(0.0), vec4i(i32(${c} * 4u)) + vec4i(0, 1, 2, 3) == vec4i(t))`
+    : `select(1.0, 0.0, i32(${c}) == t)`);
   const pick = vec ? "logits[o + tc / 4u][tc % 4u]" : "logits[o + tc]";
   const k = kernel(`cross_entropy_rows${vec ? "_v4" : ""}`, [
     { name: "logits", kind: "read", type: T },
     { name: "targets", kind: "read", type: "i32" },
-    { name: "lse", kind: "rw", type: "f32" },
+    { name: "stats", kind: "rw", type: "f32" },
     { name: "loss", kind: "rw", type: "f32" },
   ], `${main1d(ROW_WG)}
   if (i >= ${N}u) { return; }
   let o = i * ${Vw}u;
+  let t = targets[i];
   let z0 = logits[o];
   var m = ${wmax("z0")};
-  var l = ${hsum(`exp(z0 - ${T}(m))`)};
+  let e0 = exp(z0 - ${T}(m));
+  var l = ${hsum("e0")};
+  var lt = ${hsum(`e0 * ${off("0u")}`)};
   for (var c = 1u; c < ${Vw}u; c++) {
     let z = logits[o + c];
     let mn = max(m, ${wmax("z")});
-    l = l * exp(m - mn) + ${hsum(`exp(z - ${T}(mn))`)};
+    let cf = exp(m - mn);
+    let e = exp(z - ${T}(mn));
+    l = l * cf + ${hsum("e")};
+    lt = lt * cf + ${hsum(`e * ${off("c")}`)};
     m = mn;
   }
-  let s = m + log(l);
-  lse[i] = s;
-  let t = targets[i];
+  let ls = log(l);
+  let rest = lt / l;
   let valid = ${validExpr("t", V, ignoreIndex)};
   let tc = u32(clamp(t, 0i, ${V - 1}i));
-  loss[i] = select(0.0, s - ${pick}, valid);
-}`);
+  stats[i * 3u] = m;
+  stats[i * 3u + 1u] = ls;
+  stats[i * 3u + 2u] = select(0.0, rest, valid);
+  let nll = select((m - ${pick}) + ls, -log1p_s(-rest), rest <= 0.5);
+  loss[i] = select(0.0, nll, valid);
+}`, LOG1P);
   return { k, grid: grid1d(N, ROW_WG) };
 }
 
@@ -109,19 +132,20 @@ fn main(@builtin(local_invocation_index) li: u32) {
 }
 
 /**
- * Backward: dlogits[r, j] = (exp(logits[r, j] − lse[r]) − [j == t_r]) · g_r, where g_r is 0 for
- * rows that are not valid, dloss[r] ("none"), dloss (sum) or dloss / max(count, 1) (mean).
+ * Backward: dlogits[r, j] = (p_j − [j == t_r]) · g_r with p_j = exp((z_j − m) − log S) and, at the
+ * target, p_t − 1 = −S_t / S from the saved stats; g_r is 0 for rows that are not valid, dloss[r]
+ * ("none"), dloss (sum) or dloss / max(count, 1) (mean).
  */
 export function crossEntropyBackwardKernel({ N, V, ignoreIndex, reduction }: CrossEntropyDims): { k: Kernel; grid: number[] } {
   const { T, Vw, vec } = words(V);
   const g = reduction === "none" ? "dloss[r]" : reduction === "sum" ? "dloss[0]" : "dloss[0] / max(count[0], 1.0)";
   const col = vec ? "vec4i(i32(c * 4u)) + vec4i(0, 1, 2, 3)" : "i32(c)";
-  const hot = vec ? "select(vec4f(0.0), vec4f(1.0), col == vec4i(t))" : "select(0.0, 1.0, col == t)";
+  const hot = vec ? "col == vec4i(t)" : "col == t";
   const k = kernel(`cross_entropy_backward_${reduction}${vec ? "_v4" : ""}`, [
     { name: "dloss", kind: "read", type: "f32" },
     { name: "logits", kind: "read", type: T },
     { name: "targets", kind: "read", type: "i32" },
-    { name: "lse", kind: "read", type: "f32" },
+    { name: "stats", kind: "read", type: "f32" },
     { name: "count", kind: "read", type: "f32" },
     { name: "dlogits", kind: "rw", type: T },
   ], `${main1d()}
@@ -131,8 +155,8 @@ export function crossEntropyBackwardKernel({ N, V, ignoreIndex, reduction }: Cro
   let t = targets[r];
   let g = select(0.0, ${g}, ${validExpr("t", V, ignoreIndex)});
   let col = ${col};
-  let p = exp(logits[i] - ${T}(lse[r]));
-  dlogits[i] = (p - ${hot}) * g;
+  let p = exp((logits[i] - ${T}(stats[r * 3u])) - ${T}(stats[r * 3u + 1u]));
+  dlogits[i] = select(p, ${T}(-stats[r * 3u + 2u]), ${hot}) * g;
 }`);
   return { k, grid: grid1d(N * Vw) };
 }

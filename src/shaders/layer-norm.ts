@@ -1,7 +1,9 @@
 // WGSL for layer normalization over the last dim: a row-per-invocation forward (two-pass: the
 // mean, shifted by the row's first element, then the centred variance), a row-per-invocation dx
 // kernel, and a deterministic dw/db column sum (per row-chunk partials plus an in-order final
-// pass when there are many rows). No atomics, no barriers.
+// pass when there are many rows). No atomics, no barriers. Exact for a large mean (|mean| ≫ std):
+// the forward centres as (x − x0) − Σ(x − x0)/C, never through the rounded mean, and the backward
+// refines the saved f32 mean by δ = Σ(x − mean)/C before centring.
 import type { Kernel } from "../tensor/webgpu/runtime";
 import { f32, grid1d, kernel, main1d } from "./wgsl";
 
@@ -38,18 +40,22 @@ export function layerNormKernel({ N, C }: LayerNormDims, eps: number): { k: Kern
   let x0 = ${T}(x[o]${T === "f32" ? "" : ".x"});
   var s = 0.0;
   for (var c = 0u; c < ${Cw}u; c++) { s += ${hsum("x[o + c] - x0")}; }
-  let mean = x0${T === "f32" ? "" : ".x"} + s / ${f32(C)};
+  let mu = s / ${f32(C)};
+  let mean = x0${T === "f32" ? "" : ".x"} + mu;
   var q = 0.0;
-  for (var c = 0u; c < ${Cw}u; c++) { let d = x[o + c] - mean; q += ${hsum("d * d")}; }
+  for (var c = 0u; c < ${Cw}u; c++) { let d = (x[o + c] - x0) - mu; q += ${hsum("d * d")}; }
   let rstd = inverseSqrt(q / ${f32(C)} + ${f32(eps)});
-  for (var c = 0u; c < ${Cw}u; c++) { y[o + c] = (x[o + c] - mean) * rstd * w[c] + b[c]; }
+  for (var c = 0u; c < ${Cw}u; c++) { y[o + c] = ((x[o + c] - x0) - mu) * rstd * w[c] + b[c]; }
   mean_out[i] = mean;
   rstd_out[i] = rstd;
 }`);
   return { k, grid: grid1d(N, ROW_WG) };
 }
 
-/** Backward dx per row: dx = rstd · (g - mean(g) - x̂ · mean(g · x̂)) with g = dy · w. */
+/**
+ * Backward dx per row: dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)) with g = dy · w and
+ * x̂ = ((x − mean) − δ) · rstd, δ = Σ(x − mean)/C (written to `delta` [N] for the dw kernel).
+ */
 export function layerNormDxKernel({ N, C }: LayerNormDims): { k: Kernel; grid: number[] } {
   const { T, Cw, hsum } = words(C);
   const k = kernel(`layer_norm_dx${T === "f32" ? "" : "_v4"}`, [
@@ -59,24 +65,30 @@ export function layerNormDxKernel({ N, C }: LayerNormDims): { k: Kernel; grid: n
     { name: "mean", kind: "read", type: "f32" },
     { name: "rstd", kind: "read", type: "f32" },
     { name: "dx", kind: "rw", type: T },
+    { name: "delta", kind: "rw", type: "f32" },
   ], `${main1d(ROW_WG)}
   if (i >= ${N}u) { return; }
   let o = i * ${Cw}u;
   let mu = mean[i];
   let rs = rstd[i];
   var sg = 0.0;
-  var sgx = 0.0;
+  var sgd = 0.0;
+  var sd = 0.0;
   for (var c = 0u; c < ${Cw}u; c++) {
     let g = dy[o + c] * w[c];
+    let d = x[o + c] - mu;
     sg += ${hsum("g")};
-    sgx += ${hsum("g * (x[o + c] - mu) * rs")};
+    sgd += ${hsum("g * d")};
+    sd += ${hsum("d")};
   }
+  let dl = sd / ${f32(C)};
   let a = sg / ${f32(C)};
-  let bq = sgx / ${f32(C)};
+  let bq = (sgd - dl * sg) * rs / ${f32(C)};
   for (var c = 0u; c < ${Cw}u; c++) {
-    let xh = (x[o + c] - mu) * rs;
+    let xh = ((x[o + c] - mu) - dl) * rs;
     dx[o + c] = rs * (dy[o + c] * w[c] - a - xh * bq);
   }
+  delta[i] = dl;
 }`);
   return { k, grid: grid1d(N, ROW_WG) };
 }
@@ -91,7 +103,7 @@ export interface LayerNormDwPlan {
   scratchBytes: number;
 }
 
-/** Plans dw = Σ_rows dy · x̂ and db = Σ_rows dy, deterministic (fixed summation order). */
+/** Plans dw = Σ_rows dy · x̂ and db = Σ_rows dy, deterministic (fixed summation order); reads the dx kernel's `delta`. */
 export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
   const { T, Cw } = words(C);
   const P = N <= 256 ? 1 : Math.ceil(N / 128);
@@ -108,6 +120,7 @@ export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
     { name: "x", kind: "read", type: T },
     { name: "mean", kind: "read", type: "f32" },
     { name: "rstd", kind: "read", type: "f32" },
+    { name: "delta", kind: "read", type: "f32" },
     ...outs,
   ], `${main1d(ROW_WG)}
   if (i >= ${P * Cw}u) { return; }
@@ -118,7 +131,7 @@ export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
   let r1 = min(${N}u, (p + 1u) * ${L}u);
   for (var r = p * ${L}u; r < r1; r++) {
     let g = dy[r * ${Cw}u + c];
-    aw += g * (x[r * ${Cw}u + c] - mean[r]) * rstd[r];
+    aw += g * ((x[r * ${Cw}u + c] - mean[r]) - delta[r]) * rstd[r];
     ab += g;
   }
   ${store}

@@ -5,6 +5,7 @@ import type { Node } from "./op";
 import type { Storage } from "./storage";
 import { Tensor, full } from "./tensor";
 import { keep, noGrad } from "./scope";
+import { inBackwardOf } from "./anomaly";
 import { add } from "./ops/index";
 
 function topoOrder(root: Node): Node[] {
@@ -81,7 +82,8 @@ function sweep(root: Tensor, grad: Tensor | undefined, retainGraph: boolean, sin
       const inputs = node.inputs.map((t, i) => view(node.saved.inputs[i], t));
       const outputs = node.outputs.map((t, i) => view(node.saved.outputs[i], t));
       const needs = node.inputs.map((t) => t.requiresGrad && t.dtype === "f32");
-      const dIn = node.op.backward!({ attrs: node.attrs, inputs, outputs, needs, shapes: node.inputs.map((t) => t.shape) }, dOut);
+      const dIn = inBackwardOf(node.op.name, () =>
+        node.op.backward!({ attrs: node.attrs, inputs, outputs, needs, shapes: node.inputs.map((t) => t.shape) }, dOut));
       // Every stored gradient gets its own view, so rules may return dOut itself or one tensor
       // for several inputs; everything the rule produced or consumed is disposed below.
       const trash = new Set<Tensor>([...inputs, ...outputs, ...dOut, ...dIn].filter(isTensor));

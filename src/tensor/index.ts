@@ -3,6 +3,7 @@ export { Tensor, tensor, fromValues, zeros, ones, full, arange, rand, randn, ran
 export type { TensorLike, TensorOptions, RandomOptions, NestedArray } from "./tensor";
 export { tidy, keep, noGrad, isGradEnabled } from "./scope";
 export { backward, grad } from "./autograd";
+export { AnomalyError, detectAnomaly, isAnomalyDetectionEnabled, setAnomalyContext, setAnomalyDetection } from "./anomaly";
 export { apply, apply1, defineOp, REGISTRY } from "./op";
 export type { OpDef, Meta, Arg, GradCtx } from "./op";
 export { OpError, numel, fmt, broadcastShapes } from "./shape";

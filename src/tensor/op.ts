@@ -4,6 +4,7 @@ import { REGISTRY, defineOp } from "./registry";
 import { OpError, fmt, numel, type Shape } from "./shape";
 import type { DType, Storage } from "./storage";
 import { isGradEnabled } from "./scope";
+import { checkFinite, isAnomalyDetectionEnabled, needsCheck } from "./anomaly";
 import { Tensor } from "./tensor";
 import type { WebGpuRuntime } from "./webgpu/runtime";
 
@@ -50,6 +51,8 @@ export interface OpDef<A = Record<string, never>> {
   readonly alias?: boolean;
   /** Output indices that never carry gradient (e.g. saved statistics, integer results). */
   readonly nondiff?: readonly number[];
+  /** Input indices the op writes in place (AdamW's param and moments): anomaly detection checks them. */
+  readonly inPlace?: readonly number[];
 }
 
 /** A recorded application of an op: the tape entry. */
@@ -122,6 +125,14 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     else op.gpu(backend as WebGpuRuntime, inArgs, outArgs, attrs);
   }
   const outputs = metas.map((m, i) => Tensor._fromStorage(outStorages[i], m.shape, m.dtype));
+  if (isAnomalyDetectionEnabled() && !op.alias) {
+    try {
+      checkAnomalies(op, inputs, outputs);
+    } catch (e) {
+      for (const t of outputs) t.dispose();
+      throw e;
+    }
+  }
 
   const record = isGradEnabled() && op.backward !== undefined &&
     inputs.some((t) => t.requiresGrad);
@@ -142,6 +153,15 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     if (node.refs === 0) node.unref();
   }
   return outputs;
+}
+
+/** Non-finite detection for one op application: unchecked inputs, in-place writes, then outputs. */
+function checkAnomalies(op: OpDef<any>, inputs: readonly Tensor[], outputs: readonly Tensor[]): void {
+  const label = (t: Tensor, i: number) => `input ${i}${t.name ? ` (parameter '${t.name}')` : ""}`;
+  checkFinite(op.name, inputs.flatMap((t, i) => (op.inPlace?.includes(i) || !needsCheck(t.storage)
+    ? [] : [{ s: t.storage, shape: t.shape, what: label(t, i) }])));
+  checkFinite(op.name, (op.inPlace ?? []).map((i) => ({ s: inputs[i].storage, shape: inputs[i].shape, what: `${label(inputs[i], i)} written in place` })));
+  checkFinite(op.name, outputs.map((t, k) => ({ s: t.storage, shape: t.shape, what: `output ${k}` })), true);
 }
 
 function checkLimit(op: string, shape: Shape, limit: number): void {

@@ -223,7 +223,7 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
-/** Creates a tensor from flat values and a shape. */
+/** Creates a tensor from flat values and a shape (an i32 tensor rejects values that are not 32-bit integers). */
 export function fromValues(values: ArrayLike<number>, shape: Shape, opts: TensorOptions = {}): Tensor {
   checkShape("tensor", shape);
   if (values.length !== numel(shape)) {
@@ -231,6 +231,15 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, opts: Tensor
   }
   const backend = opts.backend ? backendOf(opts.backend) : defaultBackend();
   const dtype = opts.dtype ?? "f32";
+  if (dtype === "i32") {
+    // webgpu would truncate (Int32Array) what cpu64 keeps: reject it on both.
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+        throw new OpError("tensor", `i32 value ${v} at index ${i} is not a 32-bit integer; ids and targets must be integers`);
+      }
+    }
+  }
   const s = backend.alloc(values.length, dtype);
   backend.upload(s, values);
   const t = Tensor._fromStorage(s, [...shape], dtype);

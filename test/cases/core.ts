@@ -6,6 +6,13 @@ const unary = (name: string, f: (x: T.Tensor) => T.Tensor, kind: "randn" | "pos"
   { label: `${name} [3,5]`, inputs: [{ shape: [3, 5], kind }], run: ([x]) => f(x) },
   { label: `${name} [2,4] (vec4)`, inputs: [{ shape: [2, 4], kind }], run: ([x]) => f(x) },
 ];
+/** Values where f32 forms cancel: tanh near 0 (1e-7…0.1, both signs; vec4 and scalar), GELU at −9…7. */
+const relCase = (f: (x: T.Tensor) => T.Tensor, values: number[]): OpCase => ({
+  label: `relative precision [${values.length}]${values.length % 4 === 0 ? " (vec4)" : ""}`, rowTol: 1e-4,
+  inputs: [{ shape: [values.length], values: values.map(Math.fround) }], run: ([x]) => f(x),
+});
+const nearZero = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? -1 : 1) * 10 ** (-1 - (6 * i) / n));
+const negWide = (n: number) => Array.from({ length: n }, (_, i) => -9 + (16 * i) / n);
 const binary = (name: string, f: (a: T.Tensor, b: T.Tensor) => T.Tensor, kind: "randn" | "pos" = "randn"): OpCase[] => [
   { label: `${name} same [2,3]`, inputs: [{ shape: [2, 3] }, { shape: [2, 3], kind }], run: ([a, b]) => f(a, b) },
   { label: `${name} same [2,4] (vec4)`, inputs: [{ shape: [2, 4] }, { shape: [2, 4], kind }], run: ([a, b]) => f(a, b) },
@@ -26,11 +33,12 @@ export const CORE_CASES: Record<string, OpCase[]> = {
   log: unary("log", T.log, "pos"),
   sqrt: unary("sqrt", T.sqrt, "pos"),
   rsqrt: unary("rsqrt", T.rsqrt, "pos"),
-  tanh: unary("tanh", T.tanh),
+  tanh: [...unary("tanh", T.tanh), relCase(T.tanh, nearZero(32)), relCase(T.tanh, nearZero(13))],
   sigmoid: unary("sigmoid", T.sigmoid),
   relu: unary("relu", T.relu),
-  gelu: unary("gelu", T.gelu),
-  geluGrad: [{ ...unary("geluGrad", T.geluGrad)[0], noGradcheck: true }],
+  gelu: [...unary("gelu", T.gelu), relCase(T.gelu, negWide(32)), relCase(T.gelu, negWide(13))],
+  geluGrad: [{ ...unary("geluGrad", T.geluGrad)[0], noGradcheck: true },
+    { ...relCase(T.geluGrad, negWide(32)), noGradcheck: true }],
   abs: unary("abs", T.abs),
   sign: [{ ...unary("sign", T.sign)[0], noGradcheck: true }],
   square: unary("square", T.square),

@@ -2,11 +2,23 @@
 // (each with its fused backward op, compared GPU vs cpu64 directly) and the in-place AdamW step.
 import * as T from "../../src/node";
 import type { OpCase } from "../helpers/check";
+import { saturatedBatch } from "../helpers/saturated";
+import { Philox } from "../../src/tensor/random";
 
 const ln = (label: string, shape: number[], extra: Partial<OpCase> = {}): OpCase => ({
   label, inputs: [{ shape }, { shape: [shape[shape.length - 1]] }, { shape: [shape[shape.length - 1]] }],
   run: ([x, w, b]) => T.layerNorm(x, w, b), ...extra,
 });
+/** Rows with mean 1e4 and std 1: centring through the f32-rounded mean costs ~5e-4 relative. */
+const lnLargeMean = (N: number, C: number): OpCase => {
+  const g = new Philox(4), r = (n: number, f: () => number) => Array.from({ length: n }, () => Math.fround(f()));
+  return {
+    label: `large mean 1e4, std 1 [${N},${C}]${C % 4 === 0 ? " (vec4)" : ""}`, rowTol: 1e-5, noFiniteDiff: true,
+    inputs: [{ shape: [N, C], values: r(N * C, () => 1e4 + g.normal()) },
+      { shape: [C], values: r(C, () => 1 + 0.1 * g.normal()) }, { shape: [C], values: r(C, () => 0.1 * g.normal()) }],
+    run: ([x, w, b]) => T.layerNorm(x, w, b),
+  };
+};
 const lnBack = (label: string, N: number, C: number): OpCase => ({
   label, noGradcheck: true,
   inputs: [{ shape: [N, C] }, { shape: [N, C] }, { shape: [C] }, { shape: [N] }, { shape: [N], kind: "pos" }],
@@ -21,10 +33,22 @@ const ce = (label: string, N: number, V: number, opts: T.CrossEntropyOptions, ta
 });
 const ceBack = (label: string, N: number, V: number, opts: T.CrossEntropyOptions, targets: number[]): OpCase => ({
   label, noGradcheck: true,
-  inputs: [{ shape: opts.reduction === "none" ? [N] : [] }, { shape: [N, V] }, ids(N, targets),
-    { shape: [N], kind: "pos" }, { shape: [], values: [2] }],
-  run: ([g, z, t, lse, count]) => T.crossEntropyBackward(g, z, t, lse, count, opts),
+  inputs: [{ shape: opts.reduction === "none" ? [N] : [] }, { shape: [N, V] }, ids(N, targets)],
+  run: ([g, z, t]) => {
+    const { stats, count } = T.noGrad(() => T.crossEntropyWithStats(z, t, opts));
+    return T.crossEntropyBackward(g, z, t, stats, count, opts);
+  },
 });
+
+/** Saturated rows (margins 15–30 nats, |z| up to 1e4, wrong, tied, ignored): per-row relative error ≤ 1e-3. */
+const ceSaturated = (V: number, opts: T.CrossEntropyOptions): OpCase => {
+  const b = saturatedBatch(V, 1, opts.ignoreIndex ?? -1);
+  return {
+    label: `saturated rows [${b.N},${V}] ${opts.reduction ?? "mean"}${V % 4 === 0 ? " (vec4)" : ""}`, rowTol: 1e-3,
+    inputs: [{ shape: [b.N, V], values: b.logits }, ids(b.N, b.targets)],
+    run: ([z, t]) => T.crossEntropy(z, t, opts),
+  };
+};
 
 const emb = (label: string, idShape: number[], V: number, C: number, extra: Partial<OpCase> = {}): OpCase => ({
   label, inputs: [{ shape: idShape, dtype: "i32", high: V }, { shape: [V, C] }],
@@ -43,6 +67,15 @@ const att = (
   label, inputs: [{ shape: [B, Tn, 3 * H * D] }],
   run: ([qkv]) => T.causalAttention(qkv, H, { loops }), ...extra,
 });
+/** Saturated attention rows: q and k ~ N(0, 25) so that scaled scores reach ~±100 (per-row error ≤ 1e-3). */
+const attLarge = (loops: Loops): OpCase => {
+  const B = 2, Tn = 16, H = 2, D = 8, C = H * D, g = new Philox(3);
+  const values = Array.from({ length: B * Tn * 3 * C }, (_, i) => Math.fround(g.normal() * (i % (3 * C) < 2 * C ? 5 : 1)));
+  return {
+    label: `large scores B2 T16 H2 D8 (|s| up to ~100) ${loops}`, rowTol: 1e-3, inputs: [{ shape: [B, Tn, 3 * C], values }],
+    run: ([qkv]) => T.causalAttention(qkv, H, { loops }),
+  };
+};
 const attProbs = (label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}): OpCase => ({
   label, inputs: [{ shape: [B, Tn, 3 * H * D] }], nondiff: [1, 2],
   run: ([qkv]) => {
@@ -81,6 +114,8 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     }),
     ln("x [7] (one row)", [7]),
     ln("x [600,12] forward", [600, 12], { noGradcheck: true }),
+    lnLargeMean(8, 32),
+    lnLargeMean(300, 6),
   ],
   layerNormBackward: [
     lnBack("[5,6] (scalar)", 5, 6),
@@ -99,11 +134,13 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     ce("V = 1", 3, 1, {}, [0, 0, 0]),
     ce("with stats [4,5]", 4, 5, { reduction: "sum" }, [4, -1, 0, 1], {
       nondiff: [1, 2],
-      run: ([z, t]) => { const r = T.crossEntropyWithStats(z, t, { reduction: "sum" }); return [r.loss, r.lse, r.count]; },
+      run: ([z, t]) => { const r = T.crossEntropyWithStats(z, t, { reduction: "sum" }); return [r.loss, r.stats, r.count]; },
     }),
     ce("mean [37,300] forward", 37, 300, {}, undefined, { noGradcheck: true }),
     ce("mean [150,7] (reduction over 64 lanes)", 150, 7, {}),
     ce("none [70,4]", 70, 4, { reduction: "none" }),
+    ceSaturated(32, { reduction: "none" }),
+    ceSaturated(37, { reduction: "mean", ignoreIndex: 99 }),
   ],
   crossEntropyBackward: [
     ceBack("mean [4,8] (vec4)", 4, 8, {}, [1, -1, 7, 0]),
@@ -132,6 +169,8 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     attProbs("probs B2 T5 H2 D2", 2, 5, 2, 2),
     attProbs("probs B2 T40 H2 D4 forward", 2, 40, 2, 4, { noGradcheck: true }),
     att("B1 T37 H3 D3 forward", 1, 37, 3, 3, { noGradcheck: true }),
+    attLarge("unrolled"),
+    attLarge("dynamic"),
   ],
   causalAttentionBackward: [
     attBack("B1 T5 H1 D1", 1, 5, 1, 1),

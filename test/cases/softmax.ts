@@ -1,7 +1,9 @@
 // Test cases for softmax, logSoftmax, their fused backward ops (whose own backward is the double
-// derivative) and the composed variance: last and inner axes, vec4 rows, size-1 dims, ranks 1-4.
+// derivative) and the composed variance: last and inner axes, vec4 rows, size-1 dims, ranks 1-4,
+// and saturated rows (margins 15–30 nats) under a per-row relative error bound.
 import * as T from "../../src/node";
 import type { OpCase } from "../helpers/check";
+import { saturatedBatch } from "../helpers/saturated";
 
 type F = (x: T.Tensor, axis?: number) => T.Tensor;
 
@@ -20,6 +22,24 @@ const forward = (f: F): OpCase[] => [
   { label: "long row [3,1030]", inputs: [{ shape: [3, 1030] }], run: ([x]) => f(x), noGradcheck: true },
 ];
 
+/**
+ * The saturated-row stress batch: the whole output (row norms), and the target's value alone
+ * (p_t or log p_t, one element per row), whose gradient is the backward op with dy = w·e_t.
+ */
+const saturated = (f: F, V: number): OpCase[] => {
+  const b = saturatedBatch(V);
+  const hot = b.targets.flatMap((t) => Array.from({ length: V }, (_, j) => (j === t ? 1 : 0)));
+  const z = { shape: [b.N, V], values: b.logits };
+  return [
+    { label: `saturated rows [${b.N},${V}]`, rowTol: 1e-3, inputs: [z], run: ([x]) => f(x) },
+    {
+      label: `saturated rows [${b.N},${V}]: the target's value`, rowTol: 1e-3,
+      inputs: [z, { shape: [b.N, V], values: hot, noGrad: true }],
+      run: ([x, e]) => T.sum(T.mul(f(x), e), -1),
+    },
+  ];
+};
+
 const backward = (f: (y: T.Tensor, dy: T.Tensor, axis?: number) => T.Tensor): OpCase[] => [
   { label: "[3,5]", inputs: [{ shape: [3, 5], kind: "unit" }, { shape: [3, 5] }], run: ([y, g]) => f(y, g) },
   { label: "[2,8] (vec4)", inputs: [{ shape: [2, 8], kind: "unit" }, { shape: [2, 8] }], run: ([y, g]) => f(y, g) },
@@ -31,10 +51,14 @@ const backward = (f: (y: T.Tensor, dy: T.Tensor, axis?: number) => T.Tensor): Op
 export const SOFTMAX_CASES: Record<string, OpCase[]> = {
   softmax: [
     ...forward(T.softmax),
+    ...saturated(T.softmax, 32),
+    ...saturated(T.softmax, 37),
     { label: "method x.softmax(0)", inputs: [{ shape: [3, 2] }], run: ([x]) => x.softmax(0) },
   ],
   logSoftmax: [
     ...forward(T.logSoftmax),
+    ...saturated(T.logSoftmax, 32),
+    ...saturated(T.logSoftmax, 37),
     { label: "method x.logSoftmax()", inputs: [{ shape: [2, 5] }], run: ([x]) => x.logSoftmax() },
   ],
   softmaxBackward: backward(T.softmaxBackward),

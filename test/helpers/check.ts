@@ -34,6 +34,12 @@ export interface OpCase {
   tol?: { atol: number; rtol: number };
   /** Finite-difference tolerance (default 1e-6 relative/absolute). */
   fdTol?: number;
+  /**
+   * Also bound the per-row relative error of every output and gradient, GPU vs f64:
+   * ‖gpu − f64‖₂ ≤ rowTol · ‖f64‖₂ over each row (the last dim; rank ≤ 1: each element), a row whose
+   * f64 values are all 0 must be 0. Elementwise atol cannot see a lost 1e-8 on a saturated row; this can.
+   */
+  rowTol?: number;
 }
 
 /** Makes f64 input values for a case, deterministically from `seed`. */
@@ -125,10 +131,29 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, atol: numb
   return { ratio, at };
 }
 
+/**
+ * Relative error of each row of `got` against `ref` (row length `width`): ‖got − ref‖₂ / ‖ref‖₂;
+ * a row whose reference is all zeros scores ‖got‖₂ (so it must be zero too).
+ */
+export function rowRelErrors(got: ArrayLike<number>, ref: ArrayLike<number>, width: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r * width < ref.length; r++) {
+    let d = 0, n = 0;
+    for (let j = r * width; j < (r + 1) * width; j++) {
+      d += (got[j] - ref[j]) ** 2;
+      n += ref[j] ** 2;
+    }
+    out.push(n > 0 ? Math.sqrt(d / n) : Math.sqrt(d));
+  }
+  return out;
+}
+
 /** Outputs and gradients of one case run on one backend, read back in one round trip. */
 export interface CaseRun {
   outs: Float64Array[];
   grads: Float64Array[];
+  /** Row length of each output, then of each gradient (the last dim; 1 for rank ≤ 1). */
+  widths: number[];
 }
 
 /** Runs case `c` on `backend` with fixed inputs and output weights; backward unless noGradcheck. */
@@ -140,7 +165,8 @@ export function runCase(c: OpCase, vals: Float64Array[], backend: BackendName): 
     if (!c.noGradcheck) backwardWith(os, ws, c.nondiff);
     const grads = xs.filter((x) => x.grad).map((x) => x.grad!);
     const data = await readAll([...os, ...grads]);
-    return { outs: data.slice(0, os.length), grads: data.slice(os.length) };
+    const widths = [...os, ...grads].map((t) => (t.rank <= 1 ? 1 : t.shape[t.rank - 1]));
+    return { outs: data.slice(0, os.length), grads: data.slice(os.length), widths };
   });
 }
 
@@ -158,5 +184,14 @@ export async function compareWithF64(c: OpCase): Promise<string[]> {
   cmp("output", got.outs, ref.outs);
   if (got.grads.length !== ref.grads.length) errs.push(`${got.grads.length} gradients vs ${ref.grads.length} on cpu64`);
   cmp("grad", got.grads, ref.grads);
+  if (c.rowTol !== undefined) {
+    const all = [...got.outs, ...got.grads], refs = [...ref.outs, ...ref.grads];
+    refs.forEach((r, k) => {
+      const what = k < ref.outs.length ? `output ${k}` : `grad ${k - ref.outs.length}`;
+      const e = rowRelErrors(all[k], r, ref.widths[k]);
+      const worst = e.reduce((w, v, i) => (v > e[w] || Number.isNaN(v) ? i : w), 0);
+      if (!(e[worst] <= c.rowTol!)) errs.push(`${what} row ${worst}: relative error ${e[worst]} > ${c.rowTol}`);
+    });
+  }
   return errs;
 }

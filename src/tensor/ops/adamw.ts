@@ -25,6 +25,7 @@ export type AdamWAttrs = Required<Omit<AdamWOptions, "gradScale">> & { gradScale
 
 const adamwOp = defineOp<AdamWAttrs>({
   name: "adamwUpdate",
+  inPlace: [0, 2, 3],
   infer: (ins, a) => {
     if (ins.length < 4 || ins.length > 5) {
       throw new OpError("adamwUpdate", `takes param, grad, m, v and an optional scale tensor, got ${ins.length} tensors`);

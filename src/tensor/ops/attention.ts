@@ -4,7 +4,8 @@
 import { fmt, OpError, sameShape } from "../shape";
 import { apply, apply1, defineOp, type Meta } from "../op";
 import {
-  attentionDkvKernel, attentionDqKernel, attentionKernel, type AttentionDims, type AttentionLoops, type AttentionPlan,
+  ATTENTION_ROW_STATS, attentionDkvKernel, attentionDqKernel, attentionKernel, type AttentionDims, type AttentionLoops,
+  type AttentionPlan,
 } from "../../shaders/attention";
 import type { Tensor } from "../tensor";
 import type { WebGpuRuntime } from "../webgpu/runtime";
@@ -112,12 +113,25 @@ const attentionBackwardOp = defineOp<BackwardAttrs>({
       let dt = 0;
       for (let j = 0; j < D; j++) dt += G[yo + j] * Y[yo + j];
       const ls = lse.s.f64[(b * H + h) * T + t];
-      scores(Q, d, b, h, t).forEach((x, s) => {
-        const ko = (b * T + s) * 3 * C + C + h * D, vo = ko + C;
-        const p = Math.exp(x - ls);
+      const ps = scores(Q, d, b, h, t).map((x) => Math.exp(x - ls));
+      const dps = ps.map((_, s) => {
+        const vo = (b * T + s) * 3 * C + 2 * C + h * D;
         let dp = 0;
         for (let j = 0; j < D; j++) dp += G[yo + j] * Q[vo + j];
-        const ds = p * (dp - dt);
+        return dp;
+      });
+      // The dominant key (P > 1/2) takes dp − dt from the other keys (see shaders/attention.ts).
+      const k = ps.findIndex((p) => p > 0.5);
+      let pa = 0, pb = 0;
+      ps.forEach((p, s) => {
+        if (s !== k) {
+          pa += p;
+          pb += p * dps[s];
+        }
+      });
+      ps.forEach((p, s) => {
+        const ko = (b * T + s) * 3 * C + C + h * D, vo = ko + C;
+        const ds = p * (s === k ? dps[s] * pa - pb : dps[s] - dt);
         for (let j = 0; j < D; j++) {
           DQ[qo + j] += ds * Q[ko + j] * sc;
           DQ[ko + j] += ds * Q[qo + j] * sc;
@@ -128,7 +142,7 @@ const attentionBackwardOp = defineOp<BackwardAttrs>({
   },
   gpu: (rt, [dy, qkv, y, lse], [dqkv], a) => {
     const d = dimsOf("causalAttentionBackward", qkv, a.nHead);
-    const dvec = rt.scratch(d.B * d.H * d.T * 4); // [B, H, T] rowsum(dY∘Y)
+    const dvec = rt.scratch(d.B * d.H * d.T * ATTENTION_ROW_STATS * 4); // [B, H, T, 3] see attentionDqKernel
     run(rt, attentionDqKernel(d, loopsFor(rt, a)), [qkv, dy, y, lse, dqkv].map((x) => x.s.buffer).concat(dvec));
     run(rt, attentionDkvKernel(d, loopsFor(rt, a)), [qkv.s.buffer, dy.s.buffer, lse.s.buffer, dvec, dqkv.s.buffer]);
   },

@@ -24,14 +24,18 @@ interface UnaryRow {
   save: "input" | "output" | "none";
 }
 
+// GELU (tanh form) 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), written as x·σ(2u) and its
+// derivative σ(2u) + 2x·σ(2u)·σ(−2u)·u′ (1 + tanh and 1 − tanh² cancel where |u| is large); the
+// kernels use the same forms (shaders/wgsl.ts MATH).
 const GELU_C = Math.sqrt(2 / Math.PI);
-const geluF64 = (x: number) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x ** 3)));
+const geluF64 = (x: number) => x / (1 + Math.exp(-2 * GELU_C * (x + 0.044715 * x ** 3)));
 const geluGradF64 = (x: number) => {
-  const u = GELU_C * (x + 0.044715 * x ** 3);
-  const t = Math.tanh(u);
-  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x);
+  const u2 = 2 * GELU_C * (x + 0.044715 * x ** 3);
+  const s = 1 / (1 + Math.exp(-u2)), sm = 1 / (1 + Math.exp(u2));
+  return s + x * s * sm * 2 * GELU_C * (1 + 3 * 0.044715 * x * x);
 };
 const tanhT = (T: string) => (T === "f32" ? "tanh_s" : "tanh4");
+const geluT = (T: string) => (T === "f32" ? "gelu_s" : "gelu4");
 const powF64 = (x: number, p: number) => (Number.isInteger(p) ? x ** p : Math.pow(x, p));
 
 /** The unary table (the op registry's rows; not an API). @internal */
@@ -57,11 +61,11 @@ export const UNARY = {
     grad: (x, _y, dy) => mul(dy, gt(x!, 0)), save: "input",
   },
   gelu: {
-    wgsl: (x, T) => `${T}(0.5) * ${x} * (${T}(1.0) + ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x})))`,
+    wgsl: (x, T) => `${geluT(T)}(${x})`,
     f64: geluF64, grad: (x, _y, dy) => mul(dy, geluGrad(x!)), save: "input",
   },
   geluGrad: {
-    wgsl: (x, T) => `${T}(0.5) * (${T}(1.0) + ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x}))) + ${T}(0.5) * ${x} * (${T}(1.0) - ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x})) * ${tanhT(T)}(${T}(${f32(GELU_C)}) * (${x} + ${T}(0.044715) * ${x} * ${x} * ${x}))) * ${T}(${f32(GELU_C)}) * (${T}(1.0) + ${T}(${f32(3 * 0.044715)}) * ${x} * ${x})`,
+    wgsl: (x, T) => `${T === "f32" ? "gelu_grad_s" : "gelu_grad4"}(${x})`,
     f64: geluGradF64, save: "none",
   },
   abs: { wgsl: (x) => `abs(${x})`, f64: Math.abs, grad: (x, _y, dy) => mul(dy, sign(x!)), save: "input" },

@@ -4,7 +4,8 @@ import { fmt, numel, OpError, sameShape } from "../shape";
 import { apply1, defineOp, type Arg, type Meta } from "../op";
 import { embeddingBackwardPlan, embeddingKernel } from "../../shaders/embedding";
 import type { Tensor } from "../tensor";
-import { requireFloat } from "./util";
+import type { WebGpuRuntime } from "../webgpu/runtime";
+import { checkIdsOnDevice, firstBadId, requireFloat } from "./util";
 
 /** Attributes of embeddingBackward: the vocabulary size V (rows of the table). */
 export interface EmbeddingBackwardAttrs {
@@ -17,14 +18,31 @@ function checkIdx(op: string, idx: Meta): void {
   }
 }
 
+/**
+ * The error for an id outside the table: names the op, the id, its position and the vocabulary
+ * size. cpu64 throws it at once; webgpu's device check throws it at the next readback.
+ */
+export function idRangeError(op: string, id: number, pos: number, V: number): OpError {
+  return new OpError(op, `id ${id} at position ${pos} is outside [0, ${V}): the table has ${V} rows ` +
+    `(vocabulary size ${V}); fix the ids or build the model with a larger vocabSize`);
+}
+
+/** Throws {@link idRangeError} ("embedding") for the first host id outside [0, V): the check at upload. */
+export function checkTokenIds(ids: ArrayLike<number>, V: number): void {
+  const bad = firstBadId(ids, V);
+  if (bad) throw idRangeError("embedding", bad[0], bad[1], V);
+}
+
 /** cpu64 id check: throws an OpError for an id outside [0, V). */
 function idOf(op: string, idx: Arg, n: number, V: number): number {
   const id = idx.s.f64[n];
-  if (!Number.isInteger(id) || id < 0 || id >= V) {
-    throw new OpError(op, `id ${id} at position ${n} is outside the table's [0, ${V}) rows`);
-  }
+  if (!Number.isInteger(id) || id < 0 || id >= V) throw idRangeError(op, id, n, V);
   return id;
 }
+
+/** webgpu id check: an id outside [0, V) fails the next readback with {@link idRangeError}. */
+const deviceCheck = (rt: WebGpuRuntime, op: string, idx: Arg, V: number): void =>
+  checkIdsOnDevice(rt, op, idx, V, null, (v, p) => idRangeError(op, v, p, V));
 
 const embeddingOp = defineOp<Record<string, never>>({
   name: "embedding",
@@ -45,6 +63,7 @@ const embeddingOp = defineOp<Record<string, never>>({
   },
   gpu: (rt, [idx, table], [out]) => {
     const [V, C] = table.shape;
+    deviceCheck(rt, "embedding", idx, V);
     const { k, grid } = embeddingKernel({ N: numel(idx.shape), V, C });
     rt.dispatch(k, [idx.s.buffer, table.s.buffer, out.s.buffer], grid);
   },
@@ -78,6 +97,7 @@ const embeddingBackwardOp = defineOp<EmbeddingBackwardAttrs>({
     }
   },
   gpu: (rt, [dy, idx], [dtable], { vocabSize: V }) => {
+    deviceCheck(rt, "embeddingBackward", idx, V);
     const plan = embeddingBackwardPlan({ N: numel(idx.shape), V, C: dtable.shape[1] });
     if (plan.clearFirst) rt.clear(dtable.s.buffer);
     rt.dispatch(plan.k, [dy.s.buffer, idx.s.buffer, dtable.s.buffer], plan.grid);
@@ -85,8 +105,9 @@ const embeddingBackwardOp = defineOp<EmbeddingBackwardAttrs>({
 });
 
 /**
- * Looks up rows of `table` [V, C] for the i32 ids `idx` [...], giving [..., C]. On cpu64 an id
- * outside [0, V) throws; on webgpu it yields a zero row (and contributes no gradient).
+ * Looks up rows of `table` [V, C] for the i32 ids `idx` [...]: returns [..., C]. An id outside
+ * [0, V) is an error with the same message on both backends ({@link idRangeError}): cpu64 throws at
+ * once, webgpu at the next readback (its kernel reads a zero row meanwhile, never out of bounds).
  */
 export function embedding(idx: Tensor, table: Tensor): Tensor {
   return apply1(embeddingOp, [idx, table], {});

@@ -81,7 +81,10 @@ const layerNormBackwardOp = defineOp<Record<string, never>>({
     DW.fill(0);
     DB.fill(0);
     for (let r = 0; r < N; r++) {
-      const o = r * C, mu = mean.s.f64[r], rs = rstd.s.f64[r];
+      const o = r * C, rs = rstd.s.f64[r];
+      let sd = 0; // the saved mean refined from x, as the kernel does: mean + Σ(x − mean)/C
+      for (let c = 0; c < C; c++) sd += X[o + c] - mean.s.f64[r];
+      const mu = mean.s.f64[r] + sd / C;
       let sg = 0, sgx = 0;
       for (let c = 0; c < C; c++) {
         const xh = (X[o + c] - mu) * rs;
@@ -99,9 +102,10 @@ const layerNormBackwardOp = defineOp<Record<string, never>>({
   gpu: (rt, [dy, x, w, mean, rstd], [dx, dw, db]) => {
     const [N, C] = rowsOf("layerNormBackward", x, w);
     const dxk = layerNormDxKernel({ N, C });
-    rt.dispatch(dxk.k, [dy.s.buffer, x.s.buffer, w.s.buffer, mean.s.buffer, rstd.s.buffer, dx.s.buffer], dxk.grid);
+    const delta = rt.scratch(N * 4);
+    rt.dispatch(dxk.k, [dy.s.buffer, x.s.buffer, w.s.buffer, mean.s.buffer, rstd.s.buffer, dx.s.buffer, delta], dxk.grid);
     const plan = layerNormDwPlan({ N, C });
-    const ins = [dy.s.buffer, x.s.buffer, mean.s.buffer, rstd.s.buffer];
+    const ins = [dy.s.buffer, x.s.buffer, mean.s.buffer, rstd.s.buffer, delta];
     if (!plan.final) {
       rt.dispatch(plan.partial.k, [...ins, dw.s.buffer, db.s.buffer], plan.partial.grid);
     } else {
@@ -131,7 +135,9 @@ export function layerNormWithStats(x: Tensor, w: Tensor, b: Tensor, eps = 1e-5):
 
 /**
  * The fused layer-norm backward: from dy [..., C], x, w [C] and the saved mean/rstd [N],
- * returns [dx [..., C], dw [C], db [C]]. dw/db are summed over rows in a fixed order.
+ * returns [dx [..., C], dw [C], db [C]]. dw/db are summed over rows in a fixed order. x̂ centres
+ * on the row mean of x: the saved `mean` is refined by Σ(x − mean)/C first, which keeps x̂ exact
+ * in f32 when |mean| ≫ std (the saved mean is rounded to f32).
  */
 export function layerNormBackward(dy: Tensor, x: Tensor, w: Tensor, mean: Tensor, rstd: Tensor): [Tensor, Tensor, Tensor] {
   const [dx, dw, db] = apply(layerNormBackwardOp, [dy, x, w, mean, rstd], {});

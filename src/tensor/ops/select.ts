@@ -6,7 +6,7 @@ import { apply1, defineOp } from "../op";
 import { gatherKernel, scatterSumKernel, whereKernel } from "../../shaders/movement";
 import { full, type Tensor, type TensorLike } from "../tensor";
 import { tidy } from "../scope";
-import { asTensor, requireFloat } from "./util";
+import { asTensor, checkIdsOnDevice, requireFloat } from "./util";
 import { sumTo } from "./elementwise";
 
 // ---- where ----
@@ -100,6 +100,12 @@ function checkIndex(op: string, idx: { dtype: string; shape: Shape }): void {
   }
 }
 
+/** The error for an index outside the axis (cpu64 throws it at once, webgpu at the next readback). */
+const indexError = (x: Shape, axis: number) => (a: number, k: number) =>
+  new OpError("indexSelect", `index ${a} at position ${k} is out of range for axis ${axis} of x ${fmt(x)} (size ${x[axis]})`);
+const indexGradError = (size: number) => (a: number, k: number) =>
+  new OpError("indexSelectBackward", `index ${a} at position ${k} is out of range for size ${size}`);
+
 const indexSelectOp = defineOp<IndexSelectAttrs>({
   name: "indexSelect",
   infer: ([x, idx], { axis }) => {
@@ -114,10 +120,7 @@ const indexSelectOp = defineOp<IndexSelectAttrs>({
     const { outer, A, inner, K } = dims3(x.shape, axis, numel(idx.shape));
     for (let k = 0; k < K; k++) {
       const a = idx.s.f64[k];
-      if (!(a >= 0 && a < A)) {
-        throw new OpError("indexSelect", `index ${a} at position ${k} is out of range for axis ${axis} ` +
-          `of x ${fmt(x.shape)} (size ${A})`);
-      }
+      if (!(a >= 0 && a < A)) throw indexError(x.shape, axis)(a, k);
       for (let o = 0; o < outer; o++) {
         const src = (o * A + a) * inner, dst = (o * K + k) * inner;
         for (let j = 0; j < inner; j++) y.s.f64[dst + j] = x.s.f64[src + j];
@@ -127,6 +130,7 @@ const indexSelectOp = defineOp<IndexSelectAttrs>({
   gpu: (rt, [x, idx], [y], { axis }) => {
     if (numel(y.shape) === 0) return;
     const { outer, A, inner, K } = dims3(x.shape, axis, numel(idx.shape));
+    checkIdsOnDevice(rt, `indexSelect:${fmt(x.shape)}:${axis}`, idx, A, null, indexError(x.shape, axis));
     const { k, grid } = gatherKernel(outer, A, K, inner);
     rt.dispatch(k, [x.s.buffer, idx.s.buffer, y.s.buffer], grid);
   },
@@ -153,17 +157,16 @@ const indexSelectBackwardOp = defineOp<IndexSelectGradAttrs>({
     for (let o = 0; o < outer; o++) {
       for (let k = 0; k < K; k++) {
         const a = idx.s.f64[k];
-        if (!(a >= 0 && a < A)) {
-          throw new OpError("indexSelectBackward", `index ${a} at position ${k} is out of range for size ${size}`);
-        }
+        if (!(a >= 0 && a < A)) throw indexGradError(size)(a, k);
         const src = (o * K + k) * inner, dst = (o * A + a) * inner;
         for (let j = 0; j < inner; j++) dx.s.f64[dst + j] += dy.s.f64[src + j];
       }
     }
   },
-  gpu: (rt, [dy, idx], [dx], { axis }) => {
+  gpu: (rt, [dy, idx], [dx], { axis, size }) => {
     if (numel(dx.shape) === 0) return;
     const { outer, A, inner, K } = dims3(dx.shape, axis, numel(idx.shape));
+    checkIdsOnDevice(rt, "indexSelectBackward", idx, A, null, indexGradError(size));
     const { k, grid } = scatterSumKernel(outer, A, K, inner);
     rt.dispatch(k, [dy.s.buffer, idx.s.buffer, dx.s.buffer], grid);
   },
@@ -174,7 +177,8 @@ const indexSelectBackwardOp = defineOp<IndexSelectGradAttrs>({
 /**
  * Gathers along `axis` by the i32 tensor `idx` (any shape, NumPy `take`): the result has shape
  * `x.shape[:axis] + idx.shape + x.shape[axis+1:]`. With x [V, C] and ids [B, T] on axis 0 this
- * is an embedding lookup. Out-of-range indices throw on cpu64 and read 0 on webgpu.
+ * is an embedding lookup. An out-of-range index is an error with the same message on both backends:
+ * cpu64 throws at once, webgpu at the next readback (its kernel reads 0 meanwhile).
  */
 export function indexSelect(x: Tensor, axis: number, idx: Tensor): Tensor {
   return apply1(indexSelectOp, [x, idx], { axis: normAxis("indexSelect", axis, x.rank) });

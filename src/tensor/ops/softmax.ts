@@ -1,5 +1,6 @@
 // Softmax and log-softmax along any axis (fused, max-subtracted, one kernel each) with fused
 // backward ops, plus variance as a composition of mean/sub/square/sum (no kernel of its own).
+// Both backends use the stable formulas of shaders/softmax.ts (exact on saturated rows).
 import { fmt, normAxis, numel, OpError, type Shape } from "../shape";
 import { apply1, defineOp, type Arg, type OpDef } from "../op";
 import { softmaxBackwardKernel, softmaxKernel, type RowShape } from "../../shaders/softmax";
@@ -7,7 +8,7 @@ import type { Tensor } from "../tensor";
 import { tidy } from "../scope";
 import { requireFloat } from "./util";
 import { mean, sum } from "./reduce";
-import { exp, mul, square, sub } from "./elementwise";
+import { add, exp, mul, square, sub } from "./elementwise";
 
 /** Attributes of the softmax family: the normalized axis. */
 export interface SoftmaxAttrs {
@@ -43,10 +44,14 @@ function defineForward(name: string, log: boolean, backwardOp: () => OpDef<Softm
     cpu: ([x], [y], { axis }) => {
       const X = x.s.f64, Y = y.s.f64;
       eachRow(x.shape, axis, (at, L) => {
-        let m = -Infinity, s = 0;
+        let m = -Infinity, below = 0, ties = 0; // S − 1 = below + ties − 1
         for (let l = 0; l < L; l++) m = Math.max(m, X[at(l)]);
-        for (let l = 0; l < L; l++) s += Math.exp(X[at(l)] - m);
-        for (let l = 0; l < L; l++) Y[at(l)] = log ? X[at(l)] - m - Math.log(s) : Math.exp(X[at(l)] - m) / s;
+        for (let l = 0; l < L; l++) {
+          if (X[at(l)] === m) ties++;
+          else below += Math.exp(X[at(l)] - m);
+        }
+        const rest = below + (ties - 1), ls = Math.log1p(rest);
+        for (let l = 0; l < L; l++) Y[at(l)] = log ? X[at(l)] - m - ls : Math.exp(X[at(l)] - m) / (1 + rest);
       });
     },
     gpu: (rt, [x], [y], { axis }) => {
@@ -72,12 +77,24 @@ function defineBackward(name: string, log: boolean): OpDef<SoftmaxAttrs> {
     },
     cpu: ([y, dy]: readonly Arg[], [dx]: readonly Arg[], { axis }) => {
       const Y = y.s.f64, G = dy.s.f64, D = dx.s.f64;
+      // The first largest element k takes its rewrite from the sums without k (shaders/softmax.ts).
       eachRow(y.shape, axis, (at, L) => {
-        let t = 0;
-        for (let l = 0; l < L; l++) t += log ? G[at(l)] : G[at(l)] * Y[at(l)];
+        let k = 0, t = 0, sy = 0, u = 0, a = 0;
         for (let l = 0; l < L; l++) {
-          const i = at(l);
-          D[i] = log ? G[i] - Math.exp(Y[i]) * t : Y[i] * (G[i] - t);
+          const yy = Y[at(l)], g = G[at(l)];
+          t += log ? g : yy * g;
+          sy += yy;
+          if (yy > Y[at(k)]) k = l;
+        }
+        for (let l = 0; l < L; l++) {
+          if (l === k) continue;
+          u += log ? G[at(l)] : Y[at(l)] * G[at(l)];
+          a += Y[at(l)];
+        }
+        for (let l = 0; l < L; l++) {
+          const i = at(l), yy = Y[i], g = G[i];
+          if (log) D[i] = l === k ? -g * Math.expm1(yy) - Math.exp(yy) * u : g - Math.exp(yy) * t;
+          else D[i] = yy * (l === k ? g * a - u : g * sy - t);
         }
       });
     },
@@ -98,9 +115,11 @@ function defineBackward(name: string, log: boolean): OpDef<SoftmaxAttrs> {
           needs[1] ? sub(g!, row(mul(g!, ey))) : null,
         ];
       }
-      // dx = y·(dy − Σdy·y):  ∂/∂dy = softmaxBackward(y, g);  ∂/∂y = g·(dy − Σdy·y) − dy·Σ(g·y).
+      // dx = y·(dy·Σy − Σdy·y):  ∂/∂dy = softmaxBackward(y, g);
+      // ∂/∂y = g·(dy·Σy − Σdy·y) + Σ(g·y·dy) − dy·Σ(g·y).
       return [
-        needs[0] ? sub(mul(g!, sub(dy!, row(mul(dy!, y!)))), mul(dy!, row(mul(g!, y!)))) : null,
+        needs[0] ? add(sub(mul(g!, sub(mul(dy!, row(y!)), row(mul(dy!, y!)))), mul(dy!, row(mul(g!, y!)))),
+          row(mul(mul(g!, y!), dy!))) : null,
         needs[1] ? apply1(softmaxBackwardOp, [y!, g!], { axis }) : null,
       ];
     }),
@@ -122,7 +141,10 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return apply1(logSoftmaxOp, [x], { axis: normAxis("logSoftmax", axis, x.rank) });
 }
 
-/** Softmax's gradient from its output `y` and output gradient `dy`: y·(dy − Σ dy·y). */
+/**
+ * Softmax's gradient from its output `y` and output gradient `dy`: y·(dy·Σy − Σ dy·y), i.e.
+ * y·(dy − Σ dy·y) for rows of y that sum to 1 (the form that stays exact where one p ≈ 1).
+ */
 export function softmaxBackward(y: Tensor, dy: Tensor, axis = -1): Tensor {
   return apply1(softmaxBackwardOp, [y, dy], { axis: normAxis("softmaxBackward", axis, y.rank) });
 }

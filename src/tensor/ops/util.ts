@@ -1,6 +1,8 @@
 // Helpers shared by op definitions: input checks, scalar operands and gradient reduction.
-import { OpError, fmt, type Shape } from "../shape";
-import type { Meta } from "../op";
+import { OpError, fmt, numel, type Shape } from "../shape";
+import type { Arg, Meta } from "../op";
+import type { WebGpuRuntime } from "../webgpu/runtime";
+import { checkKernel, checkUniform } from "../../shaders/checks";
 import { Tensor, full, type TensorLike } from "../tensor";
 
 /** Throws unless every input is f32. */
@@ -31,4 +33,33 @@ export function broadcastAxes(from: Shape, to: Shape): number[] {
     if (sd < 0 || (from[sd] === 1 && to[d] !== 1)) axes.push(d);
   }
   return axes;
+}
+
+/**
+ * The first id of `ids` outside [0, V) and other than `ignore` (or not an integer), as
+ * [value, position], or null when all are in range. The host side of the id checks.
+ */
+export function firstBadId(ids: ArrayLike<number>, V: number, ignore: number | null = null): [number, number] | null {
+  for (let i = 0; i < ids.length; i++) {
+    const v = ids[i];
+    if (v === ignore) continue;
+    if (!Number.isInteger(v) || v < 0 || v >= V) return [v, i];
+  }
+  return null;
+}
+
+/**
+ * Encodes a device-side check of the i32 ids `ids` (webgpu): when one lies outside [0, V) and is
+ * not `ignore`, the next readback throws `report(value, position)` for the first such id, the
+ * error cpu64 throws at once. No extra readback or sync: the fault record rides with the next one.
+ * `key` names the op and whatever else `report` depends on (one fault site per key).
+ */
+export function checkIdsOnDevice(
+  rt: WebGpuRuntime, key: string, ids: Arg, V: number, ignore: number | null,
+  report: (value: number, pos: number) => Error,
+): void {
+  const n = numel(ids.shape);
+  if (n === 0) return;
+  const site = rt.faultSite(`ids:${key}:${V}:${ignore}`, (bits, pos) => report(bits | 0, pos));
+  rt.dispatch(checkKernel("ids"), [ids.s.buffer, rt.faultRecord, rt.uniform(checkUniform({ n, site, V, ignore }))], [1]);
 }

@@ -60,7 +60,14 @@ function GPUBufferUsage_STORAGE(): number {
   return 0x0080 | 0x0040 | 0x0004 | 0x0008;
 }
 const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
+const FAULT_BYTES = 16;
 const STAGING_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
+
+/**
+ * Builds the error of a failed device-side check from its fault record: the offending element's
+ * 32 bits (an i32 id, or an f32's bits) and its flat position.
+ */
+export type FaultReport = (bits: number, pos: number) => Error;
 
 /** Waits for a GPU promise. Node installs a polite waiter (see gpu-node.ts); browsers just await. */
 export type Waiter = <T>(p: Promise<T>) => Promise<T>;
@@ -78,6 +85,10 @@ export class WebGpuRuntime implements Backend {
   #errors: string[] = [];
   #lastKernel = "(none)";
   #lost: string | null = null;
+  /** The device fault record [site, value bits, position, 0] (created with the first fault site). */
+  #faults: GPUBuffer | null = null;
+  #sites: FaultReport[] = [];
+  #siteKeys = new Map<string, number>();
 
   constructor(
     readonly device: GPUDevice,
@@ -110,6 +121,11 @@ export class WebGpuRuntime implements Backend {
     this.pool.release(s.buffer);
   }
 
+  /**
+   * Reads storages back in one staging copy. The device fault record rides along in the same
+   * copy: when a device-side check failed since the last readback, this throws its error (after
+   * clearing the record) instead of returning values.
+   */
   async readMany(ss: readonly Storage[]): Promise<Float64Array[]> {
     this.#endPass();
     const offsets: number[] = [];
@@ -118,11 +134,14 @@ export class WebGpuRuntime implements Backend {
       offsets.push(total);
       total += Math.max(4, s.numel * 4);
     }
+    const faultAt = total;
+    if (this.#faults) total += FAULT_BYTES;
     const staging = this.pool.acquire(total, STAGING_USAGE, "staging");
     const enc = this.#enc();
     ss.forEach((s, i) => {
       if (s.numel > 0) enc.copyBufferToBuffer(s.buffer, 0, staging, offsets[i], s.numel * 4);
     });
+    if (this.#faults) enc.copyBufferToBuffer(this.#faults, 0, staging, faultAt, FAULT_BYTES);
     this.flush();
     this.stats.readbacks++;
     await this.wait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, staging.size));
@@ -134,9 +153,41 @@ export class WebGpuRuntime implements Backend {
         : new Float32Array(raw, offsets[i], s.numel);
       return Float64Array.from(view);
     });
+    const fault = this.#faults ? Array.from(new Uint32Array(raw, faultAt, 3)) : [0];
     staging.unmap();
     this.pool.recycle(staging); // its copy was submitted and has completed
+    if (fault[0] !== 0) {
+      this.device.queue.writeBuffer(this.#faults!, 0, new Uint32Array(FAULT_BYTES / 4));
+      const report = this.#sites[fault[0] - 1];
+      throw report ? report(fault[1], fault[2]) : new Error(`device check ${fault[0]} failed (unknown site)`);
+    }
     return out;
+  }
+
+  // ---- Device-side checks --------------------------------------------------------------------
+
+  /**
+   * The fault record [site, value bits, position, 0] that device-side checks bind read-write: the
+   * first failing check (in encode order) fills it, and the next {@link readMany} reports it.
+   */
+  get faultRecord(): GPUBuffer {
+    return (this.#faults ??= this.device.createBuffer({
+      size: FAULT_BYTES, usage: 0x0080 | 0x0004 | 0x0008, label: "fault record", // STORAGE | COPY_SRC | COPY_DST
+    }));
+  }
+
+  /**
+   * Registers how to report a failed device-side check, once per `key` (e.g. op and vocabulary
+   * size); returns its site number (≥ 1), which the check kernel writes into the fault record.
+   */
+  faultSite(key: string, report: FaultReport): number {
+    let site = this.#siteKeys.get(key);
+    if (site === undefined) {
+      this.#sites.push(report);
+      site = this.#sites.length;
+      this.#siteKeys.set(key, site);
+    }
+    return site;
   }
 
   // ---- Encoding ----------------------------------------------------------------------------
