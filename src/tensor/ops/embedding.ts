@@ -105,7 +105,7 @@ const embeddingBackwardOp = defineOp<EmbeddingBackwardAttrs>({
 });
 
 /**
- * Looks up rows of `table` [V, C] for the i32 ids `idx` [...]: returns [..., C]. An id outside
+ * Looks up rows of `table` [V, C] for the i32 ids `idx` [...], returning [..., C]. An id outside
  * [0, V) is an error with the same message on both backends ({@link idRangeError}): cpu64 throws at
  * once, webgpu at the next readback (its kernel reads a zero row meanwhile, never out of bounds).
  */
