@@ -261,7 +261,7 @@ describe("a corrupt Hugging Face GPT-2 folder fails cleanly", () => {
       const b = t["h.0.ln_1.bias"];
       t["h.0.ln_1.bias"] = { dtype: "I32", shape: b.shape, data: Int32Array.from(b.data, Math.round) };
     }), /tensor "h\.0\.ln_1\.bias" has dtype I32, expected a float/],
-    ["a missing weight", (d) => editWeights(d, (t) => void delete t["h.0.attn.c_proj.weight"]), /tensor "h\.0\.attn\.c_proj\.weight" is missing/],
+    ["a missing weight", (d) => editWeights(d, (t) => void delete t["h.0.attn.c_proj.weight"]), /tensor "(transformer\.)?h\.0\.attn\.c_proj\.weight" is missing/],
   ];
   for (const [label, edit, re] of variants) {
     it(label, async () => {
