@@ -15,13 +15,14 @@ import { matmulSuite } from "./suites/matmul";
 import { opSuites } from "./suites/ops";
 import { copySuite } from "./suites/copy";
 import { trainSuite } from "./suites/train";
+import { stepSuite } from "./suites/step";
 import { peersSuite } from "./suites/peers";
 import { waitSuite } from "./suites/wait";
 import { probesSuite } from "./suites/probes";
 import { numericsSuite } from "./suites/numerics";
 import { soakSuite } from "./suites/soak";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
+const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, stepSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
 
 const USAGE = `usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json] [--list]\nsuites:\n${
   SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}`;

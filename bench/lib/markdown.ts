@@ -56,6 +56,30 @@ export function targets(f: ResultFile): { target: string; value: string; met: bo
   }
   const mlp = f.peers?.rows.find((r) => r.id.startsWith("mlp"));
   out.push({ target: "small MLP training step: ≥ 2× tfjs-webgpu", value: `${x2(mlp?.vsTfjs)} (min-sample ${x2(mlp?.vsTfjsMin)}, CPU time ${x2(mlp?.vsTfjsCpu)})`, met: mlp?.vsTfjs ? mlp.vsTfjs >= 2 : null });
+  out.push({ target: "small MLP training step: ≥ 2× jax-js-webgpu", value: `${x2(mlp?.vsJax)} (min-sample ${x2(mlp?.vsJaxMin)}, CPU time ${x2(mlp?.vsJaxCpu)})`, met: mlp?.vsJax ? mlp.vsJax >= 2 : null });
+  // The training step at the three target shapes, the cold first step, the probe overhead.
+  for (const r of f.results.filter((x) => x.suite === "step" && x.impl === "metagrad" && x.name.startsWith("GPT step "))) {
+    const target = r.extra?.targetMs as number | undefined;
+    const torch = f.results.find((x) => x.suite === "step" && x.impl === "pytorch-cpu" && x.name === r.name);
+    out.push({
+      target: `${r.name.replace("GPT step ", "GPT step ")}: ≤ ${target} ms`,
+      value: `${ms(r.ms.median)} ms (${r.dispatches} dispatches, ${r.extra?.submitsPerStep} submit(s), ${r.extra?.distinctPipelines} pipelines, ` +
+        `encode ${ms(r.extra?.hostEncodeMs as number)} ms, attention ${((r.extra?.attentionShare as number) * 100).toFixed(0)} %` +
+        `${torch ? `; PyTorch CPU ${ms(torch.ms.median)} ms` : ""})`,
+      met: target === undefined ? null : r.ms.median <= target,
+    });
+  }
+  const cold = f.results.find((x) => x.suite === "step" && x.name === "first step, cold pipeline cache");
+  const warm = f.results.find((x) => x.suite === "step" && x.name === "first step, warm pipeline cache");
+  out.push({
+    target: "first training step of config a from a cold pipeline cache: ≤ 8 s",
+    value: cold ? `${(cold.ms.median / 1000).toFixed(2)} s (${cold.pipelines} pipelines; warm cache ${warm ? (warm.ms.median / 1000).toFixed(2) : "n/a"} s)` : "n/a",
+    met: cold ? cold.ms.median <= 8000 : null,
+  });
+  for (const p of f.results.filter((x) => x.suite === "probes" && x.name === "train step + D1+D3 every step")) {
+    const pct = p.extra?.overheadPct as number | undefined;
+    out.push({ target: `probes D1 + D3 every step (${p.shape}): ≤ 5 % of a training step`, value: pct === undefined ? "n/a" : `${pct.toFixed(1)} %`, met: pct === undefined ? null : pct <= 5 });
+  }
   const gpt = f.results.find((r) => r.name === "GPT training step");
   const nb = gpt?.extra?.newBuffersPerStep as number | undefined, sb = gpt?.extra?.submitsPerStep as number | undefined;
   out.push({ target: "GPT step: zero new GPU buffers per step after warm-up", value: nb === undefined ? "n/a" : String(nb), met: nb === undefined ? null : nb === 0 });

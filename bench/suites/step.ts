@@ -1,0 +1,214 @@
+// Step suite: the training step a user runs (GPT + AdamW + clipping through Trainer, one readback)
+// at the three shapes of the step targets (L4 H4 B16 V256: T128 d128 = "config a", T512 d128,
+// T128 d512), each with dispatches, submits, distinct pipelines, the host (JavaScript) time to
+// encode one step, and a per-kernel GPU-time breakdown (every dispatch of one step replayed alone
+// with GPU timestamps); the cold and warm first step of config a in fresh processes (a cold
+// pipeline cache = an empty Mesa shader cache); the encode time of a GPT-2-small step (full mode);
+// and, when `python3 -c "import torch"` works, the same step in PyTorch on the same cores.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as mg from "../../src/node";
+import { Philox } from "../../src/tensor/random";
+import type { Dispatch } from "../../src/tensor/webgpu/runtime";
+import { captureDispatches } from "../../src/tensor/webgpu/timing";
+import { runChild } from "../lib/child";
+import { record, type Suite, type SuiteContext } from "../lib/context";
+import { gpuTimer, measure, rt } from "../lib/harness";
+
+/** One step shape: the model and batch, and the step-time target (ms, lavapipe on 2 cores). */
+export interface StepShape {
+  id: string;
+  L: number;
+  H: number;
+  C: number;
+  B: number;
+  T: number;
+  V: number;
+  targetMs: number;
+}
+
+/** The shapes of the step targets (issue 18), config a first. */
+export const STEP_SHAPES: readonly StepShape[] = [
+  { id: "T128 d128 (config a)", L: 4, H: 4, C: 128, B: 16, T: 128, V: 256, targetMs: 550 },
+  { id: "T512 d128", L: 4, H: 4, C: 128, B: 16, T: 512, V: 256, targetMs: 3000 },
+  { id: "T128 d512", L: 4, H: 4, C: 512, B: 16, T: 128, V: 256, targetMs: 4500 },
+];
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** A model, optimizer and trainer of a shape, with three fixed batches. */
+function setup(s: Pick<StepShape, "L" | "H" | "C" | "B" | "T" | "V">) {
+  const model = new mg.GPT({ nLayer: s.L, nHead: s.H, nEmbd: s.C, blockSize: s.T, vocabSize: s.V }, { seed: 1 });
+  const opt = mg.AdamW.forModel(model, { lr: 1e-3 });
+  const trainer = new mg.Trainer(model, opt, { schedule: { lr: 1e-3, warmup: 2, total: 1000 } });
+  const rng = new Philox(5);
+  const batch = () => {
+    const x = Int32Array.from({ length: s.B * s.T }, () => Math.floor(rng.uniform() * s.V));
+    return [{ B: s.B, T: s.T, x, y: Int32Array.from(x, (_, i) => x[(i + 1) % x.length]) }];
+  };
+  const data = [batch(), batch(), batch()];
+  let k = 0;
+  return {
+    step: () => trainer.trainStep(data[k++ % data.length]),
+    dispose: () => {
+      model.dispose();
+      opt.dispose();
+    },
+  };
+}
+
+/** GPU milliseconds per kernel name for one step's dispatches, each replayed alone (`reps` times). */
+async function breakdown(ds: readonly Dispatch[], reps: number): Promise<{ kernel: string; dispatches: number; ms: number; share: number }[]> {
+  const timer = gpuTimer();
+  const by = new Map<string, { n: number; ms: number }>();
+  for (const d of ds) {
+    const t = await timer.time([d], reps);
+    const e = by.get(d.kernel.name) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += t.ms;
+    by.set(d.kernel.name, e);
+  }
+  const total = [...by.values()].reduce((a, e) => a + e.ms, 0);
+  return [...by].map(([kernel, e]) => ({ kernel, dispatches: e.n, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);
+}
+
+/** Whether a kernel name is part of attention (forward, backward, probabilities). */
+const isAttention = (k: string): boolean => /attention|flash/i.test(k);
+
+async function shapeCase(ctx: SuiteContext, s: StepShape): Promise<void> {
+  const r = rt();
+  const { step, dispose } = setup(s);
+  try {
+    const p0 = r.stats.pipelines;
+    let t0 = performance.now();
+    await step();
+    const firstStepMs = performance.now() - t0;
+    const pipelinesCompiled = r.stats.pipelines - p0;
+    await step();
+    const s0 = { ...r.stats }, b0 = r.pool.stats.buffersCreated;
+    let pending: Promise<unknown> = Promise.resolve();
+    t0 = performance.now();
+    const ds = captureDispatches(r, () => { pending = step(); }); // the whole step encodes before its first await
+    const encodeMs = performance.now() - t0;
+    await pending;
+    const submits = r.stats.submits - s0.submits, newBuffers = r.pool.stats.buffersCreated - b0;
+    // Replayed at once: the captured uniforms and pool buffers are reused by the next step.
+    const kernels = await breakdown(ds, ctx.quick ? 1 : 2);
+    const ms = await measure(`step ${s.id}`, async () => { await step(); },
+      { ...ctx.budget, minSamples: Math.min(ctx.budget.minSamples, 3), warmup: 0 });
+    const gpuMs = kernels.reduce((a, k) => a + k.ms, 0);
+    const attention = kernels.filter((k) => isAttention(k.kernel)).reduce((a, k) => a + k.share, 0);
+    const tokens = s.B * s.T;
+    record(ctx, {
+      suite: "step", name: `GPT step ${s.id}`, shape: `L${s.L} H${s.H} C${s.C} B${s.B} T${s.T} V${s.V}`, impl: "metagrad",
+      timing: "wall-e2e", ms, pipelines: pipelinesCompiled, firstRunMs: firstStepMs, dispatches: ds.length,
+      jsUsPerDispatch: (encodeMs * 1000) / Math.max(1, ds.length),
+      extra: {
+        targetMs: s.targetMs, tokensPerS: Math.round((tokens * 1000) / ms.median), submitsPerStep: submits, newBuffersPerStep: newBuffers,
+        distinctPipelines: new Set(ds.map((d) => d.kernel.code)).size, hostEncodeMs: encodeMs, gpuMsKernelsAlone: gpuMs,
+        attentionShare: attention,
+      },
+    });
+    (ctx.sections.stepBreakdown ??= {} as Record<string, unknown>);
+    (ctx.sections.stepBreakdown as Record<string, unknown>)[s.id] = kernels.map((k) => ({ ...k, ms: +k.ms.toFixed(3), share: +k.share.toFixed(4) }));
+    ctx.log(`    ${s.id}: ${ds.length} dispatches, ${submits} submit(s), encode ${encodeMs.toFixed(1)} ms, GPU ${gpuMs.toFixed(0)} ms ` +
+      `(attention ${(attention * 100).toFixed(0)} %); top: ${kernels.slice(0, 4).map((k) => `${k.kernel} ${(k.share * 100).toFixed(0)}%`).join(", ")}`);
+  } finally {
+    dispose();
+  }
+}
+
+/** Whether PyTorch is importable here (the optional side-by-side row). */
+function hasTorch(): string | null {
+  try {
+    return execFileSync("python3", ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+async function torchCase(ctx: SuiteContext, s: StepShape, version: string): Promise<void> {
+  const out = execFileSync("python3", [join(here, "../peers/torch_gpt_step.py"), ...[s.L, s.H, s.C, s.B, s.T, s.V, ctx.quick ? 4 : 6].map(String)],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 600_000 });
+  const j = JSON.parse(out.trim().split("\n").at(-1)!) as { msMedian: number; msMin: number; msFirst: number; threads: number };
+  const ours = ctx.results.find((r) => r.suite === "step" && r.name === `GPT step ${s.id}`);
+  record(ctx, {
+    suite: "step", name: `GPT step ${s.id}`, shape: `L${s.L} H${s.H} C${s.C} B${s.B} T${s.T} V${s.V}`, impl: "pytorch-cpu",
+    timing: "wall-e2e", ms: { median: j.msMedian, min: j.msMin, max: j.msMedian, samples: 0 },
+    note: `torch ${version}, ${j.threads} threads, CPU`,
+    extra: { ...(ours ? { oursOverTorch: ours.ms.median / j.msMedian } : {}), firstStepMs: j.msFirst },
+  });
+}
+
+/** The first step of config a in a fresh process, with a Mesa shader cache that is empty (cold) or filled (warm). */
+async function firstStep(ctx: SuiteContext): Promise<void> {
+  const cache = mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-"));
+  try {
+    const env = { MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false" };
+    const a = STEP_SHAPES[0];
+    const runs: Record<string, { firstStepMs: number; secondStepMs: number; pipelines: number } | null> = {};
+    for (const which of ["cold", "warm"]) {
+      const o = await runChild<{ firstStepMs: number; secondStepMs: number; pipelines: number }>(join(here, "../lib/first-step-child.ts"),
+        [JSON.stringify(a)], { env, timeoutMs: 600_000, prefix: `    [${which}] ` });
+      runs[which] = o.report;
+      if (!o.report) ctx.log(`    first step (${which}) failed: ${o.error}`);
+    }
+    for (const [which, r] of Object.entries(runs)) {
+      if (!r) continue;
+      record(ctx, {
+        suite: "step", name: `first step, ${which} pipeline cache`, shape: a.id, impl: "metagrad", timing: "wall-e2e",
+        ms: { median: r.firstStepMs, min: r.firstStepMs, max: r.firstStepMs, samples: 1 },
+        pipelines: r.pipelines, extra: { secondStepMs: r.secondStepMs, targetMs: which === "cold" ? 8000 : 0 },
+      });
+    }
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
+
+/** Host time to encode one training step of GPT-2 small (12L-768, V 50257, B1 T128): what stays when GPU time shrinks. */
+async function gpt2SmallEncode(ctx: SuiteContext): Promise<void> {
+  const s = { L: 12, H: 12, C: 768, B: 1, T: 128, V: 50257 };
+  const r = rt();
+  const { step, dispose } = setup(s);
+  try {
+    await step();
+    await step();
+    let pending: Promise<unknown> = Promise.resolve();
+    const t0 = performance.now();
+    const ds = captureDispatches(r, () => { pending = step(); });
+    const encodeMs = performance.now() - t0;
+    const w0 = performance.now();
+    await pending;
+    const waitMs = performance.now() - w0;
+    record(ctx, {
+      suite: "step", name: "GPT-2 small step: host encode", shape: "L12 H12 C768 B1 T128 V50257", impl: "metagrad", timing: "wall-e2e",
+      ms: { median: encodeMs, min: encodeMs, max: encodeMs, samples: 1 }, dispatches: ds.length,
+      jsUsPerDispatch: (encodeMs * 1000) / ds.length, extra: { gpuAndWaitMs: waitMs },
+    });
+  } finally {
+    dispose();
+  }
+}
+
+/** The step suite. */
+export const stepSuite: Suite = {
+  name: "step",
+  describe: "the GPT training step at the three target shapes (breakdown, encode time, pipelines), the cold first step, PyTorch alongside",
+  run: async (ctx) => {
+    const shapes = ctx.quick ? STEP_SHAPES.slice(0, 1) : STEP_SHAPES;
+    for (const s of shapes) await shapeCase(ctx, s);
+    const torch = hasTorch();
+    if (torch) for (const s of shapes) await torchCase(ctx, s, torch);
+    else {
+      (ctx.sections.unavailable ??= {} as Record<string, string>);
+      (ctx.sections.unavailable as Record<string, string>)["pytorch step"] = "python3 cannot import torch on this machine (optional row)";
+      ctx.log("    PyTorch row skipped: python3 cannot import torch (optional; never a dependency)");
+    }
+    await firstStep(ctx);
+    if (!ctx.quick) await gpt2SmallEncode(ctx);
+  },
+};
