@@ -5,7 +5,7 @@
 import { beforeAll, expect, test } from "vitest";
 import { fromValues, tidy, type BackendName } from "../src/node";
 import {
-  ari, kmeansCpu, kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, kmeansPlusPlusInit, matchedMacroF1, mulberry32, nmi,
+  ari, kmeansCpu, kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, seedOnDevice, kmeansPlusPlusInit, matchedMacroF1, mulberry32, nmi,
   pairwiseSqDistances, purity,
 } from "../src/probes/index";
 import { gpu } from "./helpers/gpu";
@@ -33,7 +33,7 @@ for (const backend of ["cpu64", "webgpu"] as BackendName[]) {
     for (const [n, d, k, seed] of shapes) {
       const { X, labels } = blobs(n, d, k, seed);
       const ref = kmeansCpu(X, n, d, k, { restarts: 3, seed: 11 });
-      for (const seeding of ["exact", "distances"] as const) {
+      for (const seeding of ["exact", "distances", "device"] as const) {
         const got = await tidy(() => kmeansGpu(fromValues(X, [n, d], { backend }), k, { restarts: 3, seed: 11, seeding }));
         expect([...got.assign]).toEqual([...ref.assign]);
         expect(got.iterations).toBe(ref.iterations);
@@ -45,6 +45,26 @@ for (const backend of ["cpu64", "webgpu"] as BackendName[]) {
     }
   });
 }
+
+test("the device seeding makes kmeansPlusPlusInit's picks (cpu64: every restart, n not a multiple of the block)", async () => {
+  const n = 300, d = 5, k = 9, R = 3;
+  const rng = mulberry32(4), X = Float64Array.from({ length: n * d }, () => rng() * 10);
+  const picks = await seedOnDevice(fromValues(X, [n, d], { backend: "cpu64" }), k, R, 21);
+  for (let r = 0; r < R; r++) expect([...picks[r]]).toEqual([...kmeansPlusPlusInit(X, n, d, k, mulberry32(21 + r))]);
+  // Duplicate rows: weight-0 rows are never picked again, and all-equal rows fall back to ⌊u·n⌋.
+  const same = new Float64Array(40 * 2).fill(1);
+  const p = await seedOnDevice(fromValues(same, [40, 2], { backend: "cpu64" }), 3, 2, 5);
+  for (let r = 0; r < 2; r++) expect([...p[r]]).toEqual([...kmeansPlusPlusInit(same, 40, 2, 3, mulberry32(5 + r))]);
+});
+
+test("restarts run in groups when their distances would not fit one binding; the result is the same", async () => {
+  const n = 64, d = 3, k = 4, R = 5;
+  const rng = mulberry32(8), X = Float64Array.from({ length: n * d }, () => rng());
+  const whole = await kmeansGpu(fromValues(X, [n, d], { backend: "cpu64" }), k, { restarts: R, seed: 2 });
+  const grouped = await kmeansGpu(fromValues(X, [n, d], { backend: "cpu64" }), k, { restarts: R, seed: 2, maxElements: n * k * 2 });
+  expect(grouped).toEqual(whole);
+  expect(grouped.restarts).toHaveLength(R);
+});
 
 test("seeding from device-computed distances reproduces kmeansPlusPlusInit's picks (cpu64)", async () => {
   const n = 60, d = 4, rng = mulberry32(3);

@@ -41,6 +41,6 @@ export type { AttentionHistoryOptions, AttentionHistoryResult, HistoryShares } f
 export { clustering, D6_READING } from "./clustering";
 export type { ClusteringOptions, ClusteringResult, LabelClusterScores } from "./clustering";
 export { symEigQL } from "./eig";
-export { kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, pairwiseSqDistances } from "./kmeans";
+export { kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, pairwiseSqDistances, seedOnDevice, DISTANCES_MAX_N } from "./kmeans";
 export type { KmeansGpuOptions, KmeansGpuResult } from "./kmeans";
 export * from "./metrics";
