@@ -9,7 +9,7 @@ import { grid, heatmap, lineChart } from "./plot";
 import type { ExpJson, RunContext } from "./context";
 import type { ExperimentReport } from "./report";
 import { s1Batches, s1Task, shuffleTargets } from "./data";
-import { bandOver, f3, figure, meanOver, reportMeta, type Experiment, type SeedResult } from "./experiment";
+import { bandOver, f3, figure, meanOver, nonIncreasing, reportMeta, type Experiment, type SeedResult } from "./experiment";
 import { alignmentOf, alignmentFigure, meanCos, type AlignmentByLayer } from "./alignment";
 import { overSnapshots, runInfo, snapshotX, withSnapshot } from "./passes";
 import type { SharedRuns } from "./runs";
@@ -107,6 +107,15 @@ async function compute(ctx: RunContext, runs: SharedRuns): Promise<E2Seed> {
 /** ℓ¹ − ℓᴸ of a per-layer inner-loss curve (NaN with fewer than two blocks). */
 export function dropAfterLayer0(curve: readonly number[]): number {
   return curve.length >= 3 ? curve[1] - curve[curve.length - 1] : NaN;
+}
+
+/** Tolerance of the monotonicity count (nats): a rise smaller than this between layers still counts as falling. */
+export const MONOTONE_TOL = 0.01;
+
+/** Checkpoints from epoch 1 on whose ℓ¹…ℓᴸ never rises by more than {@link MONOTONE_TOL}, and how many there are. */
+export function monotoneCount(epochs: readonly number[], curves: readonly (readonly number[])[]): [number, number] {
+  const idx = epochs.map((e, i) => [e, i]).filter(([e]) => e >= 1).map(([, i]) => i);
+  return [idx.filter((i) => nonIncreasing(curves[i].slice(1), MONOTONE_TOL)).length, idx.length];
 }
 
 /** Mean over l = 1..L−1 of before[l] − after[l] (NaN without intermediate layers). */
@@ -236,6 +245,8 @@ async function report(json: ExpJson<E2Summary>, outDir: string): Promise<Experim
       ...v.claims.map(claimLine),
       `validation inner loss per layer at epoch ${r.epochs[last]} (mean over seeds): ${meanOver(r.innerVal.map((s) => s[last])).map(f3).join(" → ")} ` +
       `(ℓ⁰ flagged); untrained ${meanOver(r.innerVal.map((s) => s[0])).map(f3).join(" → ")}; unigram ${f3(mean(r.unigram))}`,
+      `ℓ¹…ℓᴸ non-increasing (tolerance ${MONOTONE_TOL} nats) in ${r.innerTrain.map((s) => monotoneCount(r.epochs, s).join("/")).join(", ")} ` +
+      "checkpoints from epoch 1 (per seed, training sequences)",
     ],
     held: v.held,
     figures: figs,

@@ -9,8 +9,8 @@ import { ProbeSet, type ProbeBatch } from "../src/probes/index";
 import { alignmentOf, alignmentFigure, meanCos, type AlignmentByLayer } from "./alignment";
 import type { ExpJson, RunContext } from "./context";
 import { r1Ids, r2Ids, shuffleTargets, textBatches } from "./data";
-import { dropAfterLayer0, innerLossOf } from "./e2";
-import { f3, figure, meanOver, reportMeta, type Experiment, type SeedResult } from "./experiment";
+import { MONOTONE_TOL, dropAfterLayer0, innerLossOf } from "./e2";
+import { f3, figure, meanOver, nonIncreasing, reportMeta, type Experiment, type SeedResult } from "./experiment";
 import { loadP1 } from "./p1";
 import { withSnapshot } from "./passes";
 import { grid, scatter } from "./plot";
@@ -242,7 +242,8 @@ async function report(json: ExpJson<E4Summary>, outDir: string): Promise<Experim
       ...first.map((m0) => {
         const ms = byName(m0.name);
         return `${m0.name} (${m0.params} params, ${m0.steps} steps): ℓ^l = ${meanOver(ms.map((m) => m.mean)).map(f3).join(", ")} ` +
-          `(unigram ${f3(mean(ms.map((m) => m.unigram)))}); ℓᴸ < ℓ¹ in ${f3(100 * mean(ms.map((m) => fallingShare(m))))}% of samples`;
+          `(unigram ${f3(mean(ms.map((m) => m.unigram)))}); ℓᴸ < ℓ¹ in ${f3(100 * mean(ms.map((m) => fallingShare(m))))}% of samples; ` +
+          `ℓ¹…ℓᴸ non-increasing (tolerance ${MONOTONE_TOL}) in ${ms.filter((m) => nonIncreasing(m.mean.slice(1), MONOTONE_TOL)).length}/${ms.length} seeds`;
       }),
     ],
     held: v.held,

@@ -53,8 +53,10 @@ export interface E5Model extends E5Stats {
   /** D3: mean ‖h^l‖ per layer, and by position ([layer][t]). */
   normPerLayer: number[];
   normByPosition: number[][];
-  /** 95 % bootstrap interval (over tokens) of rhoFreq, per layer. */
+  /** 95 % bootstrap intervals within the seed: rhoFreq over tokens, partialRho over sequences, pcRho over points. */
   rhoFreqCI: [number, number][];
+  partialRhoCI: [number, number][];
+  pcRhoCI: [number, number];
   rhoNextFreq: number[];
   rhoPosition: number[];
   rhoEmbedding: number;
@@ -115,10 +117,19 @@ export async function normsAndProjections(ps: ProbeSet, batches: ProbeBatch[], c
     return spearman(a, b);
   }, { seed: seed + l }).ci95);
   const last = panels.at(-1)!;
+  // Bootstrap over whole sequences (positions of a sequence are not independent).
+  const partialRhoCI = n3.perPosition.map((v, l) => bootstrapCI(nSeq, (seqs) => {
+    const rows = Array.from(seqs).flatMap((q) => Array.from({ length: T }, (_, t) => q * T + t));
+    return partialSpearman(rows.map((i) => v[i]), rows.map((i) => lf[i]), rows.map((i) => pos[i]));
+  }, { seed: seed + 100 + l, reps: 200 }).ci95);
+  const pcRhoCI = bootstrapCI(last.norm.length, (idx) => {
+    const nv = Array.from(idx, (i) => last.norm[i]);
+    return Math.max(Math.abs(spearman(nv, Array.from(idx, (i) => last.pc1[i]))), Math.abs(spearman(nv, Array.from(idx, (i) => last.pc2[i]))));
+  }, { seed: seed + 200, reps: 200 }).ci95;
   return {
     defs: rep.definitions, layers, panels,
     normPerLayer: n3.perLayer, normByPosition: n3.byPosition.map((v) => Array.from(v)),
-    rhoFreq: n3.spearman.byToken, rhoFreqCI, rhoNextFreq: n3.spearman.byNextToken,
+    rhoFreq: n3.spearman.byToken, rhoFreqCI, partialRhoCI, pcRhoCI, rhoNextFreq: n3.spearman.byNextToken,
     rhoPosition: n3.perPosition.map((v) => spearman(v, pos)),
     partialRho: n3.perPosition.map((v) => partialSpearman(v, lf, pos)),
     pcRho: Math.max(Math.abs(last.rhoNormPc1), Math.abs(last.rhoNormPc2)),
@@ -249,14 +260,17 @@ async function report(json: ExpJson<E5Summary>, outDir: string): Promise<Experim
       "organised along a principal direction of the representations, more than in the untrained model.",
     definition: `${r.definitions.D3 ?? "norms: D3"}. Projections: PCA (2 components) of h^l at sampled positions of the validation text; ` +
       "frequency = add-one smoothed relative frequency in the training text; the S1 tokens are not uniform in training " +
-      "(their counts differ several-fold), so S1 is judged too. Per-token ρ intervals: bootstrap over tokens within a seed.",
+      "(their counts differ several-fold), so S1 is judged too. Intervals in the headline are within one seed (bootstrap: per-token ρ " +
+      "over tokens, partial ρ over sequences, ρ with the PCs over points); the verdict's are over seeds.",
     headline: [
       ...v.claims.map(claimLine),
       ...first.map((m) => {
         const ms = byName(m.name);
         return `${m.name}: per-token ρ(norm, log freq) per layer ${meanOver(ms.map((x) => x.rhoFreq)).map(f3).join(", ")}` +
-          ` (first seed's bootstrap intervals ${m.rhoFreqCI.map(([lo, hi]) => `[${f3(lo)}, ${f3(hi)}]`).join(" ")}); partial ρ | position ` +
-          `${meanOver(ms.map((x) => x.partialRho)).map(f3).join(", ")}; ‖E[v]‖ vs log freq ρ = ${f3(mean(ms.map((x) => x.rhoEmbedding)))}; ` +
+          ` (first seed's bootstrap intervals over tokens ${m.rhoFreqCI.map(([lo, hi]) => `[${f3(lo)}, ${f3(hi)}]`).join(" ")}); partial ρ | position ` +
+          `${meanOver(ms.map((x) => x.partialRho)).map(f3).join(", ")} (first seed, over sequences ${m.partialRhoCI.map(([lo, hi]) => `[${f3(lo)}, ${f3(hi)}]`).join(" ")}); ` +
+          `max |ρ(norm, PC)| at layer ${m.panels.at(-1)!.layer} ${f3(mean(ms.map((x) => x.pcRho)))} (first seed [${m.pcRhoCI.map(f3).join(", ")}]); ` +
+          `‖E[v]‖ vs log freq ρ = ${f3(mean(ms.map((x) => x.rhoEmbedding)))}; ` +
           `ρ(norm, position) mean ${f3(mean(ms.map((x) => meanFinite(x.rhoPosition))))}`;
       }),
     ],

@@ -85,6 +85,7 @@ const panel = (layer: number) => ({
 const model5 = (kind: "R1" | "S1", s: number): E5Model => ({
   name: `${kind} 2L-16`, kind, data: "fixture", layers: [0, 1, 2], panels: [panel(0), panel(2)], normPerLayer: [0.5, 2, 3],
   normByPosition: [[0.5, 0.5], [2, 2.1], [3, 3.2]], rhoFreq: [0.9, -0.5, -0.6], rhoFreqCI: [[0.8, 0.95], [-0.6, -0.4], [-0.7, -0.5]],
+  partialRhoCI: [[0.7, 0.9], [-0.6, -0.4], [-0.65, -0.45]], pcRhoCI: [0.85, 0.95],
   rhoNextFreq: [0.1, 0.2, 0.3], rhoPosition: [0, 0.1, 0.2], partialRho: [0.8, -0.5 + jitter(s), -0.55], pcRho: 0.9,
   rhoEmbedding: -0.4, rhoUnembedding: -0.4, untrained: { rhoFreq: [0.1, 0, 0], partialRho: [0.05, 0.02, -0.03], pcRho: 0.3 },
 });
