@@ -10,7 +10,7 @@ async function main(): Promise<number> {
     opts = parseCli(process.argv.slice(2));
   } catch (e) {
     if (e instanceof CliError) {
-      console.error(`exp: ${e.message}`);
+      console.error(`exp: ${e.message}\n\n${HELP}`);
       return 2;
     }
     throw e;

@@ -82,7 +82,8 @@ describe("exp/run.ts", () => {
   it("exits with status 2 and a one-line message on a usage error; --help prints the usage", async () => {
     const err = await run("npx", ["tsx", "exp/run.ts", "--nope"]).then(() => null, (e: { code: number; stderr: string }) => e);
     expect(err?.code).toBe(2);
-    expect(err?.stderr.trim()).toBe("exp: unknown option --nope (see --help)");
+    expect(err?.stderr.split("\n")[0]).toBe("exp: unknown option --nope (see --help)");
+    expect(err?.stderr).toContain("usage: npm run exp");
     const help = await run("npx", ["tsx", "exp/run.ts", "--help"]);
     expect(help.stdout).toMatch(/usage: npm run exp/);
     expect(help.stdout).toMatch(/--config smoke\|quick\|paper/);
