@@ -7,7 +7,7 @@ import { reducePlan } from "../src/shaders/reduce";
 import { matmulKernel } from "../src/shaders/matmul";
 import { f32 } from "../src/shaders/wgsl";
 import { checkKernel } from "../src/shaders/checks";
-import type { Kernel } from "../src/tensor/webgpu/runtime";
+import type { Kernel } from "../src/shaders/wgsl";
 import { gpu } from "./helpers/gpu";
 
 function variants(): Kernel[] {

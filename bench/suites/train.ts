@@ -8,7 +8,7 @@ import type { Tensor } from "../../src/node";
 import { Philox } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { measure, rt } from "../lib/harness";
-import type { Dispatch } from "../../src/tensor/webgpu/runtime";
+import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches } from "../../src/tensor/webgpu/timing";
 import { GPT_SHAPES, peerCases } from "../lib/shapes";
 import { inputs } from "../peers/common";

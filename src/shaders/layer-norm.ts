@@ -4,8 +4,7 @@
 // pass when there are many rows). No atomics, no barriers. Exact for a large mean (|mean| ≫ std):
 // the forward centres as (x − x0) − Σ(x − x0)/C, never through the rounded mean, and the backward
 // refines the saved f32 mean by δ = Σ(x − mean)/C before centring.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { f32, grid1d, kernel, main1d } from "./wgsl";
+import { f32, grid1d, kernel, main1d, type Kernel } from "./wgsl";
 
 /** Rows (N) and channels (C) of a layer norm; vec4 words when C % 4 == 0. */
 export interface LayerNormDims {

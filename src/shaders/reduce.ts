@@ -1,8 +1,6 @@
 // WGSL for reductions (sum / max / sum of squares) over a set of axes. Consecutive reduced axes become one
 // strided loop; few outputs over a long reduction split into partials plus a second pass.
-import { stridesOf, type Shape } from "../tensor/shape";
-import { grid1d, kernel, main1d } from "./wgsl";
-import type { Kernel } from "../tensor/webgpu/runtime";
+import { grid1d, kernel, main1d, stridesOf, type Kernel, type Shape } from "./wgsl";
 
 /** Reduction kind: `sumsq` sums squares (the square is fused into the first pass). */
 export type ReduceKind = "sum" | "max" | "sumsq";

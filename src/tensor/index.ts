@@ -11,7 +11,8 @@ export type { Shape } from "./shape";
 export type { DType, BackendName, Backend } from "./storage";
 export { init, useBackend, defaultBackend, backendOf, gpuRuntime, setGpuProvider } from "./webgpu/device";
 export type { InitOptions, DeviceInfo, GpuProvider } from "./webgpu/device";
-export type { AdapterInfo, Kernel, RuntimeStats } from "./webgpu/runtime";
+export type { AdapterInfo, RuntimeStats } from "./webgpu/runtime";
+export type { Kernel } from "../shaders/wgsl";
 export type { PoolStats } from "./webgpu/pool";
 /** Every op as a free function, the same functions as the top-level exports (`ops.matmul` = `matmul`). */
 export * as ops from "./ops/index";

@@ -1,34 +1,12 @@
 // The webgpu backend: device, pipeline cache, one open command encoder per step, dispatch,
 // submit and batched readback. Ops encode here; nothing submits until flush() or a read.
 import { Backend, DType, Storage } from "../storage";
+import type { BufferBinding, Kernel } from "../../shaders/wgsl";
 import { BufferPool } from "./pool";
-
-/** A buffer bound whole, or a byte window of one (`offset` a multiple of 256, `size` of 4). */
-export type BufferBinding = GPUBuffer | GPUBufferBinding;
 
 /** The bind-group resource for a {@link BufferBinding}. */
 export function bufferResource(b: BufferBinding): GPUBufferBinding {
   return "buffer" in b ? b : { buffer: b };
-}
-
-/** How a kernel binds each buffer. */
-export type BindingKind = "read" | "rw" | "uniform";
-
-/** A compiled-on-demand compute kernel: WGSL code plus the kind of each binding, in order. */
-export interface Kernel {
-  /** Human-readable name used in error messages and profiles, e.g. `matmul_rb4x4`. */
-  readonly name: string;
-  /** Complete WGSL source with one `@compute` entry point named `main`. */
-  readonly code: string;
-  /** Binding kinds for `@group(0) @binding(i)`. */
-  readonly bindings: readonly BindingKind[];
-}
-
-/** One dispatch: kernel, bound buffers (in binding order) and workgroup grid. */
-export interface Dispatch {
-  kernel: Kernel;
-  buffers: readonly BufferBinding[];
-  grid: readonly number[];
 }
 
 /** Adapter facts the library exposes (and records next to every bench or experiment number). */
