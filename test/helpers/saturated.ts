@@ -6,7 +6,7 @@
 import { fromValues, noGrad, tidy, type BackendName } from "../../src/node";
 import { GPT, setValues } from "../../src/nn/index";
 import { ProbeSet, alignment, innerLoss } from "../../src/probes/index";
-import { Philox } from "../../src/tensor/random";
+import { SplitMix32 } from "../../src/tensor/random";
 
 /** What kind of row each stress row is (for reports). */
 export type RowKind = "right" | "wrong" | "tie" | "ignored" | "ordinary" | "uniform";
@@ -57,7 +57,7 @@ export interface SaturatedBatch {
  * have target `ignoreIndex`; a tie row has two equal top logits, its target one of them.
  */
 export function saturatedBatch(V: number, seed = 1, ignoreIndex = -1): SaturatedBatch {
-  const g = new Philox(seed);
+  const g = new SplitMix32(seed);
   const logits: number[] = [], targets: number[] = [];
   for (const r of ROWS) {
     const top = Math.floor(g.uniform() * V);
