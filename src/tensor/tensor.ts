@@ -5,6 +5,7 @@
 import { checkShape, fmt, numel, OpError, type Shape } from "./shape";
 import type { Backend, BackendName, DType, Storage } from "./storage";
 import { track, keep } from "./scope";
+import { disposedBackend } from "./cpu/cpu64";
 import { defaultBackend, backendOf } from "./webgpu/device";
 import { SplitMix32 } from "./random";
 
@@ -41,7 +42,7 @@ export class Tensor {
 
   /** The backend holding this tensor. */
   get backend(): Backend {
-    return this.#storage?.backend ?? DISPOSED_BACKEND;
+    return this.#storage?.backend ?? disposedBackend;
   }
   /** Storage; throws when the tensor was disposed. */
   get storage(): Storage {
@@ -157,21 +158,6 @@ export class Node {
 /** Nested number arrays returned by toArray(). */
 export type NestedArray = number | NestedArray[];
 
-const disposed = (): never => { throw new OpError("tensor", "a disposed tensor was used"); };
-/** What a disposed tensor reports as its backend: every operation on it throws. */
-const DISPOSED_BACKEND: Backend = {
-  name: "cpu64",
-  precision: "f64",
-  maxBindingBytes: Infinity,
-  alloc: disposed,
-  upload: disposed,
-  release: () => undefined,
-  readMany: async () => { throw new OpError("tensor", "a disposed tensor was read"); },
-  run: disposed,
-  checkFinite: disposed,
-  flush: () => undefined,
-  sync: async () => undefined,
-};
 
 function nest(vals: Float64Array, shape: Shape): NestedArray {
   if (shape.length === 0) return vals[0];

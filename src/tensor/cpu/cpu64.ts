@@ -1,5 +1,6 @@
 // The cpu64 backend: storage is a Float64Array and ops run their f64 reference immediately.
 // It is the oracle every GPU kernel is tested against, not a fast CPU backend.
+import { OpError } from "../shape";
 import { Storage, type Arg, type Backend, type DType, type OpKernels } from "../storage";
 
 /** Counters for the cpu64 backend (for symmetry with the GPU pool counters). */
@@ -50,3 +51,19 @@ class Cpu64Backend implements Backend {
 
 /** The process-wide cpu64 backend. */
 export const cpu64: Cpu64Backend = new Cpu64Backend();
+
+const disposed = (): never => { throw new OpError("tensor", "a disposed tensor was used"); };
+/** What a disposed tensor reports as its backend: every operation on it throws. */
+export const disposedBackend: Backend = {
+  name: "cpu64",
+  precision: "f64",
+  maxBindingBytes: Infinity,
+  alloc: disposed,
+  upload: disposed,
+  release: () => undefined,
+  readMany: async () => { throw new OpError("tensor", "a disposed tensor was read"); },
+  run: disposed,
+  checkFinite: disposed,
+  flush: () => undefined,
+  sync: async () => undefined,
+};
