@@ -3,10 +3,9 @@
 // reference k-means. Pure TypeScript with no Node built-ins, so it also runs in a browser.
 // It is not GPU code: the GPU k-means lives elsewhere and is compared against `kmeansCpu`.
 
-import { symEigQL } from "./eig";
+import { symEigQL, type RealArray, type SymEig } from "./eig";
 
-/** A dense row-major real matrix as read back from a device or built on the host. */
-export type RealArray = Float64Array | Float32Array;
+export type { RealArray, SymEig } from "./eig";
 
 /** A uniform [0, 1) generator. */
 export type Rng = () => number;
@@ -179,9 +178,6 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return pearson(rankAverage(a), rankAverage(b));
 }
-
-/** Eigendecomposition of a symmetric matrix: values descending, vectors[i*d + j] = component i of vector j. */
-export interface SymEig { values: Float64Array; vectors: Float64Array }
 
 /**
  * Symmetric eigendecomposition (d×d, row-major): values descending, vectors[i*d + j] = component
