@@ -1,6 +1,6 @@
 // The training step and validation loop: one tidy scope per step, gradient accumulation over
 // micro-batches, GPU-side clipping, AdamW, and a single readback of the loss (plus any extra
-// scalars the caller collects, e.g. probes). Data loading lives in src/train/.
+// scalars the caller collects, e.g. probes). Data loading lives in src/data/.
 import {
   add, checkTargets, checkTokenIds, fromValues, mul, noGrad, readAll, setAnomalyContext, tidy, type Backend, type Tensor,
 } from "../tensor/index";

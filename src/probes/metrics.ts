@@ -4,23 +4,14 @@
 // It is not GPU code: the GPU k-means lives elsewhere and is compared against `kmeansCpu`.
 
 import { symEigQL, type RealArray, type SymEig } from "./eig";
+import { mulberry32 } from "../data/rng";
 
 export type { RealArray, SymEig } from "./eig";
 
 /** A uniform [0, 1) generator. */
 export type Rng = () => number;
 
-/** mulberry32: a tiny deterministic 32-bit PRNG; the same seed always yields the same stream. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /**
  * Minimum-cost assignment for a rectangular cost matrix (rows × cols), O(r²c) with potentials.
