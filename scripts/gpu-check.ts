@@ -1,12 +1,12 @@
-// Plain (no vitest) GPU-vs-cpu64 check for hardware runs: every op case of test/cases (forward and
+// Plain (no vitest) GPU-vs-cpu64 check for hardware runs: every op case of testkit/cases (forward and
 // gradients, same logic as test/ops-gpu.test.ts), extra large matmul / realistic attention cases
 // that select the `tiled` matmul and unrolled attention kernels, and a forced run of each matmul
 // variant against an f64 reference. Usage: tsx scripts/gpu-check.ts (or an esbuild bundle of it).
 import * as T from "../src/node";
 import { init, gpuRuntime } from "../src/node";
-import { CASES } from "../test/cases/index";
-import { compareWithF64, type OpCase } from "../test/helpers/check";
-import { runMatmulVariant } from "../test/helpers/matmul";
+import { CASES } from "../testkit/cases/index";
+import { compareWithF64, type OpCase } from "../testkit/check";
+import { runMatmulVariant } from "../testkit/matmul";
 import { selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 
 const info = await init({ backend: "webgpu" });

@@ -5,7 +5,7 @@ import { describe, expect, test, beforeAll } from "vitest";
 import { matmulKernel, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
-import { runMatmulVariant } from "./helpers/matmul";
+import { runMatmulVariant } from "../testkit/matmul";
 
 /** Every |got − want| within atol + 1e-4·|want|. */
 function expectNear(got: Float64Array, want: Float64Array, atol: number, what: string): void {

@@ -9,8 +9,8 @@ import {
   type BackendName, type Tensor,
 } from "../../src/node";
 import { SplitMix32 } from "../../src/tensor/random";
-import { rowRelErrors } from "../../test/helpers/check";
-import { d2ConfidentLens, saturatedBatch, type RowKind } from "../../test/helpers/saturated";
+import { rowRelErrors } from "../../testkit/check";
+import { d2ConfidentLens, saturatedBatch, type RowKind } from "../../testkit/saturated";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 
 /** Runs `f` on a backend (inputs are built from host values inside) and reads every result back. */

@@ -1,8 +1,8 @@
 // Test cases for the fused hot-path ops: layer norm, cross-entropy, embedding, causal attention
 // (each with its fused backward op, compared GPU vs cpu64 directly) and the in-place AdamW step.
 import * as T from "../../src/node";
-import type { OpCase } from "../helpers/check";
-import { saturatedBatch } from "../helpers/saturated";
+import type { OpCase } from "../check";
+import { saturatedBatch } from "../saturated";
 import { SplitMix32 } from "../../src/tensor/random";
 
 const ln = (label: string, shape: number[], extra: Partial<OpCase> = {}): OpCase => ({

@@ -1,10 +1,10 @@
-// Test helper: runs one matmul kernel variant directly on seeded inputs and computes the f64
+// Shared by test/, bench/ and scripts/ (testkit): runs one matmul kernel variant directly on seeded inputs and computes the f64
 // product it must match (shared by test/matmul-variants.test.ts, scripts/gpu-check.ts and the
 // matmul bench's checks).
-import { fromValues, zeros } from "../../src/node";
-import { matmulVariantKernel, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
-import { SplitMix32 } from "../../src/tensor/random";
-import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
+import { fromValues, zeros } from "../src/node";
+import { matmulVariantKernel, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../src/shaders/matmul";
+import { SplitMix32 } from "../src/tensor/random";
+import type { WebGpuRuntime } from "../src/tensor/webgpu/runtime";
 
 /** f64 op(A)·op(B) for the stored layouts of `p` (batched, transposes, shared B). */
 export function matmulReference(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {

@@ -1,8 +1,9 @@
-// Test helper: registry-driven checks. Builds each case's inputs on a backend, runs it, and
-// compares against finite differences (cpu64, f64) or against cpu64 (webgpu, f32).
-import { fromValues, noGrad, readAll, tidy, Tensor, type BackendName } from "../../src/node";
-import { SplitMix32 } from "../../src/tensor/random";
-import { numel, type Shape } from "../../src/tensor/shape";
+// Shared by test/, bench/ and scripts/ (testkit): registry-driven checks. Builds each case's
+// inputs on a backend, runs it, and compares against finite differences (cpu64, f64) or against
+// cpu64 (webgpu, f32).
+import { fromValues, noGrad, readAll, tidy, Tensor, type BackendName } from "../src/node";
+import { SplitMix32 } from "../src/tensor/random";
+import { numel, type Shape } from "../src/tensor/shape";
 
 /** How to fill one input. */
 export interface InputSpec {

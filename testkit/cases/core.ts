@@ -1,6 +1,6 @@
 // Test cases for the core ops: elementwise, reductions, reshape/broadcast/detach and matmul.
 import * as T from "../../src/node";
-import type { OpCase } from "../helpers/check";
+import type { OpCase } from "../check";
 
 const unary = (name: string, f: (x: T.Tensor) => T.Tensor, kind: "randn" | "pos" = "randn"): OpCase[] => [
   { label: `${name} [3,5]`, inputs: [{ shape: [3, 5], kind }], run: ([x]) => f(x) },
