@@ -18,7 +18,10 @@ export interface CrossEntropyDims {
   reduction: CrossEntropyReduction;
 }
 
+// Rows per workgroup: a multiple of every adapter's SIMD width (32 or 64 lanes); not timed against
+// other sizes. `npm run bench -- --suite softmax` (case "crossEntropy [1024,8192]") is where a change would show.
 const ROW_WG = 64;
+// Lanes of the in-workgroup tree that sums the per-row losses (a power of two).
 const RED_WG = 64;
 
 function words(V: number): { T: string; Vw: number; vec: boolean } {

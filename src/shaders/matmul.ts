@@ -31,12 +31,17 @@ export interface MatmulPlan extends MatmulKernelPlan {
 /** Options of the variants that take any (rowbcast: rows, wg; rowubo: all four). */
 export type MatmulVariantOptions = Partial<RowuboOptions>;
 
-/** rowbcast settings chosen on lavapipe (bench/RESULTS.md, "matmul variants"). */
+/**
+ * rowbcast settings chosen on lavapipe: 8 rows × wg 16 beat r4 wg16, r8 wg8 and r8 wg32 at most
+ * swept shapes. Measured by `npm run bench -- --suite matmul`, variant cases "square 512" and
+ * "gpt fc fwd" (bench/RESULTS.md, "Matmul variants").
+ */
 export const ROWBCAST_DEFAULT: RowbcastOptions = { rows: 8, wg: 16 };
 
 /**
  * rowubo settings chosen on lavapipe: 16 rows (a K deeper than 1024 runs in chunks), 8 windows
- * of 64 KiB. 16 rows matched or beat 8 at 6 of 8 measured shapes (bench/RESULTS.md, "rowubo").
+ * of 64 KiB. 16 rows matched or beat 8 at 6 of 8 measured shapes: `npm run bench -- --suite
+ * matmul`, variant cases "square 512" and "gpt fc fwd" against "rowubo r8" (bench/RESULTS.md, "rowubo").
  */
 export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 8, windowBytes: 65536 };
 
@@ -44,16 +49,26 @@ export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 8, win
  * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. It beat
  * rowbcast from 256³ up (1.3× at 512³, 1.55× at 1024³) but its pipelines compile ~2 s longer on
  * a cold Mesa shader cache (a switch over 8 copies of the K loop): the time saved per call
- * repays that within ~500 calls at 512³ and ~40 at 1024³ (bench/RESULTS.md, "rowubo").
+ * repays that within ~500 calls at 512³ and ~40 at 1024³. Measured by `npm run bench -- --suite
+ * matmul`, variant cases "square 256" … "square 1024" (GFLOP/s and first-run compile ms;
+ * bench/RESULTS.md, "rowubo").
  */
 export const ROWUBO_MIN_MACS = 2 ** 27;
+
+/**
+ * Fewest 64×64 output tiles for `tiled` on hardware GPUs: below it rb4x4's 32×32 tiles give 4×
+ * the workgroups. Reasoned from occupancy and checked for correctness on an H100
+ * (scripts/gpu-check.ts), not timed: `npm run bench -- --suite matmul` on a GPU, variant cases
+ * "square 128" and "square 256" (rb4x4 vs tiled64), would measure it.
+ */
+export const TILED_MIN_TILES = 16;
 
 /**
  * The variant for an adapter class and shape. Software adapters: `rowubo` for products of at
  * least {@link ROWUBO_MIN_MACS} that it fits, else `rowbcast` whenever its vec4 layout fits (it
  * beats rb4x4 at every measured transformer and square shape), else `rb4x4`.
- * Hardware GPUs: `tiled` once the output has at least 16 64×64 tiles (enough workgroups to fill
- * the machine), `rb4x4` for small outputs where its 32×32 tiles give more parallelism.
+ * Hardware GPUs: `tiled` once the output has at least {@link TILED_MIN_TILES} 64×64 tiles,
+ * `rb4x4` for small outputs where its 32×32 tiles give more parallelism.
  */
 export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): MatmulVariant {
   if (adapter.isSoftware) {
@@ -61,7 +76,7 @@ export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): Mat
     return rowbcastFits(p, ROWBCAST_DEFAULT) ? "rowbcast" : "rb4x4";
   }
   const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
-  return tiles >= 16 ? "tiled" : "rb4x4";
+  return tiles >= TILED_MIN_TILES ? "tiled" : "rb4x4";
 }
 
 /** Kernel and dispatches of one variant (null when the variant cannot handle the shape). */
@@ -82,6 +97,7 @@ export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
 // and reusing the plan skips regenerating WGSL (~16 KB for rowubo) and rehashing it in the
 // runtime's pipeline cache. Cleared when full, as programs with many shapes are rare.
 const plans = new Map<string, MatmulPlan>();
+/** A bound on the cache, not a tuned figure: a GPT step uses about 20 product shapes. */
 const MAX_PLANS = 512;
 
 /**

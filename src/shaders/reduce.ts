@@ -39,6 +39,10 @@ export function reducePlan(shape: Shape, axes: readonly number[], kind: ReduceKi
   const st = stridesOf(shape);
   const consecutive = red.every((d, j) => j === 0 || d === red[j - 1] + 1);
   const inner = consecutive ? st[red[red.length - 1]] : 0;
+  // Two passes when few long reductions would leave most invocations idle (fewer than 256 outputs
+  // of more than 8192 terms): up to 256 partials of ~2048 terms each, then an in-order final sum.
+  // Reasoned, not timed; `npm run bench -- --suite train` (the clip norm's Σg² per parameter) and
+  // the op case "mean axis 0 (two-pass) [9000,2]" exercise it.
   const P = O < 256 && R > 8192 ? Math.min(256, Math.ceil(R / 2048)) : 1;
   const L = Math.ceil(R / P);
   const init = kind === "max" ? "-3.402823e38" : "0.0";

@@ -19,6 +19,8 @@ export interface RowPlan {
   grid: number[];
 }
 
+// Rows per workgroup: a multiple of every adapter's SIMD width (32 or 64 lanes); not timed against
+// other sizes. `npm run bench -- --suite softmax` (case "softmax [4096,1024]") is where a change would show.
 const WG = 64;
 
 /** Row addressing shared by the kernels: the entry header defining `base`, and element access. */
