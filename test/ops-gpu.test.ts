@@ -13,7 +13,7 @@ describe("webgpu f32 vs cpu64 f64", () => {
   for (const [op, cases] of Object.entries(CASES)) {
     for (const c of cases) {
       test(`${op}: ${c.label}`, async () => {
-        expect(await compareWithF64(c)).toEqual([]);
+        expect(await compareWithF64(c, op)).toEqual([]);
       });
     }
   }
