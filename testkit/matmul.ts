@@ -34,8 +34,8 @@ export async function runMatmulVariant(
   const plan = matmulVariantKernel(variant, p, opts);
   if (!plan) return null;
   const g = new SplitMix32(p.M * 131 + p.N * 7 + p.K);
-  const av = Float64Array.from({ length: p.batch * p.M * p.K }, () => g.normal());
-  const bv = Float64Array.from({ length: (p.bShared ? 1 : p.batch) * p.K * p.N }, () => g.normal());
+  const av = Float64Array.from({ length: p.batch * p.M * p.K }, () => Math.fround(g.normal())); // f32 values: both sides
+  const bv = Float64Array.from({ length: (p.bShared ? 1 : p.batch) * p.K * p.N }, () => Math.fround(g.normal())); // see the same inputs
   const a = fromValues(av, [av.length], { backend: "webgpu" });
   const b = fromValues(bv, [bv.length], { backend: "webgpu" });
   const c = zeros([p.batch * p.M * p.N], { backend: "webgpu" });
