@@ -6,7 +6,7 @@
 // check in encode order wins: the op where it started).
 // Off by default: then apply() pays one boolean test.
 import { fmt, numel, OpError, type Shape } from "./shape";
-import type { Storage } from "./storage";
+import type { Storage } from "./backend";
 
 let enabled = false;
 let context: string | null = null;

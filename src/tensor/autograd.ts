@@ -1,7 +1,7 @@
 // Reverse-mode autodiff over the tape that apply() records: a topological sort from the output,
 // then each op's backward rule in reverse order. Backward rules are ordinary ops (run without grad).
 import { OpError, fmt, sameShape } from "./shape";
-import type { Storage } from "./storage";
+import type { Storage } from "./backend";
 import { Tensor, full, type Node } from "./tensor";
 import { keep, noGrad } from "./scope";
 import { inBackwardOf } from "./anomaly";

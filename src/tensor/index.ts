@@ -11,7 +11,7 @@ export { apply, apply1, defineOp, REGISTRY } from "./op";
 export type { OpDef, Meta, Arg, GradCtx } from "./op";
 export { OpError, numel, fmt, broadcastShapes } from "./shape";
 export type { Shape } from "./shape";
-export type { DType, BackendName, Backend, OpKernels } from "./storage";
+export type { DType, BackendName, Backend, OpKernels } from "./backend";
 export type { KernelEncoder } from "./webgpu/encoder";
 export { init, useBackend, defaultBackend, backendOf, gpuRuntime, setGpuProvider } from "./webgpu/device";
 export type { InitOptions, DeviceInfo, GpuProvider } from "./webgpu/device";

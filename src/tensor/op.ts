@@ -2,12 +2,12 @@
 // allocates outputs, has the inputs' backend run the op (cpu64: the f64 reference; webgpu: the
 // WGSL kernels, encoded), and records the tape.
 import { OpError, fmt, numel, type Shape } from "./shape";
-import type { Meta, OpKernels, Storage } from "./storage";
+import type { Meta, OpKernels, Storage } from "./backend";
 import { isGradEnabled } from "./scope";
 import { checkFinite, isAnomalyDetectionEnabled, needsCheck } from "./anomaly";
 import { Node, Tensor, type GradCtx, type TapeOp } from "./tensor";
 
-export type { Arg, Meta } from "./storage";
+export type { Arg, Meta } from "./backend";
 export type { GradCtx } from "./tensor";
 
 /**

@@ -3,7 +3,7 @@
 // knows an op: ops (ops/*) go through apply() in op.ts, and the fluent methods (x.add(y), …) are
 // attached by methods.ts, which imports both this file and the ops.
 import { checkShape, fmt, numel, OpError, type Shape } from "./shape";
-import type { Backend, BackendName, DType, Storage } from "./storage";
+import type { Backend, BackendName, DType, Storage } from "./backend";
 import { track, keep } from "./scope";
 import { disposedBackend } from "./cpu/cpu64";
 import { defaultBackend, backendOf } from "./webgpu/device";

@@ -1,7 +1,7 @@
 // The cpu64 backend: storage is a Float64Array and ops run their f64 reference immediately.
 // It is the oracle every GPU kernel is tested against, not a fast CPU backend.
 import { OpError } from "../shape";
-import { Storage, type Arg, type Backend, type DType, type OpKernels } from "../storage";
+import { Storage, type Arg, type Backend, type DType, type OpKernels } from "../backend";
 
 /** Counters for the cpu64 backend (for symmetry with the GPU pool counters). */
 export interface Cpu64Stats {

@@ -2,8 +2,8 @@
 // submit and batched readback. Ops encode here; nothing submits until flush() or a read.
 import { checkKernel, checkUniform } from "../../shaders/checks";
 import type { BufferBinding, Kernel } from "../../shaders/wgsl";
-import type { Arg, Backend, DType, OpKernels } from "../storage";
-import { Storage } from "../storage";
+import type { Arg, Backend, DType, OpKernels } from "../backend";
+import { Storage } from "../backend";
 import type { AdapterInfo, FaultReport, KernelEncoder } from "./encoder";
 import { BufferPool } from "./pool";
 

@@ -1,8 +1,8 @@
-// Reference-counted storage behind tensors, and the one interface every backend implements:
-// memory (alloc, upload, release, readback), running an op its own way, submitting and waiting,
-// and device-side non-finite checks. Code above the backends talks to this interface only, never
-// to a backend's name. Views (reshape, detach) share one Storage; its memory returns to the
-// backend at refcount 0.
+// The one interface every backend implements — memory (alloc, upload, release, readback),
+// running an op its own way, submitting and waiting, device-side non-finite checks — and the
+// reference-counted storage behind tensors. Code above the backends talks to this interface
+// only, never to a backend's name. Views (reshape, detach) share one Storage; its memory
+// returns to the backend at refcount 0.
 import { type Shape } from "./shape";
 import type { KernelEncoder } from "./webgpu/encoder";
 
