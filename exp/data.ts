@@ -1,14 +1,15 @@
 // Data for the experiments: the S1 seeds task with its per-position labels, the R1 corpus with the
 // byte tokenizer, the R2 WikiText prefix with the GPT-2 tokenizer, as training sources (resumable)
 // and as fixed probe batches; plus token frequencies. Deterministic from the run's seed, which
-// picks the seeds task's functions and draws and the R1 document split.
-import { makeSeedsData, seedsBatch, type SeedsData, type SeedsSplit } from "../src/data/seeds";
+// picks the seeds task's functions and draws and the R1 document split. What is not specific to
+// the experiments' configuration (sources, batching, the shuffled-target control) lives in
+// src/data and is re-exported here under the names the experiments use.
+import { makeSeedsData, seedsBatches, type SeedsData } from "../src/data/seeds";
 import {
-  byteTokenizer, encodeCorpus, encodeWikiText, loadCorpus, loadGpt2Tokenizer, packSequences, type Tokenizer,
+  byteTokenizer, encodeCorpus, encodeWikiText, loadCorpus, loadGpt2Tokenizer, type Tokenizer,
 } from "../src/data/text";
-import type { ProbeBatch } from "../src/probes/probe";
-import { mulberry32 } from "../src/probes/metrics";
-import { seedsSource, streamSource, type DataSource } from "../src/train/data";
+import { shuffleTargets, windowBatches } from "../src/data/batcher";
+import { seedsSource, streamSource, type DataSource } from "../src/data/sources";
 import type { ExpConfig } from "./config";
 
 /** Token ids of a text corpus split by document. */
@@ -18,6 +19,12 @@ export interface TextIds {
   train: Int32Array;
   val: Int32Array;
 }
+
+/** Probe batches of the first `nSeq` sequences of an S1 split, `batch` per forward, with the labels seed, next and seedNext. */
+export const s1Batches = seedsBatches;
+/** Probe batches of the first `nSeq` non-overlapping validation windows of length T. */
+export const textBatches = windowBatches;
+export { shuffleTargets };
 
 const seedsCache = new Map<string, SeedsData>();
 
@@ -39,16 +46,6 @@ export function s1Task(cfg: ExpConfig, seed: number): SeedsData {
 export function s1Source(cfg: ExpConfig, seed: number): DataSource {
   const s = cfg.s1;
   return seedsSource({ B: s.train.batch, T: s.T, seed, data: s1Task(cfg, seed), valBatches: Math.max(1, Math.floor(s.nVal / s.train.batch)) });
-}
-
-/** Probe batches of the first `nSeq` sequences of an S1 split, `batch` per forward, with the labels seed, next and seedNext. */
-export function s1Batches(split: SeedsSplit, nSeq: number, batch: number): ProbeBatch[] {
-  const n = Math.min(nSeq, split.nSeq);
-  const out: ProbeBatch[] = [];
-  for (let r0 = 0; r0 < n; r0 += batch) {
-    out.push(seedsBatch(split, Array.from({ length: Math.min(batch, n - r0) }, (_, i) => r0 + i)));
-  }
-  return out;
 }
 
 const textCache = new Map<string, TextIds>();
@@ -98,34 +95,4 @@ export async function r2Ids(cfg: ExpConfig, dir: string): Promise<TextIds> {
 /** A training source over a text (shuffled windows of T+1). */
 export function textSource(ids: TextIds, T: number, batch: number, seed: number, valBatches = 4): DataSource {
   return streamSource(ids.name, ids, ids.tokenizer.vocabSize, { B: batch, T, seed, valBatches });
-}
-
-/** Probe batches of the first `nSeq` non-overlapping validation windows of length T. */
-export function textBatches(val: Int32Array, T: number, nSeq: number, batch: number): ProbeBatch[] {
-  const packed = packSequences(val, T, { maxWindows: nSeq });
-  if (packed.B === 0) throw new Error(`text: the validation text (${val.length} tokens) is shorter than one window of ${T + 1}`);
-  const out: ProbeBatch[] = [];
-  for (let r0 = 0; r0 < packed.B; r0 += batch) {
-    const B = Math.min(batch, packed.B - r0);
-    out.push({ B, T, x: packed.x.slice(r0 * T, (r0 + B) * T), y: packed.y.slice(r0 * T, (r0 + B) * T) });
-  }
-  return out;
-}
-
-/**
- * The shuffled-target control: the same batches with each batch's scored next-token targets
- * permuted among its scored positions (inputs and ignored positions unchanged), seeded.
- */
-export function shuffleTargets(batches: readonly ProbeBatch[], seed: number, ignoreIndex = -1): ProbeBatch[] {
-  const rng = mulberry32(seed ^ 0x5f3759df);
-  return batches.map((b) => {
-    const y = Int32Array.from(b.y!);
-    const at: number[] = [];
-    y.forEach((v, i) => { if (v !== ignoreIndex) at.push(i); });
-    for (let i = at.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [y[at[i]], y[at[j]]] = [y[at[j]], y[at[i]]];
-    }
-    return { ...b, y };
-  });
 }

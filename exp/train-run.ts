@@ -2,7 +2,7 @@
 // weights at chosen steps (snapshots, step 0 = the untrained model), record the loss of every
 // step, and resume an interrupted run from its last state checkpoint, written every `saveEvery`
 // steps, every 30 s of training ($METAGRAD_AUTOSAVE_SECONDS) and at once on SIGINT/SIGTERM (which
-// print the resume command; src/train/autosave.ts). Files live in <out>/runs/<id>/:
+// print the resume command; src/nn/autosave.ts). Files live in <out>/runs/<id>/:
 // step-<n>.safetensors, state.safetensors (while training), run.json (when done).
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -10,8 +10,8 @@ import { join, relative } from "node:path";
 import {
   AdamW, GPT, Trainer, gptConfig, loadCheckpoint, readCheckpointMeta, saveCheckpoint, writeFileAtomic, type GPTConfig,
 } from "../src/nn/node";
-import type { DataSource } from "../src/train/data";
-import { Autosave } from "../src/train/autosave";
+import type { DataSource } from "../src/data/sources";
+import { Autosave } from "../src/nn/autosave";
 import type { TrainSettings } from "./config";
 import { Progress, type RunContext } from "./context";
 

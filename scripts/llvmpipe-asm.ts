@@ -13,7 +13,7 @@ import { init } from "../src/node";
 import { asmStats } from "../bench/lib/llvmpipe-asm";
 import { matmulVariantKernel, type MatmulKernelPlan, type MatmulShape } from "../src/shaders/matmul";
 import { gpuRuntime } from "../src/tensor/webgpu/device";
-import type { BindingKind } from "../src/tensor/webgpu/runtime";
+import type { BindingKind } from "../src/shaders/wgsl";
 
 const MARK = "@@llvmpipe-asm shader ";
 

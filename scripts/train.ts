@@ -7,8 +7,8 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { init, setAnomalyDetection } from "../src/node";
 import { AdamW, GPT, Trainer, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from "../src/nn/node";
-import { makeDataSource, type DataName } from "../src/train/data";
-import { Autosave, DEFAULT_AUTOSAVE_SECONDS, autosaveSeconds, handleInterrupts } from "../src/train/autosave";
+import { makeDataSource, type DataName } from "../src/data/sources";
+import { Autosave, DEFAULT_AUTOSAVE_SECONDS, autosaveSeconds, handleInterrupts } from "../src/nn/autosave";
 
 /** Every run setting; saved in checkpoints so that --resume needs no other flag. */
 interface RunOptions {

@@ -3,7 +3,7 @@
 // scale as a number and as a 1-element tensor; one pipeline serves a changing lr schedule.
 import { beforeAll, describe, expect, test } from "vitest";
 import { adamwUpdate, fromValues, OpError, readAll, tidy, type AdamWOptions, type Tensor } from "../src/node";
-import { Philox } from "../src/tensor/random";
+import { SplitMix32 } from "../src/tensor/random";
 import { gpu } from "./helpers/gpu";
 
 beforeAll(async () => {
@@ -65,7 +65,7 @@ describe("adamwUpdate", () => {
     for (const wd of [0, 0.1]) {
       for (const scale of [1, 0.25, "tensor"] as const) {
         test(`n=${n} weightDecay=${wd} gradScale=${scale}: webgpu = cpu64 = PyTorch-style JS`, async () => {
-          const g = new Philox(n * 10 + Math.round(wd * 100));
+          const g = new SplitMix32(n * 10 + Math.round(wd * 100));
           const p0 = Float64Array.from({ length: n }, () => g.normal());
           const grads = Array.from({ length: STEPS }, () => Float64Array.from({ length: n }, () => g.normal()));
           const ref = torchAdamW(p0, grads, wd, scale === "tensor" ? 0.5 : scale);

@@ -1,7 +1,7 @@
 // The autosave time budget: a checkpoint once `everySeconds` of work have passed since the last
 // one (the loop's own saves restart the clock), 30 s by default, overridable by the environment.
 import { afterEach, expect, it } from "vitest";
-import { Autosave, DEFAULT_AUTOSAVE_SECONDS, autosaveSeconds } from "../src/train/autosave";
+import { Autosave, DEFAULT_AUTOSAVE_SECONDS, autosaveSeconds } from "../src/nn/autosave";
 
 afterEach(() => {
   delete process.env.METAGRAD_AUTOSAVE_SECONDS;

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdamW, GPT, Trainer, loadCheckpoint, loadGpt2, readSafetensors, saveCheckpoint, type GPTConfig } from "../src/nn/node";
 import { parseSafetensors, serializeSafetensors, type TensorInput } from "../src/nn/safetensors";
-import { Philox } from "../src/tensor/random";
+import { SplitMix32 } from "../src/tensor/random";
 
 const dir = mkdtempSync(join(tmpdir(), "corrupt-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,7 +94,7 @@ function load(path: string): { msg: string; error: unknown; touched: boolean } {
 
 describe("corrupt checkpoints fail cleanly", () => {
   beforeAll(() => {
-    const g = new Philox(31);
+    const g = new SplitMix32(31);
     const rnd = (n: number) => Math.floor(g.uniform() * n);
     const len = good.length, dataStart = 8 + headerLen;
     // Truncations: the edges of each part, and seeded cuts.

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { Philox } from "../src/tensor/random";
+import { SplitMix32 } from "../src/tensor/random";
 import { sleep, start, until, type Child } from "./helpers/proc";
 
 const dir = mkdtempSync(join(tmpdir(), "crash-exp-"));
@@ -49,7 +49,7 @@ it("SIGKILL inside training runs and between experiments: the rerun's results eq
   const ref = join(dir, "ref"), out = join(dir, "run");
   await finish(start("exp/run.ts", args(ref), ENV));
 
-  const g = new Philox(23);
+  const g = new SplitMix32(23);
   const s1State = join(out, "seed-0/runs/s1/state.safetensors"), r1State = join(out, "seed-0/runs/r1-2L-16/state.safetensors");
   const kills: [string, (c: Child) => boolean][] = [
     ["inside the S1 training run", () => existsSync(s1State)],

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { readCheckpointMeta, readSafetensors } from "../src/nn/node";
-import { Philox } from "../src/tensor/random";
+import { SplitMix32 } from "../src/tensor/random";
 import { mtime, sleep, start, until } from "./helpers/proc";
 
 const dir = mkdtempSync(join(tmpdir(), "crash-train-"));
@@ -28,7 +28,7 @@ it("SIGKILL at seeded random points and one SIGINT: the resumed run is bit-ident
   const ref = join(dir, "ref.safetensors"), out = join(dir, "run.safetensors");
   await finish([...ARGS, "--out", ref]);
 
-  const g = new Philox(17);
+  const g = new SplitMix32(17);
   const resumes: number[] = [];
   for (const [i, sig] of (["SIGKILL", "SIGKILL", "SIGINT", "SIGKILL"] as const).entries()) {
     const before = mtime(out);

@@ -4,7 +4,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { readAll, type BackendName } from "../src/node";
 import { AdamW, GPT, Trainer } from "../src/nn/index";
-import { seedsSource } from "../src/train/data";
+import { seedsSource } from "../src/data/sources";
 import { gpu } from "./helpers/gpu";
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@
 // any kernel runs or buffer is allocated, and GPU validation errors name the kernel in a few lines.
 import { describe, expect, test } from "vitest";
 import * as T from "../src/node";
-import type { Kernel } from "../src/tensor/webgpu/runtime";
+import type { Kernel } from "../src/shaders/wgsl";
 import { gpu } from "./helpers/gpu";
 
 const cpu = { backend: "cpu64" as const };

@@ -5,13 +5,14 @@ import { describe, expect, test, beforeAll } from "vitest";
 import { matmulKernel, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
-import { runMatmulVariant } from "./helpers/matmul";
+import { runMatmulVariant } from "../testkit/matmul";
+import { relativeBound, relativeError } from "../testkit/tolerance";
 
-/** Every |got − want| within atol + 1e-4·|want|. */
-function expectNear(got: Float64Array, want: Float64Array, atol: number, what: string): void {
-  for (let i = 0; i < want.length; i++) {
-    expect(Math.abs(got[i] - want[i]), `${what} at ${i}`).toBeLessThan(atol + 1e-4 * Math.abs(want[i]));
-  }
+/** Within the matmul op's bound (testkit/tolerance.ts) for the operand shapes of `p`. */
+function expectNear(got: Float64Array, want: Float64Array, p: MatmulShape, what: string): void {
+  const a = p.batch > 1 ? [p.batch, p.M, p.K] : [p.M, p.K];
+  const b = p.bShared ? [p.K, p.N] : [p.batch, p.K, p.N];
+  expect(relativeError(got, want), what).toBeLessThanOrEqual(relativeBound("matmul", [a, b]));
 }
 
 const VARIANTS: [MatmulVariant, RowbcastOptions | undefined][] = [
@@ -36,7 +37,7 @@ describe("matmul variants vs f64", () => {
             const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: shared && !transA };
             const r = await runMatmulVariant(rt, variant, p, opts);
             if (!r) continue;
-            expectNear(r.got, r.want, 1e-4, JSON.stringify(p));
+            expectNear(r.got, r.want, p, JSON.stringify(p));
             ran++;
           }
           expect(ran).toBeGreaterThan(0);
@@ -74,7 +75,7 @@ describe("matmul variants vs f64", () => {
           expect(ds.length - 1, JSON.stringify(p)).toBe(dispatches);
           expect(plan!.kernels.length).toBe(chunks > 1 ? 3 : 2); // later chunks add to C
           const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
-          expectNear(got, want, 1e-4, `${JSON.stringify(p)} rows ${rows}`);
+          expectNear(got, want, p, `${JSON.stringify(p)} rows ${rows}`);
           ran++;
         }
         expect(ran).toBeGreaterThanOrEqual(transA ? 3 : 5);
@@ -92,7 +93,7 @@ describe("matmul variants vs f64", () => {
       expect(ds.map((d) => d.kernel)).toEqual([plan.kernels[0], plan.kernels[1], plan.kernels[1]]); // the copy of A, then the product
       expect(ds.slice(1).map((d) => d.grid)).toEqual([[8, 1, 1], [8, 1, 1]]); // 128 rows = 8 blocks of 16
       const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
-      expectNear(got, want, 1e-4 * Math.sqrt(1024), JSON.stringify(p));
+      expectNear(got, want, p, JSON.stringify(p));
     }
   });
 
@@ -105,7 +106,7 @@ describe("matmul variants vs f64", () => {
     expect(ds.map((d) => d.kernel)).toEqual(plan.kernels); // copy, first chunk, second chunk adding to C
     expect(ds[2].buffers[2]).toEqual({ buffer: fake, offset: 1024 * 8 * 4, size: 1024 * 8 * 4 }); // B's second 1024 rows
     const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
-    expectNear(got, want, 1e-4 * Math.sqrt(2048), JSON.stringify(p));
+    expectNear(got, want, p, JSON.stringify(p));
   });
 
   test("rowubo declines what it cannot run", () => {

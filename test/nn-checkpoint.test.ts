@@ -11,7 +11,7 @@ import {
   AdamW, GPT, Trainer, loadCheckpoint, readCheckpointMeta, readSafetensors, saveCheckpoint, writeSafetensors,
   type GPTConfig, type TensorInput,
 } from "../src/nn/node";
-import { seedsSource } from "../src/train/data";
+import { seedsSource } from "../src/data/sources";
 import { gpu } from "./helpers/gpu";
 
 const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };

@@ -91,7 +91,7 @@ for (const backend of ["cpu64", "webgpu"] as const) {
       const model = new GPT(CFG, { backend, seed: 7 });
       const plain = await run(model, backend);
       const seen: [string, number[]][] = [];
-      model.setTapHook({ tap: (name, x) => void seen.push([name, [...x.shape]]), wantsProbs: true });
+      model.setTapHook({ tap: (name, x) => void seen.push([name, [...x.shape]]), wants: (name) => name.endsWith(".attn_probs") });
       const tapped = await run(model, backend);
       expect(seen.map(([n]) => n)).toEqual([
         ...[0, 1].flatMap((l) => ["in", "attn_probs", "attn_out", "mid", "mlp_out", "out"].map((s) => `blocks.${l}.${s}`)),
@@ -108,7 +108,7 @@ for (const backend of ["cpu64", "webgpu"] as const) {
 
       // Probabilities only when asked (per layer), and they are causal rows summing to 1.
       const probs: Tensor[] = [];
-      model.setTapHook({ tap: (n, x) => { if (n.endsWith("attn_probs")) probs.push(x.keep()); }, wantsProbs: (l) => l === 1 });
+      model.setTapHook({ tap: (n, x) => { if (n.endsWith("attn_probs")) probs.push(x.keep()); }, wants: (name) => name === "blocks.1.attn_probs" });
       await run(model, backend);
       expect(probs.length).toBe(1);
       const p = await probs[0].data();

@@ -2,8 +2,8 @@
 // and a registry test that fails when an op has no case.
 import { describe, expect, test } from "vitest";
 import { REGISTRY, tidy } from "../src/node";
-import { CASES } from "./cases/index";
-import { backwardWith, build, closeness, makeValues, numericGrad, outs, weights } from "./helpers/check";
+import { CASES } from "../testkit/cases/index";
+import { backwardWith, build, closeness, makeValues, numericGrad, outs, weights } from "../testkit/check";
 
 test("every registered op has test cases", () => {
   const missing = [...REGISTRY.keys()].filter((n) => !CASES[n]?.length);

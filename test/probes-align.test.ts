@@ -5,9 +5,9 @@ import { beforeAll, expect, test } from "vitest";
 import { crossEntropy, fromValues, noGrad, randn, readAll, tidy, type BackendName, type Tensor } from "../src/node";
 import { GPT, type GPTConfig } from "../src/nn/index";
 import { ProbeSet, alignment, gptLens, innerGradient, lensLogits } from "../src/probes/index";
-import { centralDiff } from "./helpers/check";
+import { centralDiff } from "../testkit/check";
 import { gpu } from "./helpers/gpu";
-import { d2ConfidentLens } from "./helpers/saturated";
+import { d2ConfidentLens } from "../testkit/saturated";
 
 const CFG: GPTConfig = { nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 11 };
 const B = 2, T = 8;

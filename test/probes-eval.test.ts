@@ -102,7 +102,7 @@ class Synthetic extends Module {
   forward(): void {
     const [B, H, T, C] = this.dims;
     this.tap("blocks.0.in", fromValues(this.reps, [B, T, C], { backend: this.backend }));
-    if (this.wantsProbs(0)) this.tap("blocks.0.attn_probs", fromValues(this.probs, [B, H, T, T], { backend: this.backend }));
+    if (this.wants("blocks.0.attn_probs")) this.tap("blocks.0.attn_probs", fromValues(this.probs, [B, H, T, T], { backend: this.backend }));
   }
 }
 

@@ -1,13 +1,13 @@
 // Every kernel variant compiles on the adapter: each generator is instantiated over the shape
 // classes that select its variants, and compiled with validation errors surfaced per kernel.
 import { describe, expect, test, beforeAll } from "vitest";
-import { UNARY, BINARY } from "../src/tensor/ops/elementwise";
+import { UNARY, BINARY } from "../src/tensor/ops/core";
 import { unaryKernel, binaryKernel, broadcastKernel } from "../src/shaders/elementwise";
 import { reducePlan } from "../src/shaders/reduce";
 import { matmulKernel } from "../src/shaders/matmul";
 import { f32 } from "../src/shaders/wgsl";
 import { checkKernel } from "../src/shaders/checks";
-import type { Kernel } from "../src/tensor/webgpu/runtime";
+import type { Kernel } from "../src/shaders/wgsl";
 import { gpu } from "./helpers/gpu";
 
 function variants(): Kernel[] {

@@ -4,7 +4,7 @@
 import { expect, test } from "vitest";
 import { makeSeedsData } from "../src/data/seeds";
 import { unigramLoss } from "../src/data/text";
-import { makeDataSource, seedsSource, streamSource } from "../src/train/data";
+import { makeDataSource, seedsSource, streamSource } from "../src/data/sources";
 
 test("seeds: x is a sequence, y its next tokens with -1 last; resume replays the same batches", () => {
   const src = seedsSource({ B: 3, T: 16, seed: 1, nTrain: 20, nVal: 9, valBatches: 2 });

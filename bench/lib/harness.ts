@@ -3,7 +3,7 @@
 import { Bench } from "tinybench";
 import os from "node:os";
 import { gpuRuntime, readAll, tidy, type Tensor } from "../../src/node";
-import type { Dispatch } from "../../src/tensor/webgpu/runtime";
+import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches, GpuTimer } from "../../src/tensor/webgpu/timing";
 import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
 

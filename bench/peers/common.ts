@@ -1,7 +1,7 @@
 // What every peer child shares: deterministic inputs, the f64 reference of each case kind, the
 // per-case result record, and the WebGPU globals from the `webgpu` package (set before a peer loads).
 import { create, globals } from "webgpu";
-import { Philox } from "../../src/tensor/random";
+import { SplitMix32 } from "../../src/tensor/random";
 import type { PeerCase } from "../lib/shapes";
 
 let gpuObject: GPU | null = null; // keep referenced for the process lifetime (Dawn crashes otherwise)
@@ -18,7 +18,7 @@ export function installNavigatorGpu(): void {
 
 /** Deterministic f32 values (normal, scaled). */
 export function values(n: number, seed: number, scale = 1): Float32Array {
-  const g = new Philox(seed);
+  const g = new SplitMix32(seed);
   return Float32Array.from({ length: n }, () => scale * g.normal());
 }
 

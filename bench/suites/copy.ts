@@ -1,6 +1,6 @@
 // Copy roofline: copyBufferToBuffer (a memcpy inside the driver) vs WGSL copy kernels (f32 one per
 // invocation, vec4 one per invocation, vec4 four per invocation) on 64 MiB, counted as read + write.
-import type { Kernel } from "../../src/tensor/webgpu/runtime";
+import type { Kernel } from "../../src/shaders/wgsl";
 import { kernel } from "../../src/shaders/wgsl";
 import { record, type Suite } from "../lib/context";
 import { compare, gpuTimer, measure, rt } from "../lib/harness";

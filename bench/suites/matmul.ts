@@ -6,7 +6,7 @@ import { ROWUBO_MIN_MACS, matmulVariantKernel, selectMatmulVariant, type MatmulS
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
 import { GPT_SHAPES } from "../lib/shapes";
-import { runMatmulVariant } from "../../test/helpers/matmul";
+import { runMatmulVariant } from "../../testkit/matmul";
 
 /** A kernel variant as the bench names it; no `opts` means the variant's defaults, as selected. */
 interface Candidate {

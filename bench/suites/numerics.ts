@@ -8,9 +8,9 @@ import {
   causalAttention, crossEntropy, fromValues, layerNorm, logSoftmax, mul, readAll, softmax, sum, tidy,
   type BackendName, type Tensor,
 } from "../../src/node";
-import { Philox } from "../../src/tensor/random";
-import { rowRelErrors } from "../../test/helpers/check";
-import { d2ConfidentLens, saturatedBatch, type RowKind } from "../../test/helpers/saturated";
+import { SplitMix32 } from "../../src/tensor/random";
+import { rowRelErrors } from "../../testkit/check";
+import { d2ConfidentLens, saturatedBatch, type RowKind } from "../../testkit/saturated";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 
 /** Runs `f` on a backend (inputs are built from host values inside) and reads every result back. */
@@ -88,7 +88,7 @@ async function activations(): Promise<Record<string, number>> {
 /** Causal attention with large scores (|q·k|/√D up to ~100): y and dqkv per (b, t) row. */
 async function attention(): Promise<Record<string, number>> {
   const B = 2, T = 16, H = 2, D = 8, C = H * D;
-  const g = new Philox(3);
+  const g = new SplitMix32(3);
   const qkv = Array.from({ length: B * T * 3 * C }, (_, i) => {
     const part = Math.floor((i % (3 * C)) / C);
     return Math.fround(g.normal() * (part < 2 ? 5 : 1));
@@ -108,7 +108,7 @@ async function attention(): Promise<Record<string, number>> {
 /** LayerNorm rows with mean 1e4 and std 1: y, dx, dw, db. */
 async function layerNormLargeMean(): Promise<Record<string, number>> {
   const N = 8, C = 32;
-  const g = new Philox(4);
+  const g = new SplitMix32(4);
   const x = Array.from({ length: N * C }, () => Math.fround(1e4 + g.normal()));
   const w = Array.from({ length: C }, () => Math.fround(1 + 0.1 * g.normal()));
   const bb = Array.from({ length: C }, () => Math.fround(0.1 * g.normal()));

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { AdamW, GPT, Trainer, saveCheckpoint } from "../../src/nn/node";
-import { seedsSource } from "../../src/train/data";
+import { seedsSource } from "../../src/data/sources";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { rt } from "../lib/harness";
 

@@ -5,10 +5,10 @@
 // step again with anomaly detection on (its cost as a ratio to off).
 import * as mg from "../../src/node";
 import type { Tensor } from "../../src/node";
-import { Philox } from "../../src/tensor/random";
+import { SplitMix32 } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { measure, rt } from "../lib/harness";
-import type { Dispatch } from "../../src/tensor/webgpu/runtime";
+import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches } from "../../src/tensor/webgpu/timing";
 import { GPT_SHAPES, peerCases } from "../lib/shapes";
 import { inputs } from "../peers/common";
@@ -80,7 +80,7 @@ async function gptStep(ctx: SuiteContext): Promise<void> {
   const model = new nn.GPT(config, { seed: 1 });
   const opt = nn.AdamW.forModel(model, { lr: 1e-3 });
   const trainer = new nn.Trainer(model, opt, { schedule: { lr: 1e-3, warmup: 2, total: 1000 } });
-  const rng = new Philox(5);
+  const rng = new SplitMix32(5);
   const batch = () => {
     const x = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * g.V));
     const y = Int32Array.from({ length: B * T }, (_, i) => x[(i + 1) % x.length]);

@@ -3,7 +3,7 @@
 // cross-entropy baseline. Pure TypeScript, no Node built-ins.
 // Not a tokenizer or corpus loader (see tokenizer.ts, text.ts).
 
-import { Rng } from './rng';
+import { mulberry32, Rng } from './rng';
 
 /** A batch of next-token examples. */
 export interface Batch {
@@ -170,4 +170,37 @@ export function unigramLoss(trainIds: ArrayLike<number>, valIds: ArrayLike<numbe
     nll += logZ - Math.log(counts[v]! + 1);
   }
   return nll / valIds.length;
+}
+
+/**
+ * Batches of the first `nSeq` non-overlapping windows of length T+1 of `ids` (x, y = x shifted
+ * by one), `batch` rows each (the last may be smaller).
+ */
+export function windowBatches(ids: Int32Array, T: number, nSeq: number, batch: number): Batch[] {
+  const packed = packSequences(ids, T, { maxWindows: nSeq });
+  if (packed.B === 0) throw new Error(`text: the validation text (${ids.length} tokens) is shorter than one window of ${T + 1}`);
+  const out: Batch[] = [];
+  for (let r0 = 0; r0 < packed.B; r0 += batch) {
+    const B = Math.min(batch, packed.B - r0);
+    out.push({ B, T, x: packed.x.slice(r0 * T, (r0 + B) * T), y: packed.y.slice(r0 * T, (r0 + B) * T) });
+  }
+  return out;
+}
+
+/**
+ * The shuffled-target control: the same batches with each batch's scored next-token targets
+ * permuted among its scored positions (inputs and ignored positions unchanged), seeded.
+ */
+export function shuffleTargets<B extends { readonly y?: Int32Array }>(batches: readonly B[], seed: number, ignoreIndex = -1): B[] {
+  const rng = mulberry32(seed ^ 0x5f3759df);
+  return batches.map((b) => {
+    const y = Int32Array.from(b.y!);
+    const at: number[] = [];
+    y.forEach((v, i) => { if (v !== ignoreIndex) at.push(i); });
+    for (let i = at.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [y[at[i]], y[at[j]]] = [y[at[j]], y[at[i]]];
+    }
+    return { ...b, y };
+  });
 }

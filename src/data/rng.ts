@@ -1,6 +1,7 @@
-// Deterministic PRNG (xoshiro128**, seeded through a splitmix32-style hash) for data generation,
-// shuffling and batching. Pure TypeScript, no Node or GPU dependency; state is four u32 words
-// so it checkpoints as plain JSON.
+// Deterministic PRNGs on the host: xoshiro128** (Rng, seeded through a splitmix32-style hash) for
+// data generation, shuffling and batching, whose state is four u32 words so it checkpoints as
+// plain JSON; and mulberry32, the small stream the probes and experiments draw from. Pure
+// TypeScript, no Node or GPU dependency.
 // Not a cryptographic generator, and not the source of randomness for GPU kernels.
 
 /** Serializable generator state: four unsigned 32-bit words, not all zero. */
@@ -146,4 +147,16 @@ export class Rng {
     r.setState(this.state());
     return r;
   }
+}
+
+/** mulberry32: a tiny deterministic 32-bit PRNG; the same seed always yields the same stream. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

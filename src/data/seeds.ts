@@ -231,3 +231,13 @@ export function seedsBatch(split: SeedsSplit, rows: ArrayLike<number>): SeedsBat
   const s = sliceRows(split, rows);
   return { B: s.nSeq, T: s.T, x: s.tokens, y: s.next, labels: { seed: s.seed, next: s.next, seedNext: s.seedNext } };
 }
+
+/** Batches of the first `nSeq` sequences of a split, `batch` rows each (the last may be smaller), with their labels. */
+export function seedsBatches(split: SeedsSplit, nSeq: number, batch: number): SeedsBatch[] {
+  const n = Math.min(nSeq, split.nSeq);
+  const out: SeedsBatch[] = [];
+  for (let r0 = 0; r0 < n; r0 += batch) {
+    out.push(seedsBatch(split, Array.from({ length: Math.min(batch, n - r0) }, (_, i) => r0 + i)));
+  }
+  return out;
+}

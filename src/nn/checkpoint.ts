@@ -78,7 +78,7 @@ export async function saveCheckpoint(path: string, model: GPT, optimizer: AdamW 
     }
   }
   const vals = await readAll(entries.map(([, t]) => t));
-  const dtype = model.backend === "cpu64" ? "F64" : "F32";
+  const dtype = model.backend.precision === "f64" ? "F64" : "F32";
   const tensors: Record<string, TensorInput> = {};
   entries.forEach(([name, t], i) => {
     tensors[name] = { dtype, shape: t.shape, data: vals[i] };

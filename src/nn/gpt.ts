@@ -3,10 +3,12 @@
 // Parameter names follow Hugging Face GPT-2 with `h.{l}` spelled `blocks.{l}`; stateDict() and
 // loadStateDict() speak the Hugging Face names themselves (`transformer.h.{l}.…`, `lm_head.weight`).
 import {
-  add, crossEntropy, fromValues, matmul, OpError, fmt, readAll, reshape, Tensor, type BackendName,
+  add, crossEntropy, fromValues, layerNorm, matmul, OpError, fmt, readAll, reshape, Tensor,
+  type Backend, type BackendName,
 } from "../tensor/index";
 import { hashInts } from "../data/rng";
 import { Embedding, LayerNorm, initNormal } from "./layers";
+import type { Lens } from "./lens";
 import { Module, setValues } from "./module";
 import { Block } from "./transformer";
 
@@ -43,8 +45,8 @@ export function gptConfig(c: GPTConfig): Required<GPTConfig> {
 
 /** Construction options that are not part of the architecture. */
 export interface GPTOptions {
-  /** Backend of all parameters (default: the current default backend). */
-  backend?: BackendName;
+  /** Backend of all parameters, an object or a name (default: the current default backend). */
+  backend?: Backend | BackendName;
   /** Seed of the GPT-2 init (default 0). */
   seed?: number;
   /** Skip the random init (all weights zero, LN 1/0), e.g. before loading weights. */
@@ -92,11 +94,16 @@ export function ourToHfName(name: string): string {
 
 /**
  * GPT-2 with GPT-2 init: weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2·nLayer)),
- * biases 0, LayerNorm 1/0. Taps: `blocks.{l}.*` (see Block), `ln_f.out`, `logits`.
+ * biases 0, LayerNorm 1/0. Taps: `blocks.{l}.*` (see Block; `attn_probs` on request), `ln_f.out`,
+ * and `logits`, the last tap of a forward. What observers of the model may read besides its taps:
+ * {@link GPT.lens} (the logit lens), {@link GPT.lastTap}, {@link GPT.vocabSize} and {@link GPT.logits}.
  */
 export class GPT extends Module {
   readonly config: Required<GPTConfig>;
-  readonly backend: BackendName;
+  /** The backend holding every parameter. */
+  readonly backend: Backend;
+  /** The tap that ends a forward. */
+  readonly lastTap = "logits";
   readonly wte: Embedding;
   readonly wpe: Embedding;
   readonly blocks: Block[];
@@ -117,7 +124,7 @@ export class GPT extends Module {
     const next = () => hashInts(seed, k++);
     this.wte = this.child("wte", new Embedding(c.vocabSize, c.nEmbd, { backend, std, seed: next() }));
     this.wpe = this.child("wpe", new Embedding(c.blockSize, c.nEmbd, { backend, std, seed: next() }));
-    this.backend = this.wte.weight.backend.name;
+    this.backend = this.wte.weight.backend;
     this.blocks = [];
     for (let l = 0; l < c.nLayer; l++) {
       const seeds: [number, number, number, number] = [next(), next(), next(), next()];
@@ -128,6 +135,21 @@ export class GPT extends Module {
     this.lmHead = c.tiedUnembedding
       ? null
       : this.param("lm_head.weight", initNormal([c.vocabSize, c.nEmbd], { backend, std, seed: next() }));
+  }
+
+  /** Vocabulary size: token ids lie in [0, vocabSize). */
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** The logit lens: LN_f with detached weights, W_U and the token embedding E. */
+  get lens(): Lens {
+    const ln = this.lnF, model = this;
+    return {
+      norm: (h) => layerNorm(h, ln.weight.detach(), ln.bias.detach(), ln.eps),
+      get wU() { return model.wU; },
+      get embedding() { return model.wte.weight; },
+    };
   }
 
   /** The unembedding W_U [V, C] (the token embedding when tied). */
@@ -175,6 +197,11 @@ export class GPT extends Module {
       ignoreIndex: opts.ignoreIndex ?? -1, reduction: "mean",
     });
     return { logits, loss };
+  }
+
+  /** The forward on token ids alone: idx i32 [B, T] → logits [B, T, V] (the same taps fire). */
+  logits(idx: Tensor): Tensor {
+    return this.forward(idx).logits;
   }
 
   /**

@@ -8,7 +8,7 @@ import { writeFileAtomic } from "./atomic-write";
 import type { GPT, GPTConfig } from "./gpt";
 import { gpt2FromTensors, gpt2ToBuffers } from "./gpt2";
 import { readSafetensors } from "./safetensors-file";
-import type { BackendName } from "../tensor/index";
+import type { Backend, BackendName } from "../tensor/index";
 
 /** What {@link loadGpt2} returns. */
 export interface Gpt2Model {
@@ -20,8 +20,8 @@ export interface Gpt2Model {
 
 /** Options of {@link loadGpt2}. */
 export interface LoadGpt2Options {
-  /** Backend of the parameters (default: the current default backend). */
-  backend?: BackendName;
+  /** Backend of the parameters, an object or a name (default: the current default backend). */
+  backend?: Backend | BackendName;
   /** Load the GPT-2 BPE tokenizer too (default true; needs the optional package `gpt-tokenizer`). */
   tokenizer?: boolean;
 }

@@ -2,7 +2,7 @@
 // ⇄ the bytes of `config.json` + `model.safetensors` in the layout `transformers`'
 // GPT2LMHeadModel loads (names `transformer.h.{l}.…`, Conv1D weights [in, out], metadata
 // format "pt"). Our Linear stores [in, out] too, so nothing is transposed. Files: gpt2-file.ts.
-import type { BackendName } from "../tensor/index";
+import type { Backend, BackendName } from "../tensor/index";
 import { readAll } from "../tensor/index";
 import { GPT, gptConfig, hfToOurName, type GPTConfig } from "./gpt";
 import { parseSafetensors, serializeSafetensors, type SafeTensor, type TensorInput } from "./safetensors";
@@ -15,8 +15,8 @@ export interface Gpt2Weights {
 
 /** Options of {@link gpt2FromBuffers}. */
 export interface Gpt2FromBuffersOptions {
-  /** Backend of the parameters (default: the current default backend). */
-  backend?: BackendName;
+  /** Backend of the parameters, an object or a name (default: the current default backend). */
+  backend?: Backend | BackendName;
   /** Name of the weights in error messages (default "model.safetensors"). */
   source?: string;
   /** Name of the config in error messages (default "config.json"). */

@@ -3,6 +3,7 @@
 // format in memory. File I/O is in node.ts.
 export { Module, setValues } from "./module";
 export type { TapFn, TapHook } from "./module";
+export type { Lens } from "./lens";
 export { Linear, Embedding, LayerNorm, initNormal } from "./layers";
 export type { ParamInitOptions } from "./layers";
 export { CausalSelfAttention, MLP, Block } from "./transformer";

@@ -1,14 +1,14 @@
 // Basic layers: Linear (x @ W + b with W stored [in, out], GPT-2's Conv1D layout), Embedding
 // (row lookup) and LayerNorm (fused op). Attention, MLP and blocks live in transformer.ts.
 import {
-  add, embedding, full, layerNorm, matmul, randn, type BackendName, type Tensor,
+  add, embedding, full, layerNorm, matmul, randn, type Backend, type BackendName, type Tensor,
 } from "../tensor/index";
 import { Module } from "./module";
 
 /** Where and how a layer initializes its weights. */
 export interface ParamInitOptions {
-  /** Backend of the parameters (default: the current default backend). */
-  backend?: BackendName;
+  /** Backend of the parameters, an object or a name (default: the current default backend). */
+  backend?: Backend | BackendName;
   /** Seed of the weight draw (same seed, same values on both backends). */
   seed?: number;
   /** Standard deviation of the normal weight init (default 0.02; 0 gives zeros, e.g. before loading). */
@@ -66,7 +66,7 @@ export class LayerNorm extends Module {
   /** [dim] */
   readonly bias: Tensor;
 
-  constructor(readonly dim: number, readonly eps = 1e-5, opts: { backend?: BackendName } = {}) {
+  constructor(readonly dim: number, readonly eps = 1e-5, opts: { backend?: Backend | BackendName } = {}) {
     super();
     this.weight = this.param("weight", full([dim], 1, { backend: opts.backend }));
     this.bias = this.param("bias", full([dim], 0, { backend: opts.backend }));

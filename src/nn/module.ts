@@ -1,6 +1,6 @@
 // The Module base class: named parameters (dotted paths, recursive), train/eval mode, and tap
 // points through which probes observe intermediate tensors. Not a layer library (see layers.ts).
-import { keep, type Backend, type Tensor } from "../tensor/index";
+import { keep, type Tensor } from "../tensor/index";
 
 /** A plain tap callback: receives each tap point's full dotted name and tensor. */
 export type TapFn = (name: string, x: Tensor) => void;
@@ -14,16 +14,11 @@ export interface TapHook {
   /** Called at every tap point with its full dotted name, e.g. `blocks.0.mid`. */
   tap(name: string, x: Tensor): void;
   /**
-   * Whether attention probabilities [B, H, T, T] should be computed and tapped as
-   * `blocks.{l}.attn_probs` (for all layers, or per layer). They cost memory, so default false.
+   * Whether the on-request tap `name` (full dotted name) should be computed: a tap that costs
+   * work the forward does not do otherwise, such as a GPT's attention probabilities
+   * `blocks.{l}.attn_probs` [B, H, T, T]. Ordinary taps always fire. Default: none is wanted.
    */
-  wantsProbs?: boolean | ((layer: number) => boolean);
-}
-
-/** Whether `hook` (if any) asks for the attention probabilities of `layer`. */
-export function hookWantsProbs(hook: TapHook | null | undefined, layer: number): boolean {
-  const w = hook?.wantsProbs;
-  return typeof w === "function" ? w(layer) : w === true;
+  wants?(name: string): boolean;
 }
 
 /** A neural-network module: owns parameters and child modules under dotted names. */
@@ -138,9 +133,9 @@ export abstract class Module {
     return x;
   }
 
-  /** Whether the hook asks for attention probabilities of `layer`. */
-  protected wantsProbs(layer: number): boolean {
-    return hookWantsProbs(this.#hook, layer);
+  /** Whether the hook asks for the on-request tap `name` (see {@link TapHook.wants}). */
+  protected wants(name: string): boolean {
+    return this.#hook?.wants?.(this.#full(name)) ?? false;
   }
 
   /** Drops every parameter's gradient (disposing it). */
@@ -159,14 +154,13 @@ export abstract class Module {
 }
 
 /**
- * Overwrites a tensor's values in place (e.g. loading weights into a parameter). On webgpu the
- * open encoder is submitted first so earlier encoded work still sees the old values.
+ * Overwrites a tensor's values in place (e.g. loading weights into a parameter). Work encoded so
+ * far is submitted first (Backend.flush) so it still sees the old values.
  */
 export function setValues(t: Tensor, values: ArrayLike<number>): void {
   if (values.length !== t.size) {
     throw new Error(`setValues: ${values.length} values for tensor ${t.name ?? ""} of ${t.size} elements`);
   }
-  const b = t.backend as Backend & { flush?: () => void };
-  b.flush?.();
-  b.upload(t.storage, values);
+  t.backend.flush();
+  t.backend.upload(t.storage, values);
 }

@@ -49,8 +49,8 @@ export class AdamW {
     this.params = params;
     this.decay = decay ?? new Set([...params].filter(([, p]) => p.rank >= 2).map(([n]) => n));
     for (const [name, p] of params) {
-      this.m.set(name, full(p.shape, 0, { backend: p.backend.name }).keep());
-      this.v.set(name, full(p.shape, 0, { backend: p.backend.name }).keep());
+      this.m.set(name, full(p.shape, 0, { backend: p.backend }).keep());
+      this.v.set(name, full(p.shape, 0, { backend: p.backend }).keep());
     }
   }
 

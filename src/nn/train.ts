@@ -1,6 +1,6 @@
 // The training step and validation loop: one tidy scope per step, gradient accumulation over
 // micro-batches, GPU-side clipping, AdamW, and a single readback of the loss (plus any extra
-// scalars the caller collects, e.g. probes). Data loading lives in src/train/.
+// scalars the caller collects, e.g. probes). Data loading lives in src/data/.
 import {
   add, checkTargets, checkTokenIds, fromValues, mul, noGrad, readAll, setAnomalyContext, tidy, type Backend, type Tensor,
 } from "../tensor/index";
@@ -33,9 +33,9 @@ export interface StepResult {
   extra: Float64Array[];
 }
 
-/** Submits the open GPU encoder so buffers released so far can be reused (no-op on cpu64). */
+/** Submits the work encoded so far so buffers released so far can be reused: `b.flush()` (no-op on cpu64). */
 export function flushBackend(b: Backend): void {
-  (b as Backend & { flush?: () => void }).flush?.();
+  b.flush();
 }
 
 /** Runs training steps and evaluations of a GPT with an AdamW optimizer. */
@@ -95,7 +95,7 @@ export class Trainer {
           return l;
         });
         lossSum = noGrad(() => (lossSum ? add(lossSum, loss) : loss));
-        if (i < n - 1) flushBackend(this.model.wte.weight.backend);
+        if (i < n - 1) this.model.backend.flush();
       }
       const params = [...this.optimizer.params.values()];
       const { maxGradNorm } = this.opts;
@@ -131,7 +131,7 @@ export class Trainer {
             return this.model.forward(x, y, { ignoreIndex: this.opts.ignoreIndex }).loss!;
           });
           acc = acc ? add(acc, l) : l;
-          flushBackend(this.model.wte.weight.backend);
+          this.model.backend.flush();
         }
         return acc!;
       });

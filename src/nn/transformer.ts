@@ -69,7 +69,8 @@ export class MLP extends Module {
 
 /**
  * Pre-LN block l: m = h + Attn(LN1(h)), h' = m + MLP(LN2(m)). Taps (under `blocks.{l}.`): `in` (h),
- * `attn_probs` (only when the hook wants probabilities), `attn_out`, `mid` (m), `mlp_out`, `out` (h').
+ * `attn_probs` (on request: computed only when the tap hook `wants` it), `attn_out`,
+ * `mid` (m), `mlp_out`, `out` (h').
  */
 export class Block extends Module {
   readonly ln1: LayerNorm;
@@ -88,7 +89,7 @@ export class Block extends Module {
   /** h [B, T, C] → h' [B, T, C] */
   forward(h: Tensor): Tensor {
     this.tap("in", h);
-    const { y: a, probs } = this.attn.forward(this.ln1.forward(h), this.wantsProbs(this.layer));
+    const { y: a, probs } = this.attn.forward(this.ln1.forward(h), this.wants("attn_probs"));
     if (probs) this.tap("attn_probs", probs);
     this.tap("attn_out", a);
     const m = this.tap("mid", add(h, a));

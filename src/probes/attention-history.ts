@@ -101,7 +101,7 @@ export function attentionHistory(opts: AttentionHistoryOptions): Probe<Attention
     definition: "D5",
     reading: D5_READING,
     taps: opts.taps ?? ["blocks.*.attn_probs"],
-    needs: { probs: true, labels },
+    needs: { labels },
     evalOnly: true,
     prepare(env: PrepareEnv) {
       const rng = mulberry32(seed);

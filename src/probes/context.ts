@@ -1,7 +1,7 @@
 // One forward's probe state: the ProbeContext handed to probes (device copies of targets, masks
 // and ids, made once per forward), the taps seen so far, and the scalars and arrays recorded.
 // Internal to ProbeSet; probes only see the ProbeContext interface.
-import { concat, fromValues, keep, noGrad, reshape, type BackendName, type Tensor } from "../tensor/index";
+import { concat, fromValues, keep, noGrad, reshape, type Backend, type Tensor } from "../tensor/index";
 import type { Combine, Lens, ProbeBatch, ProbeContext } from "./probe";
 
 /** An array recorded by a probe in one forward. */
@@ -16,7 +16,7 @@ export interface RecordedArray {
 /** Settings shared by every forward of a ProbeSet. */
 export interface ForwardEnv {
   mode: "train" | "eval";
-  backend: BackendName;
+  backend: Backend;
   ignoreIndex: number;
   lens: Lens | null;
   /** Whether onForwardEnd() runs while the forward's tensors are alive and the weights unchanged. */

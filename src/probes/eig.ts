@@ -2,7 +2,12 @@
 // (tred2/tql2, as in EISPACK and JAMA), O(d³) with a small constant: D4's d×d Gram at d = 768 in
 // seconds. metrics.symEig is this function (PCA, D4). Hand-written because ml-matrix's
 // EigenvalueDecomposition (the same algorithm) adds 71 KB minified to the browser bundle; this is 2 KB.
-import type { RealArray, SymEig } from "./metrics";
+
+/** A dense row-major real matrix as read back from a device or built on the host. */
+export type RealArray = Float64Array | Float32Array;
+
+/** Eigendecomposition of a symmetric matrix: values descending, vectors[i*d + j] = component i of vector j. */
+export interface SymEig { values: Float64Array; vectors: Float64Array }
 
 /** Eigenvalues descending and vectors[i*d + j] = component i of eigenvector j, of a symmetric A (d×d). */
 export function symEigQL(A: RealArray, n: number): SymEig {

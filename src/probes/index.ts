@@ -2,7 +2,7 @@
 // the same backend and in the same command stream (PROTOCOL.md D1–D6), plus the host-side metrics
 // they report with. The API in one page:
 //
-//   const ps = new ProbeSet(model);                  // any Module; a GPT brings its lens, forward, lastTap
+//   const ps = new ProbeSet(model);                  // any Module; a GPT brings its lens, logits(ids), lastTap
 //   const d1 = ps.add(innerLoss());                  // D1 in every training step (scalars)
 //   const d3 = ps.add(norms());                      // D3
 //   const d2 = ps.add(alignment(), { every: 10 });   // D2 every 10th step (its own small grad())
@@ -17,7 +17,10 @@
 // ps.beginStep(step, batches) → forwards/backward/update → ps.endStep() gives the tensors to add to
 // the step's readAll → ps.ingest(values) decodes them into records. A probe is
 // { name, definition, reading, taps (globs like "blocks.*.out"), onTap(name, x, index, ctx),
-// onForwardEnd?, prepare?, finish? } (probe.ts); non-GPT modules pass { lens, forward, lastTap }.
+// onForwardEnd?, prepare?, finish? } (probe.ts). What the ProbeSet asks of the model beyond its taps is
+// the ProbeTarget interface (lens, lastTap, vocabSize, logits(ids)): a GPT has it, any Module may, and
+// options { lens, forward, lastTap } override it. On-request taps (a GPT's blocks.{l}.attn_probs) are
+// computed while an armed probe's tap patterns match them.
 // Keys: D1.inner_loss; D2.cos|cos_attn|cos_mlp|cos_random|eta|grad_norm; D3.norm (all [index]).
 export { ProbeSet } from "./probe-set";
 export type { ProbeSetOptions, AddOptions, ProbedStepResult } from "./probe-set";
@@ -25,7 +28,7 @@ export { ProbeReport } from "./report";
 export type { ProbeRecord } from "./ring";
 export { gptLens, lensLogits, describeProbe, RESIDUAL_TAPS } from "./probe";
 export type {
-  Definition, ProbeBatch, Lens, Combine, ProbeContext, HostArray, PrepareEnv, PassOutput, Probe, ResultOf,
+  Definition, ProbeBatch, Lens, ProbeTarget, Combine, ProbeContext, HostArray, PrepareEnv, PassOutput, Probe, ResultOf,
 } from "./probe";
 export { TapPattern, matchTap } from "./pattern";
 export { innerLoss, D1_READING } from "./inner-loss";

@@ -48,7 +48,7 @@ export function pairwiseSqDistances(X: Tensor): Tensor {
   const n = X.shape[0];
   const sq = sumSquares(X, -1); // [n]
   const d = maximum(sub(add(reshape(sq, [n, 1]), reshape(sq, [1, n])), mul(matmul(X, X, { transB: true }), 2)), 0);
-  const i = arange(n, undefined, 1, { backend: X.backend.name });
+  const i = arange(n, undefined, 1, { backend: X.backend });
   return where(eq(reshape(i, [n, 1]), reshape(i, [1, n])), 0, d);
 }
 
@@ -195,7 +195,7 @@ export async function seedOnDevice(X: Tensor, k: number, R: number, seed: number
 
 /** Lloyd iterations of R restarts side by side from `init` [R·k, d]; assignments are [n, R]. */
 async function lloyd(X: Tensor, init: Float64Array, R: number, k: number, iters: number, checkEvery: number) {
-  const [n, d] = X.shape, backend = X.backend.name;
+  const [n, d] = X.shape, backend = X.backend;
   let C = fromValues(init, [R * k, d], { backend }).keep(); // [R·k, d]
   let prev = full([n, R], -1, { backend }).keep(); // [n, R] assignments (f32 ids)
   const kIdx = arange(k, undefined, 1, { backend }).keep();

@@ -3,25 +3,15 @@
 // reference k-means. Pure TypeScript with no Node built-ins, so it also runs in a browser.
 // It is not GPU code: the GPU k-means lives elsewhere and is compared against `kmeansCpu`.
 
-import { symEigQL } from "./eig";
+import { symEigQL, type RealArray, type SymEig } from "./eig";
+import { mulberry32 } from "../data/rng";
 
-/** A dense row-major real matrix as read back from a device or built on the host. */
-export type RealArray = Float64Array | Float32Array;
+export type { RealArray, SymEig } from "./eig";
 
 /** A uniform [0, 1) generator. */
 export type Rng = () => number;
 
-/** mulberry32: a tiny deterministic 32-bit PRNG; the same seed always yields the same stream. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /**
  * Minimum-cost assignment for a rectangular cost matrix (rows × cols), O(r²c) with potentials.
@@ -179,9 +169,6 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return pearson(rankAverage(a), rankAverage(b));
 }
-
-/** Eigendecomposition of a symmetric matrix: values descending, vectors[i*d + j] = component i of vector j. */
-export interface SymEig { values: Float64Array; vectors: Float64Array }
 
 /**
  * Symmetric eigendecomposition (d×d, row-major): values descending, vectors[i*d + j] = component

@@ -3,14 +3,14 @@
 // scalar into a device-side row; rows gather in a ring that rides along the step's single
 // readback every `ringSize` steps. Evaluation passes also collect arrays and run finish().
 import {
-  backendOf, checkTargets, checkTokenIds, fromValues, keep, mul, noGrad, tidy, add, type BackendName, type Tensor,
+  backendOf, checkTargets, checkTokenIds, defaultBackend, fromValues, keep, mul, noGrad, tidy, add,
+  type Backend, type BackendName, type Tensor,
 } from "../tensor/index";
-import { GPT } from "../nn/gpt";
-import { hookWantsProbs, type Module, type TapHook } from "../nn/module";
-import { flushBackend, type StepResult, type Trainer } from "../nn/train";
+import type { Module, TapHook } from "../nn/module";
+import type { StepResult, Trainer } from "../nn/train";
 import { Forward, packRow, type ForwardEnv } from "./context";
 import { TapPattern } from "./pattern";
-import { gptLens, type Lens, type Probe, type ProbeBatch } from "./probe";
+import type { Lens, Probe, ProbeBatch, ProbeTarget } from "./probe";
 import { EvalCollector } from "./collect";
 import { MetricsRing, type ProbeRecord } from "./ring";
 import { ProbeReport } from "./report";
@@ -19,19 +19,19 @@ export type { ProbeRecord } from "./ring";
 
 /** Options of a {@link ProbeSet}. */
 export interface ProbeSetOptions {
-  /** The logit lens (LN_f, W_U); default {@link gptLens} for a GPT, else none. */
+  /** The logit lens (LN_f, W_U); default the model's `lens` (a GPT's), else none. */
   lens?: Lens;
-  /** Forward used by evaluate(): default `model.forward(x)` for a GPT; required otherwise. */
+  /** Forward used by evaluate(): default the model's `logits(x)` (a GPT's); required otherwise. */
   forward?: (x: Tensor, batch: ProbeBatch) => unknown;
   /** Targets equal to this are not scored (default −1, as in Trainer). */
   ignoreIndex?: number;
   /** Probed training steps per readback of the metrics ring (default 8). */
   ringSize?: number;
-  /** Backend of the model (default: that of its first parameter). */
-  backend?: BackendName;
+  /** Backend of the model, an object or a name (default: that of its first parameter). */
+  backend?: Backend | BackendName;
   /**
-   * The tap that ends a forward (default `logits` for a GPT, none otherwise). Knowing it lets
-   * probes compute once per forward in training steps (ProbeContext.canDefer).
+   * The tap that ends a forward (default the model's `lastTap`, `logits` for a GPT, none
+   * otherwise). Knowing it lets probes compute once per forward in training steps (ProbeContext.canDefer).
    */
   lastTap?: string | null;
 }
@@ -58,7 +58,6 @@ interface Armed {
   step: number;
   batches: readonly ProbeBatch[];
   entries: Entry[];
-  probs: boolean;
   fwd: Forward | null;
   done: number;
   /** Training: the layout of the step's row and the sum of its forwards' rows. */
@@ -67,10 +66,14 @@ interface Armed {
   collector: EvalCollector | null;
 }
 
-/** Probes attached to one model's tap points. See src/probes/index.ts for the API tour. */
+/**
+ * Probes attached to one model's tap points. What it needs of the model beyond its taps (lens,
+ * last tap, forward on ids, vocabulary) it reads from the {@link ProbeTarget} members the model
+ * has, or from the options. See src/probes/index.ts for the API tour.
+ */
 export class ProbeSet {
   readonly lens: Lens | null;
-  readonly backend: BackendName;
+  readonly backend: Backend;
   readonly ringSize: number;
   readonly ignoreIndex: number;
   readonly lastTap: string | null;
@@ -80,17 +83,20 @@ export class ProbeSet {
   #ring: MetricsRing;
   #prev: TapHook | null;
   #forward: (x: Tensor, batch: ProbeBatch) => unknown;
+  #vocabSize: number | undefined;
 
-  constructor(readonly model: Module, opts: ProbeSetOptions = {}) {
-    this.lens = opts.lens ?? (model instanceof GPT ? gptLens(model) : null);
-    this.backend = opts.backend ?? model.parameters()[0]?.backend.name ?? "webgpu";
+  constructor(readonly model: Module & ProbeTarget, opts: ProbeSetOptions = {}) {
+    this.lens = opts.lens ?? model.lens ?? null;
+    const b = opts.backend ?? model.parameters()[0]?.backend ?? defaultBackend();
+    this.backend = typeof b === "string" ? backendOf(b) : b;
     this.ringSize = opts.ringSize ?? 8;
     this.#ring = new MetricsRing(this.ringSize);
     this.ignoreIndex = opts.ignoreIndex ?? -1;
-    this.lastTap = opts.lastTap !== undefined ? opts.lastTap : model instanceof GPT ? "logits" : null;
-    const fwd = opts.forward ?? (model instanceof GPT ? (x: Tensor) => model.forward(x) : null);
+    this.lastTap = opts.lastTap !== undefined ? opts.lastTap : model.lastTap ?? null;
+    this.#vocabSize = model.vocabSize;
+    const fwd = opts.forward ?? (model.logits ? (x: Tensor) => model.logits!(x) : null);
     this.#forward = fwd ?? (() => {
-      throw new Error("ProbeSet.evaluate: pass { forward: (x) => model.forward(x) } for a non-GPT model");
+      throw new Error("ProbeSet.evaluate: pass { forward: (x) => model.forward(x) } for a model without a logits(ids) method");
     });
     this.#prev = model.tapHook;
     const prev = this.#prev;
@@ -99,7 +105,7 @@ export class ProbeSet {
         prev?.tap(name, x);
         this.#tap(name, x);
       },
-      wantsProbs: (l) => (this.#armed?.probs ?? false) || hookWantsProbs(prev, l),
+      wants: (name) => this.#wants(name) || (prev?.wants?.(name) ?? false),
     });
   }
 
@@ -148,7 +154,7 @@ export class ProbeSet {
     const entries = this.#entries.filter((e) => e.every > 0 && step % e.every === 0);
     if (entries.length === 0) return;
     this.#check(entries, batches);
-    this.#armed = { mode: "train", step, batches, entries, probs: false, fwd: null, done: 0, layout: null, rowSum: null, collector: null };
+    this.#armed = { mode: "train", step, batches, entries, fwd: null, done: 0, layout: null, rowSum: null, collector: null };
   }
 
   /**
@@ -199,8 +205,7 @@ export class ProbeSet {
     const collector = new EvalCollector(batches, this.lens, this.ignoreIndex);
     const grad = entries.some((e) => e.probe.needs?.grad);
     this.#armed = {
-      mode: "eval", step: -1, batches, entries, probs: entries.some((e) => e.probe.needs?.probs),
-      fwd: null, done: 0, layout: null, rowSum: null, collector,
+      mode: "eval", step: -1, batches, entries, fwd: null, done: 0, layout: null, rowSum: null, collector,
     };
     const wasTraining = this.model.training;
     this.model.eval();
@@ -215,7 +220,7 @@ export class ProbeSet {
           if (a.fwd) this.#endForward();
           if (a.done === before) a.done++; // a forward without taps
         });
-        flushBackend(backendOf(this.backend));
+        this.backend.flush();
       }
     } catch (e) {
       collector.dispose();
@@ -235,6 +240,11 @@ export class ProbeSet {
   }
 
   // ---- the hook ----------------------------------------------------------------------------
+
+  /** An on-request tap is computed while an armed probe's patterns match it. */
+  #wants(name: string): boolean {
+    return this.#armed?.entries.some((e) => e.pattern.test(name)) ?? false;
+  }
 
   #tap(name: string, x: Tensor): void {
     const a = this.#armed;
@@ -306,9 +316,9 @@ export class ProbeSet {
     }
   }
 
-  /** Host ids are checked where they enter: token ids against a GPT's vocabulary, targets against the lens's. */
+  /** Host ids are checked where they enter: token ids against the model's vocabulary, targets against the lens's. */
   #checkIds(b: ProbeBatch): void {
-    if (this.model instanceof GPT) checkTokenIds(b.x, this.model.config.vocabSize);
+    if (this.#vocabSize !== undefined) checkTokenIds(b.x, this.#vocabSize);
     if (b.y && this.lens) checkTargets(b.y, this.lens.wU.shape[0], this.ignoreIndex);
   }
 

@@ -1,8 +1,11 @@
 // The probe contract: what a probe declares (taps, needs, the PROTOCOL.md definition it follows),
 // what it sees at each tap (ProbeContext: targets, labels, emitters) and what an evaluation pass
 // hands to its finish() step. The driver that runs probes is ProbeSet (probe-set.ts).
-import { layerNorm, matmul, type BackendName, type Tensor } from "../tensor/index";
+import { matmul, type Backend, type Tensor } from "../tensor/index";
 import type { GPT } from "../nn/gpt";
+import type { Lens } from "../nn/lens";
+
+export type { Lens } from "../nn/lens";
 
 /** Which PROTOCOL.md definition a probe implements (every output names it). */
 export type Definition = "D1" | "D2" | "D3" | "D4" | "D5" | "D6" | "custom";
@@ -22,27 +25,25 @@ export interface ProbeBatch {
   labels?: Readonly<Record<string, Int32Array>>;
 }
 
-/**
- * The logit lens of a model: its own final norm LN_f and unembedding W_U [V, C], so that
- * logits = LN_f(h) · W_Uᵀ. `norm` must use detached parameters (no tape through the weights).
- */
-export interface Lens {
-  /** LN_f over the last axis: [..., C] → [..., C]. */
-  norm(h: Tensor): Tensor;
-  /** The live unembedding [V, C]; probes detach it before use. */
-  readonly wU: Tensor;
-  /** The token embedding E [V, C] for D3's ‖E[v]‖ (null when the model has none). */
-  readonly embedding: Tensor | null;
+/** The lens of a {@link GPT}: `model.lnF` with detached weights and `model.wU` (= `model.lens`). */
+export function gptLens(model: GPT): Lens {
+  return model.lens;
 }
 
-/** The lens of a {@link GPT}: `model.lnF` with detached weights and `model.wU`. */
-export function gptLens(model: GPT): Lens {
-  const ln = model.lnF;
-  return {
-    norm: (h) => layerNorm(h, ln.weight.detach(), ln.bias.detach(), ln.eps),
-    get wU() { return model.wU; },
-    get embedding() { return model.wte.weight; },
-  };
+/**
+ * What a ProbeSet asks of the model it probes, beyond the tap points every Module has. Each
+ * member is optional and the ProbeSet's options override it: GPT has all four, and a Module of
+ * yours may have any of them (no base class or registration needed).
+ */
+export interface ProbeTarget {
+  /** The model's logit lens (its final norm and unembedding), for probes that read through it. */
+  readonly lens?: Lens;
+  /** The tap that ends a forward: knowing it lets probes compute once per forward in training steps. */
+  readonly lastTap?: string;
+  /** Vocabulary size of a model that reads token ids: a batch's ids are checked against it where they enter. */
+  readonly vocabSize?: number;
+  /** The forward on token ids i32 [B, T] to logits: what evaluate() runs unless the options give a forward. */
+  logits?(ids: Tensor): Tensor;
 }
 
 /** Logits of the lens: LN_f(h) · W_Uᵀ, [N, C] → [N, V] (W_U detached). */
@@ -70,7 +71,8 @@ export interface ProbeContext {
   readonly forward: number;
   /** Host inputs of this forward. */
   readonly batch: ProbeBatch;
-  readonly backend: BackendName;
+  /** The model's backend (create the probe's tensors there). */
+  readonly backend: Backend;
   readonly ignoreIndex: number;
   /** The model's logit lens (throws when the ProbeSet has none). */
   readonly lens: Lens;
@@ -115,7 +117,8 @@ export interface HostArray {
 export interface PrepareEnv {
   /** The pass's batches, in forward order. */
   readonly batches: readonly ProbeBatch[];
-  readonly backend: BackendName;
+  /** The model's backend. */
+  readonly backend: Backend;
   /** The ProbeSet's logit lens, if any. */
   readonly lens: Lens | null;
   readonly ignoreIndex: number;
@@ -143,15 +146,17 @@ export interface Probe<R = unknown> {
   readonly definition: Definition;
   /** The documented reading of the definition used (goes into every report). */
   readonly reading: string;
-  /** Tap patterns (globs over dotted names: `*` = one segment, `**` = any number). */
+  /**
+   * Tap patterns (globs over dotted names: `*` = one segment, `**` = any number). An on-request
+   * tap that a pattern matches (e.g. `blocks.*.attn_probs`) is asked of the model while the
+   * probe runs.
+   */
   readonly taps: readonly string[];
   readonly needs?: {
     /** Targets y (D1, D2, D4). */
     targets?: boolean;
     /** Grad mode during the forward (D2's functional backward). */
     grad?: boolean;
-    /** Attention probabilities (D5). */
-    probs?: boolean;
     /** The logit lens. */
     lens?: boolean;
     /** Labels the batches must carry. */

@@ -5,7 +5,12 @@
 import { concat, fromValues, reshape, sqrt, sumSquares, type Tensor } from "../tensor/index";
 import type { ProbeContext } from "./probe";
 
-/** Largest (L+1)·N·V logits tensor computed in one go (elements); beyond it, layer by layer. */
+/**
+ * Largest (L+1)·N·V logits tensor computed in one go (elements, 256 MiB of f32); beyond it, layer
+ * by layer. A memory bound, not a tuned speed figure: it keeps the stacked lens logits of the
+ * quick and paper configurations' training steps within a 1 GiB adapter budget; `npm run bench --
+ * --suite probes`, case "S1 default" (D1+D3 every step), runs the stacked path.
+ */
 export const STACK_LIMIT = 1 << 26;
 
 /** What a probe keeps from the taps of the current forward, in index order (tensors by default). */

@@ -1,8 +1,7 @@
 // WGSL for the fused in-place AdamW step (PyTorch semantics, decoupled weight decay). The
 // hyperparameters arrive in a uniform buffer so one pipeline serves every step of a schedule;
 // only the length and whether the gradient scale is a 1-element GPU tensor are baked in.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { grid1d, kernel, main1d } from "./wgsl";
+import { grid1d, kernel, main1d, type Kernel } from "./wgsl";
 
 // The uniform block `Hyper` holds 8 f32: lr, beta1, beta2, eps, weight decay, 1 − beta1^step,
 // 1 − beta2^step, gradient scale (numeric part); ops/adamw.ts writes them in this order.

@@ -7,8 +7,7 @@
 // workgroups span consecutive rows so the key (or query) loads inside the loops are uniform.
 // Loops over a head's words are unrolled for GPUs, or kept as loops whose bound comes from a
 // uniform for software adapters (llvmpipe takes tens of seconds to compile the unrolled D = 64 code).
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { f32, kernel } from "./wgsl";
+import { f32, kernel, type Kernel } from "./wgsl";
 
 /** Batch, sequence length, heads and head dim (C = H · D). */
 export interface AttentionDims {

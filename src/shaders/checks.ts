@@ -5,8 +5,7 @@
 // The first check that fails (in encode order) writes [site, value bits, position, 0]; later
 // checks see the record taken and leave it alone. Sizes come from a uniform, so each kind is
 // one pipeline (anomaly detection checks hundreds of tensors of different shapes).
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { kernel } from "./wgsl";
+import { kernel, type Kernel } from "./wgsl";
 
 const WG = 64;
 

@@ -5,8 +5,7 @@
 // p_t ≈ 1 (computing p_t − 1 directly would round it to 0), and the loss is −log1p(−S_t/S) there.
 // Targets outside [0, V) are treated as ignored rows here (loss 0, gradient 0, not counted) and
 // never used as an index; the op's device check (shaders/checks.ts) reports them as an error.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { LOG1P, grid1d, kernel, main1d } from "./wgsl";
+import { grid1d, kernel, LOG1P, main1d, type Kernel } from "./wgsl";
 
 /** How the per-row losses are reduced. */
 export type CrossEntropyReduction = "mean" | "sum" | "none";
@@ -19,7 +18,10 @@ export interface CrossEntropyDims {
   reduction: CrossEntropyReduction;
 }
 
+// Rows per workgroup: a multiple of every adapter's SIMD width (32 or 64 lanes); not timed against
+// other sizes. `npm run bench -- --suite softmax` (case "crossEntropy [1024,8192]") is where a change would show.
 const ROW_WG = 64;
+// Lanes of the in-workgroup tree that sums the per-row losses (a power of two).
 const RED_WG = 64;
 
 function words(V: number): { T: string; Vw: number; vec: boolean } {

@@ -1,9 +1,7 @@
 // WGSL for elementwise ops: unary maps (vec4 when the length allows), binary ops with NumPy
 // broadcasting (index math baked per shape; vec4 fast paths for equal shapes and for an operand
 // repeating along the leading dims, like a bias), and broadcastTo.
-import { stridesOf, type Shape } from "../tensor/shape";
-import { grid1d, kernel, main1d, MATH } from "./wgsl";
-import type { Kernel } from "../tensor/webgpu/runtime";
+import { grid1d, kernel, main1d, MATH, stridesOf, type Kernel, type Shape } from "./wgsl";
 
 /** A WGSL expression builder: `x`/`a`,`b` are operand expressions, `T` is `f32` or `vec4f`. */
 export type UnaryExpr = (x: string, T: string) => string;

@@ -1,8 +1,7 @@
 // WGSL for embedding lookup (a row gather) and its deterministic backward (a scatter-add done as
 // in-order gathers, no atomics). Ids outside [0, V) read nothing: the forward writes a zero row
 // and the backward skips the position; the op's device check (shaders/checks.ts) reports them.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { grid1d, kernel, main1d } from "./wgsl";
+import { grid1d, kernel, main1d, type Kernel } from "./wgsl";
 
 /** Positions (N, all index dims flattened), vocabulary rows (V) and channels (C). */
 export interface EmbeddingDims {

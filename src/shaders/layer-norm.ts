@@ -4,8 +4,7 @@
 // pass when there are many rows). No atomics, no barriers. Exact for a large mean (|mean| ≫ std):
 // the forward centres as (x − x0) − Σ(x − x0)/C, never through the rounded mean, and the backward
 // refines the saved f32 mean by δ = Σ(x − mean)/C before centring.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { f32, grid1d, kernel, main1d } from "./wgsl";
+import { f32, grid1d, kernel, main1d, type Kernel } from "./wgsl";
 
 /** Rows (N) and channels (C) of a layer norm; vec4 words when C % 4 == 0. */
 export interface LayerNormDims {
@@ -13,6 +12,8 @@ export interface LayerNormDims {
   C: number;
 }
 
+// Rows per workgroup: a multiple of every adapter's SIMD width (32 or 64 lanes); not timed against
+// other sizes. `npm run bench -- --suite layernorm` (case "layerNorm [4096,256]") is where a change would show.
 const ROW_WG = 64;
 
 function words(C: number): { T: string; Cw: number; hsum: (x: string) => string } {
@@ -106,6 +107,9 @@ export interface LayerNormDwPlan {
 /** Plans dw = Σ_rows dy · x̂ and db = Σ_rows dy, deterministic (fixed summation order); reads the dx kernel's `delta`. */
 export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
   const { T, Cw } = words(C);
+  // One pass (an invocation per channel word over all rows) up to 256 rows; beyond, partials of
+  // ~128 rows so that N·C/128 invocations share the sum. Reasoned, not timed separately:
+  // `npm run bench -- --suite layernorm`, case "layerNorm [4096,256] bwd", times the chunked path.
   const P = N <= 256 ? 1 : Math.ceil(N / 128);
   const L = Math.ceil(N / P);
   const v4 = T === "f32" ? "" : "_v4";

@@ -5,9 +5,8 @@
 // a bounds check, A's rows included even though all lanes read the same address, so FMAs per
 // load is what counts (bench/RESULTS.md, "What llvmpipe does with these kernels").
 // Needs N and K multiples of 4 (and M when A is transposed).
-import type { Kernel } from "../tensor/webgpu/runtime";
-import type { MatmulShape } from "./matmul";
-import { kernel } from "./wgsl";
+import type { MatmulShape } from "./matmul-plan";
+import { kernel, type Kernel } from "./wgsl";
 
 /** Tuning knobs of the rowbcast kernel. */
 export interface RowbcastOptions {

@@ -19,10 +19,9 @@
 // stack into one tall A; a transposed A cannot have batches), and a transposed B cannot be
 // chunked. P must divide M, so an M with no divisor near 64 KiB / (4·Kc) runs in more, smaller
 // dispatches.
-import type { Dispatch } from "../tensor/webgpu/runtime";
-import type { MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul";
+import type { MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul-plan";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
-import { grid1d, kernel, main1d } from "./wgsl";
+import { grid1d, kernel, main1d, type Dispatch } from "./wgsl";
 
 /** Tuning knobs of the rowubo kernel (rows: 8 or 16). */
 export interface RowuboOptions extends RowbcastOptions {

@@ -1,9 +1,8 @@
 // WGSL matmul variant `tiled` for hardware GPUs: a 64×64 block of C per 16×16 workgroup, K in
 // steps of 16 staged through workgroup memory, 4×4 outputs per invocation. Handles any M, N, K
 // (zero-filled partial tiles). Slow on software adapters (barriers), never chosen there.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import type { MatmulShape } from "./matmul";
-import { kernel } from "./wgsl";
+import type { MatmulShape } from "./matmul-plan";
+import { kernel, type Kernel } from "./wgsl";
 
 const TILE = 64, TK = 16, WG = 16; // WG×WG invocations × 4×4 outputs = TILE×TILE
 

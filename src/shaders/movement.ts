@@ -1,9 +1,7 @@
 // WGSL for movement and selection ops: strided copies (permute, slice, pad), block copies
 // (concat), gather along an axis (indexSelect), its deterministic scatter-sum, and where.
 // Shapes are baked into the code; callers skip dispatch when the output is empty.
-import { stridesOf, type Shape } from "../tensor/shape";
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { grid1d, kernel, main1d } from "./wgsl";
+import { grid1d, kernel, main1d, stridesOf, type Kernel, type Shape } from "./wgsl";
 
 /** Element type of a storage array. */
 export type Elem = "f32" | "i32";

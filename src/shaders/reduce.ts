@@ -1,8 +1,6 @@
 // WGSL for reductions (sum / max / sum of squares) over a set of axes. Consecutive reduced axes become one
 // strided loop; few outputs over a long reduction split into partials plus a second pass.
-import { stridesOf, type Shape } from "../tensor/shape";
-import { grid1d, kernel, main1d } from "./wgsl";
-import type { Kernel } from "../tensor/webgpu/runtime";
+import { grid1d, kernel, main1d, stridesOf, type Kernel, type Shape } from "./wgsl";
 
 /** Reduction kind: `sumsq` sums squares (the square is fused into the first pass). */
 export type ReduceKind = "sum" | "max" | "sumsq";
@@ -41,6 +39,10 @@ export function reducePlan(shape: Shape, axes: readonly number[], kind: ReduceKi
   const st = stridesOf(shape);
   const consecutive = red.every((d, j) => j === 0 || d === red[j - 1] + 1);
   const inner = consecutive ? st[red[red.length - 1]] : 0;
+  // Two passes when few long reductions would leave most invocations idle (fewer than 256 outputs
+  // of more than 8192 terms): up to 256 partials of ~2048 terms each, then an in-order final sum.
+  // Reasoned, not timed; `npm run bench -- --suite train` (the clip norm's Σg² per parameter) and
+  // the op case "mean axis 0 (two-pass) [9000,2]" exercise it.
   const P = O < 256 && R > 8192 ? Math.min(256, Math.ceil(R / 2048)) : 1;
   const L = Math.ceil(R / P);
   const init = kind === "max" ? "-3.402823e38" : "0.0";

@@ -4,8 +4,7 @@
 // Stable on saturated rows: log S = log1p(Σ_{x_j < m} exp(x_j − m) + ties − 1), and the backward
 // kernels form 1 − p_k of the one element with p_k > 1/2 from the other elements (Σ_{j≠k} y_j, or
 // −expm1(y_k) for log-softmax) instead of subtracting p_k ≈ 1 from 1, which rounds to 0.
-import type { Kernel } from "../tensor/webgpu/runtime";
-import { LOG1P, grid1d, kernel, main1d } from "./wgsl";
+import { grid1d, kernel, LOG1P, main1d, type Kernel } from "./wgsl";
 
 /** A tensor viewed as [outer, L, inner] around the softmax axis of length L. */
 export interface RowShape {
@@ -20,6 +19,8 @@ export interface RowPlan {
   grid: number[];
 }
 
+// Rows per workgroup: a multiple of every adapter's SIMD width (32 or 64 lanes); not timed against
+// other sizes. `npm run bench -- --suite softmax` (case "softmax [4096,1024]") is where a change would show.
 const WG = 64;
 
 /** Row addressing shared by the kernels: the entry header defining `base`, and element access. */

@@ -1,6 +1,44 @@
-// Shared pieces of WGSL generation: binding declarations, 1-D grids that exceed the 65535
-// workgroups-per-dimension limit, and numerically safe helper functions. Strings only.
-import type { BindingKind, Kernel } from "../tensor/webgpu/runtime";
+// Shared pieces of WGSL generation: the Kernel type every generator returns (and the dispatch
+// plans built from kernels), binding declarations, 1-D grids that exceed the 65535
+// workgroups-per-dimension limit, row-major strides, and numerically safe helper functions.
+// Strings and plain data only: this layer imports nothing of the engine.
+
+/** A tensor shape: a list of non-negative integer dimension sizes. `[]` is a scalar. */
+export type Shape = readonly number[];
+
+/** Row-major (C-contiguous) strides of a shape, in elements. */
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** How a kernel binds each buffer. */
+export type BindingKind = "read" | "rw" | "uniform";
+
+/** A compiled-on-demand compute kernel: WGSL code plus the kind of each binding, in order. */
+export interface Kernel {
+  /** Human-readable name used in error messages and profiles, e.g. `matmul_rb4x4`. */
+  readonly name: string;
+  /** Complete WGSL source with one `@compute` entry point named `main`. */
+  readonly code: string;
+  /** Binding kinds for `@group(0) @binding(i)`. */
+  readonly bindings: readonly BindingKind[];
+}
+
+/** A buffer bound whole, or a byte window of one (`offset` a multiple of 256, `size` of 4). */
+export type BufferBinding = GPUBuffer | GPUBufferBinding;
+
+/** One dispatch: kernel, bound buffers (in binding order) and workgroup grid. */
+export interface Dispatch {
+  kernel: Kernel;
+  buffers: readonly BufferBinding[];
+  grid: readonly number[];
+}
 
 /** One buffer binding of a kernel. */
 export interface Binding {
@@ -12,7 +50,11 @@ export interface Binding {
   type: string;
 }
 
-/** Default workgroup size for 1-D elementwise kernels. */
+/**
+ * Default workgroup size for 1-D elementwise kernels: WebGPU's guaranteed maximum, the fewest
+ * workgroups. Not timed against smaller sizes; `npm run bench -- --suite elementwise` (cases
+ * "add", "gelu") is where a change would show.
+ */
 export const WG = 256;
 
 /** Formats a JS number as a WGSL f32 literal (finite values only). */

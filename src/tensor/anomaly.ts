@@ -1,13 +1,12 @@
 // Opt-in non-finite detection (like PyTorch's anomaly detection): when on, apply() checks every
 // f32 output of every op, forward and backward, plus leaf inputs (parameters, data) and in-place
 // writes, and the first NaN/Inf is reported with the op, its phase, the tensor and the step.
-// cpu64 throws at the op; webgpu encodes a check kernel per tensor whose fault record rides along
-// the next readback (the first failing check in encode order wins: the op where it started).
+// Each backend checks its own way (Backend.checkFinite): cpu64 throws at the op; webgpu encodes a
+// check kernel per tensor whose fault record rides along the next readback (the first failing
+// check in encode order wins: the op where it started).
 // Off by default: then apply() pays one boolean test.
-import { checkKernel, checkUniform } from "../shaders/checks";
 import { fmt, numel, OpError, type Shape } from "./shape";
-import type { Storage } from "./storage";
-import type { WebGpuRuntime } from "./webgpu/runtime";
+import type { Storage } from "./backend";
 
 let enabled = false;
 let context: string | null = null;
@@ -79,10 +78,6 @@ export interface Checked {
   what: string;
 }
 
-function describe(bits: number): string {
-  return (bits & 0x7fffff) !== 0 ? "NaN" : bits >>> 31 ? "-Inf" : "+Inf";
-}
-
 function errorFor(op: string, phase: string, c: Omit<Checked, "s">, value: string, pos: number, where: string | null): AnomalyError {
   return new AnomalyError(op, `anomaly detection${where ? ` (${where})` : ""}: ${c.what} ${fmt(c.shape)} ` +
     `(${phase}) holds ${value} at index ${pos}, the first non-finite value seen; look at what feeds '${op}' ` +
@@ -107,20 +102,8 @@ export function checkFinite(op: string, items: readonly Checked[], outputs = fal
   for (const c of items) {
     if (c.s.dtype !== "f32" || numel(c.shape) === 0) continue;
     if (outputs) produced.add(c.s);
-    if (c.s.backend.name === "cpu64") {
-      const a = c.s.f64;
-      for (let i = 0; i < a.length; i++) {
-        if (!Number.isFinite(a[i])) {
-          throw errorFor(op, phase, c, Number.isNaN(a[i]) ? "NaN" : a[i] > 0 ? "+Inf" : "-Inf", i, context);
-        }
-      }
-      continue;
-    }
-    const rt = c.s.backend as WebGpuRuntime;
     const meta = { what: c.what, shape: c.shape };
-    const site = rt.faultSite(`nonfinite:${op}:${phase}:${c.what}:${fmt(c.shape)}`,
-      (bits, pos) => errorFor(op, phase, meta, describe(bits), pos, context));
-    const prm = rt.uniform(checkUniform({ n: numel(c.shape), site }));
-    rt.dispatch(checkKernel("nonfinite"), [c.s.buffer, rt.faultRecord, prm], [1]);
+    c.s.backend.checkFinite(c.s, `nonfinite:${op}:${phase}:${c.what}:${fmt(c.shape)}`,
+      (value, index) => errorFor(op, phase, meta, value, index, context));
   }
 }

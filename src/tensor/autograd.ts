@@ -1,12 +1,11 @@
 // Reverse-mode autodiff over the tape that apply() records: a topological sort from the output,
 // then each op's backward rule in reverse order. Backward rules are ordinary ops (run without grad).
 import { OpError, fmt, sameShape } from "./shape";
-import type { Node } from "./op";
-import type { Storage } from "./storage";
-import { Tensor, full } from "./tensor";
+import type { Storage } from "./backend";
+import { Tensor, full, type Node } from "./tensor";
 import { keep, noGrad } from "./scope";
 import { inBackwardOf } from "./anomaly";
-import { add } from "./ops/index";
+import { add } from "./ops/core";
 
 function topoOrder(root: Node): Node[] {
   const order: Node[] = [];
@@ -63,7 +62,7 @@ function checkRoot(op: string, root: Tensor, grad?: Tensor): void {
  */
 function sweep(root: Tensor, grad: Tensor | undefined, retainGraph: boolean, sink: (t: Tensor, g: Tensor) => void): void {
   noGrad(() => {
-    const seed = grad ?? full(root.shape, 1, { backend: root.backend.name });
+    const seed = grad ?? full(root.shape, 1, { backend: root.backend });
     if (!root.node) {
       sink(root, grad ? alias(seed) : seed);
       return;

@@ -1,48 +1,24 @@
-// The op definition and the one dispatch path. apply() validates inputs, allocates outputs,
-// runs the f64 reference (cpu64) or encodes the WGSL kernels (webgpu), and records the tape.
-import { REGISTRY, defineOp } from "./registry";
+// The op definition, the op registry and the one dispatch path. apply() validates inputs,
+// allocates outputs, has the inputs' backend run the op (cpu64: the f64 reference; webgpu: the
+// WGSL kernels, encoded), and records the tape.
 import { OpError, fmt, numel, type Shape } from "./shape";
-import type { DType, Storage } from "./storage";
+import type { Meta, OpKernels, Storage } from "./backend";
 import { isGradEnabled } from "./scope";
 import { checkFinite, isAnomalyDetectionEnabled, needsCheck } from "./anomaly";
-import { Tensor } from "./tensor";
-import type { WebGpuRuntime } from "./webgpu/runtime";
+import { Node, Tensor, type GradCtx, type TapeOp } from "./tensor";
 
-/** Shape and dtype of an op input or output, known before any kernel runs. */
-export interface Meta {
-  readonly shape: Shape;
-  readonly dtype: DType;
-}
-
-/** An input or output as a kernel sees it: metadata plus storage. */
-export interface Arg extends Meta {
-  readonly s: Storage;
-}
-
-/** What a backward rule receives: attributes, the saved inputs/outputs (null when not saved). */
-export interface GradCtx<A> {
-  readonly attrs: A;
-  readonly inputs: readonly (Tensor | null)[];
-  readonly outputs: readonly (Tensor | null)[];
-  /** Shapes of all inputs (available even when the input itself was not saved). */
-  readonly shapes: readonly Shape[];
-  /** Which inputs need a gradient (skip work for the others). */
-  readonly needs: readonly boolean[];
-}
+export type { Arg, Meta } from "./backend";
+export type { GradCtx } from "./tensor";
 
 /**
  * One op = one definition: shape rule, f64 reference, GPU kernel choice, backward rule and
  * what it saves for backward.
  */
-export interface OpDef<A = Record<string, never>> {
+export interface OpDef<A = Record<string, never>> extends OpKernels<A>, TapeOp<A> {
   /** Name used in errors, the registry and tests. */
   readonly name: string;
   /** Validates inputs (throwing OpError naming op and shapes) and returns output metas. */
   infer(inputs: readonly Meta[], attrs: A): Meta[];
-  /** f64 reference implementation on Float64Arrays: the specification of the op. */
-  cpu(inputs: readonly Arg[], outputs: readonly Arg[], attrs: A): void;
-  /** Encodes the op's WGSL kernels; all output elements must be written. */
-  gpu(rt: WebGpuRuntime, inputs: readonly Arg[], outputs: readonly Arg[], attrs: A): void;
   /** Gradients of the inputs from the gradients of the outputs (null = zero). Uses ops. */
   backward?(ctx: GradCtx<A>, dOutputs: readonly (Tensor | null)[]): (Tensor | null)[];
   /** What backward needs: input and output indices to keep alive. Default: all inputs. */
@@ -55,36 +31,16 @@ export interface OpDef<A = Record<string, never>> {
   readonly inPlace?: readonly number[];
 }
 
-/** A recorded application of an op: the tape entry. */
-export class Node {
-  /** Live references: output tensors holding it plus downstream nodes reading its outputs. */
-  refs = 0;
-  freed = false;
-  constructor(
-    readonly op: OpDef<any>,
-    readonly attrs: unknown,
-    readonly inputs: readonly Tensor[],
-    readonly outputs: Tensor[],
-    readonly saved: { inputs: (Storage | null)[]; outputs: (Storage | null)[] },
-  ) {
-    for (const t of inputs) if (t.node) t.node.refs++;
-  }
-  /** Releases saved storage (after backward, or when nothing refers to this node any more). */
-  free(): void {
-    if (this.freed) return;
-    this.freed = true;
-    for (const s of this.saved.inputs) s?.drop();
-    for (const s of this.saved.outputs) s?.drop();
-  }
-  /** Drops one reference; at zero frees this node and its upstream references. */
-  unref(): void {
-    if (--this.refs > 0) return;
-    this.free();
-    for (const t of this.inputs) t.node?.unref();
-  }
-}
+/** Every op ever defined, by name (the tests iterate over it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const REGISTRY = new Map<string, OpDef<any>>();
 
-export { REGISTRY, defineOp };
+/** Declares an op and adds it to the registry. */
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  if (REGISTRY.has(def.name)) throw new Error(`op '${def.name}' is defined twice`);
+  REGISTRY.set(def.name, def);
+  return def;
+}
 
 /**
  * The one dispatch path: runs `op` on `inputs` and returns its outputs. Checks that the inputs
@@ -108,9 +64,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
   }
   if (!backend) throw new OpError(op.name, "needs at least one input tensor");
   const metas = op.infer(inputs, attrs);
-  const limit = backend.name === "webgpu"
-    ? (backend as WebGpuRuntime).info.limits.maxStorageBufferBindingSize
-    : Infinity;
+  const limit = backend.maxBindingBytes;
   for (const t of inputs) checkLimit(op.name, t.shape, limit);
   for (const m of metas) checkLimit(op.name, m.shape, limit);
 
@@ -121,8 +75,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     outStorages = metas.map((m) => backend.alloc(numel(m.shape), m.dtype));
     const inArgs = inputs.map((t) => ({ shape: t.shape, dtype: t.dtype, s: t.storage }));
     const outArgs = metas.map((m, i) => ({ shape: m.shape, dtype: m.dtype, s: outStorages[i] }));
-    if (backend.name === "cpu64") op.cpu(inArgs, outArgs, attrs);
-    else op.gpu(backend as WebGpuRuntime, inArgs, outArgs, attrs);
+    backend.run(op, inArgs, outArgs, attrs);
   }
   const outputs = metas.map((m, i) => Tensor._fromStorage(outStorages[i], m.shape, m.dtype));
   if (isAnomalyDetectionEnabled() && !op.alias) {

@@ -1,8 +1,13 @@
 // Seeded random numbers generated on the host in f64, so rand/randn give the same values on
 // both backends (rounded to f32 on webgpu). A small counter-based generator, not crypto.
 
-/** Splitmix64-style 32-bit mixer over a counter: deterministic for (seed, index). */
-export class Philox {
+/**
+ * A SplitMix-style 32-bit generator: the i-th draw hashes the Weyl sequence value
+ * seed·0x9e3779b1 + i·0x85ebca6b with a two-round xor-shift-multiply finalizer, so it is
+ * deterministic for (seed, index) and can be positioned by its counter. (It was called SplitMix32,
+ * which it is not; the numbers are unchanged.)
+ */
+export class SplitMix32 {
   #counter = 0;
   constructor(readonly seed: number) {}
   /** Uniform in [0, 1) with 32 bits of randomness. */

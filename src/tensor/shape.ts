@@ -2,8 +2,11 @@
 // Shape letters used in comments across the library: B batch, T time, C channels, H heads,
 // D head dim (C / H), V vocab, N = B·T rows, K reduction length, M/N matmul output dims.
 
-/** A tensor shape: a list of non-negative integer dimension sizes. `[]` is a scalar. */
-export type Shape = readonly number[];
+import { stridesOf, type Shape } from "../shaders/wgsl";
+
+// The shape vocabulary is shared with the kernel generators, which sit below the engine.
+export { stridesOf };
+export type { Shape };
 
 /** An error raised when an op is called with bad input; the message names the op and shapes. */
 export class OpError extends Error {
@@ -26,17 +29,6 @@ export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
-}
-
-/** Row-major (C-contiguous) strides of a shape, in elements. */
-export function stridesOf(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 /** True when both shapes have the same rank and sizes. */

@@ -1,13 +1,13 @@
-// The Tensor: shape, dtype, backend, refcounted storage and autograd fields, plus creation
-// functions. Every computing method goes through apply() in op.ts; nothing here runs kernels.
+// The Tensor: shape, dtype, backend, refcounted storage and autograd fields; the tape entry that
+// records how a tensor was made (Node); and creation functions. Nothing here runs kernels or
+// knows an op: ops (ops/*) go through apply() in op.ts, and the fluent methods (x.add(y), …) are
+// attached by methods.ts, which imports both this file and the ops.
 import { checkShape, fmt, numel, OpError, type Shape } from "./shape";
-import type { Backend, BackendName, DType, Storage } from "./storage";
-import type { Node } from "./op";
-import { track, keep, registerTensorClass } from "./scope";
+import type { Backend, BackendName, DType, Storage } from "./backend";
+import { track, keep } from "./scope";
+import { disposedBackend } from "./cpu/cpu64";
 import { defaultBackend, backendOf } from "./webgpu/device";
-import { Philox } from "./random";
-import * as ops from "./ops/index";
-import { backward as runBackward } from "./autograd";
+import { SplitMix32 } from "./random";
 
 let nextId = 1;
 
@@ -42,7 +42,7 @@ export class Tensor {
 
   /** The backend holding this tensor. */
   get backend(): Backend {
-    return this.#storage?.backend ?? DISPOSED_BACKEND;
+    return this.#storage?.backend ?? disposedBackend;
   }
   /** Storage; throws when the tensor was disposed. */
   get storage(): Storage {
@@ -84,7 +84,7 @@ export class Tensor {
     return nest(await this.data(), this.shape);
   }
   /** Copies this tensor to another backend (a leaf with the same requiresGrad). */
-  async to(backend: BackendName): Promise<Tensor> {
+  async to(backend: Backend | BackendName): Promise<Tensor> {
     const vals = await this.data();
     return fromValues(vals, this.shape, { dtype: this.dtype, backend, requiresGrad: this.requiresGrad });
   }
@@ -93,14 +93,6 @@ export class Tensor {
   retainGrad(): this {
     this.retainsGrad = true;
     return this;
-  }
-  /** Runs reverse-mode autodiff from this scalar (or with an explicit output gradient). */
-  backward(grad?: Tensor, opts?: { retainGraph?: boolean }): void {
-    runBackward(this, grad, opts);
-  }
-  /** A new tensor sharing storage, cut from the graph. */
-  detach(): Tensor {
-    return ops.detach(this);
   }
   /** Protects this tensor from the enclosing tidy() scopes. */
   keep(): this {
@@ -113,98 +105,59 @@ export class Tensor {
     return this;
   }
 
-  // ---- elementwise ----
-  /** Elementwise this + b (broadcasting). */
-  add(b: TensorLike): Tensor { return ops.add(this, b); }
-  /** Elementwise this − b (broadcasting). */
-  sub(b: TensorLike): Tensor { return ops.sub(this, b); }
-  /** Elementwise this · b (broadcasting). */
-  mul(b: TensorLike): Tensor { return ops.mul(this, b); }
-  /** Elementwise this / b (broadcasting). */
-  div(b: TensorLike): Tensor { return ops.div(this, b); }
-  /** Elementwise max(this, b) (broadcasting). */
-  maximum(b: TensorLike): Tensor { return ops.maximum(this, b); }
-  /** this^p for a scalar p. */
-  pow(p: number): Tensor { return ops.pow(this, p); }
-  /** −this. */
-  neg(): Tensor { return ops.neg(this); }
-  /** e^this. */
-  exp(): Tensor { return ops.exp(this); }
-  /** Natural log. */
-  log(): Tensor { return ops.log(this); }
-  /** Square root. */
-  sqrt(): Tensor { return ops.sqrt(this); }
-  /** 1 / sqrt(this). */
-  rsqrt(): Tensor { return ops.rsqrt(this); }
-  /** Hyperbolic tangent. */
-  tanh(): Tensor { return ops.tanh(this); }
-  /** Logistic sigmoid. */
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  /** max(this, 0). */
-  relu(): Tensor { return ops.relu(this); }
-  /** GELU, tanh approximation (GPT-2's). */
-  gelu(): Tensor { return ops.gelu(this); }
-  /** |this|. */
-  abs(): Tensor { return ops.abs(this); }
-  /** this². */
-  square(): Tensor { return ops.square(this); }
-  /** 1 where this < b, else 0 (no gradient). */
-  lt(b: TensorLike): Tensor { return ops.lt(this, b); }
-  /** 1 where this > b, else 0 (no gradient). */
-  gt(b: TensorLike): Tensor { return ops.gt(this, b); }
-  /** 1 where this ≤ b, else 0 (no gradient). */
-  le(b: TensorLike): Tensor { return ops.le(this, b); }
-  /** 1 where this ≥ b, else 0 (no gradient). */
-  ge(b: TensorLike): Tensor { return ops.ge(this, b); }
-  /** 1 where this = b, else 0 (no gradient). */
-  eq(b: TensorLike): Tensor { return ops.eq(this, b); }
-  // ---- matmul and shape ----
-  /** Matrix product this · b over the last two axes, batch axes broadcast (see {@link matmul}). */
-  matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor { return ops.matmul(this, b, opts); }
-  /** The same values in a new shape (a view when possible). */
-  reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
-  // ---- reductions (all axes when `axis` is omitted) ----
-  /** Sum over `axis` (all axes when omitted). */
-  sum(axis?: number | readonly number[], keepdim = false): Tensor { return ops.sum(this, axis, keepdim); }
-  /** Mean over `axis` (all axes when omitted). */
-  mean(axis?: number | readonly number[], keepdim = false): Tensor { return ops.mean(this, axis, keepdim); }
-  /** Maximum over `axis` (all axes when omitted). */
-  max(axis?: number | readonly number[], keepdim = false): Tensor { return ops.max(this, axis, keepdim); }
-  /** Variance (population by default; `{ correction: 1 }` for the sample variance). */
-  var(axis?: number | readonly number[], keepdim = false, opts?: ops.VarianceOptions): Tensor {
-    return ops.variance(this, axis, keepdim, opts);
-  }
-  // ---- movement and selection ----
-  /** Axes reordered by `dims`. */
-  permute(dims: readonly number[]): Tensor { return ops.permute(this, dims); }
-  /** Axes `d0` and `d1` swapped (the last two by default). */
-  transpose(d0 = -2, d1 = -1): Tensor { return ops.transpose(this, d0, d1); }
-  /** The box [starts, ends) of every axis. */
-  slice(starts: readonly number[], ends: readonly number[]): Tensor { return ops.slice(this, starts, ends); }
-  /** Broadcast to `shape`. */
-  broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
-  /** Entries along `axis` at the i32 indices `idx`. */
-  indexSelect(axis: number, idx: Tensor): Tensor { return ops.indexSelect(this, axis, idx); }
-  /** `value` where `mask` is nonzero, this elsewhere. */
-  maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
-  // ---- normalizations ----
-  /** Softmax along `axis` (last by default). */
-  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
-  /** Log-softmax along `axis` (last by default). */
-  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
 }
-registerTensorClass(Tensor);
+
+/** What a backward rule receives: attributes, the saved inputs/outputs (null when not saved). */
+export interface GradCtx<A> {
+  readonly attrs: A;
+  readonly inputs: readonly (Tensor | null)[];
+  readonly outputs: readonly (Tensor | null)[];
+  /** Shapes of all inputs (available even when the input itself was not saved). */
+  readonly shapes: readonly Shape[];
+  /** Which inputs need a gradient (skip work for the others). */
+  readonly needs: readonly boolean[];
+}
+
+/** What the tape needs of an op (an {@link OpDef} is one): its name and backward rule. */
+export interface TapeOp<A = unknown> {
+  /** Name used in errors. */
+  readonly name: string;
+  /** Gradients of the inputs from the gradients of the outputs (null = zero). Uses ops. */
+  backward?(ctx: GradCtx<A>, dOutputs: readonly (Tensor | null)[]): (Tensor | null)[];
+}
+
+/** A recorded application of an op: the tape entry. */
+export class Node {
+  /** Live references: output tensors holding it plus downstream nodes reading its outputs. */
+  refs = 0;
+  freed = false;
+  constructor(
+    readonly op: TapeOp,
+    readonly attrs: unknown,
+    readonly inputs: readonly Tensor[],
+    readonly outputs: Tensor[],
+    readonly saved: { inputs: (Storage | null)[]; outputs: (Storage | null)[] },
+  ) {
+    for (const t of inputs) if (t.node) t.node.refs++;
+  }
+  /** Releases saved storage (after backward, or when nothing refers to this node any more). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    for (const s of this.saved.inputs) s?.drop();
+    for (const s of this.saved.outputs) s?.drop();
+  }
+  /** Drops one reference; at zero frees this node and its upstream references. */
+  unref(): void {
+    if (--this.refs > 0) return;
+    this.free();
+    for (const t of this.inputs) t.node?.unref();
+  }
+}
 
 /** Nested number arrays returned by toArray(). */
 export type NestedArray = number | NestedArray[];
 
-const DISPOSED_BACKEND: Backend = {
-  name: "cpu64",
-  alloc: () => { throw new Error("disposed"); },
-  upload: () => { throw new Error("disposed"); },
-  release: () => undefined,
-  readMany: async () => { throw new OpError("tensor", "a disposed tensor was read"); },
-};
 
 function nest(vals: Float64Array, shape: Shape): NestedArray {
   if (shape.length === 0) return vals[0];
@@ -217,8 +170,11 @@ function nest(vals: Float64Array, shape: Shape): NestedArray {
 export interface TensorOptions {
   /** Element type (default `f32`). */
   dtype?: DType;
-  /** Backend (default: the one chosen by init()). */
-  backend?: BackendName;
+  /**
+   * Backend: a backend object (e.g. `x.backend`, to match a tensor) or a name (default: the one
+   * chosen by init()).
+   */
+  backend?: Backend | BackendName;
   /** Track gradients for this leaf. */
   requiresGrad?: boolean;
 }
@@ -229,7 +185,7 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, opts: Tensor
   if (values.length !== numel(shape)) {
     throw new OpError("tensor", `${values.length} values do not fill shape ${fmt(shape)} (${numel(shape)} elements)`);
   }
-  const backend = opts.backend ? backendOf(opts.backend) : defaultBackend();
+  const backend = resolveBackend(opts.backend);
   const dtype = opts.dtype ?? "f32";
   if (dtype === "i32") {
     // webgpu would truncate (Int32Array) what cpu64 keeps: reject it on both.
@@ -245,6 +201,11 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, opts: Tensor
   const t = Tensor._fromStorage(s, [...shape], dtype);
   t.requiresGrad = opts.requiresGrad ?? false;
   return t;
+}
+
+/** The backend an option names: an object as it is, a name through {@link backendOf}, none the default. */
+export function resolveBackend(b: Backend | BackendName | undefined): Backend {
+  return b === undefined ? defaultBackend() : typeof b === "string" ? backendOf(b) : b;
 }
 
 function flatten(data: NestedArray | ArrayLike<number>, shape: number[], out: number[], depth = 0): void {
@@ -296,19 +257,19 @@ let autoSeed = 1;
 
 /** Uniform values in [low, high). */
 export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  const g = new Philox(opts.seed ?? autoSeed++);
+  const g = new SplitMix32(opts.seed ?? autoSeed++);
   const lo = opts.low ?? 0, hi = opts.high ?? 1;
   return fromValues(Float64Array.from({ length: numel(shape) }, () => lo + (hi - lo) * g.uniform()), shape, opts);
 }
 /** Normal values with the given mean and std (default 0, 1). */
 export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  const g = new Philox(opts.seed ?? autoSeed++);
+  const g = new SplitMix32(opts.seed ?? autoSeed++);
   const m = opts.mean ?? 0, sd = opts.std ?? 1;
   return fromValues(Float64Array.from({ length: numel(shape) }, () => m + sd * g.normal()), shape, opts);
 }
 /** Uniform integers in [0, high) as an i32 tensor. */
 export function randint(high: number, shape: Shape, opts: RandomOptions = {}): Tensor {
-  const g = new Philox(opts.seed ?? autoSeed++);
+  const g = new SplitMix32(opts.seed ?? autoSeed++);
   return fromValues(Float64Array.from({ length: numel(shape) }, () => Math.floor(g.uniform() * high)),
     shape, { ...opts, dtype: "i32" });
 }

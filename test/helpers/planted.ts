@@ -25,7 +25,7 @@ export class Planted extends Module {
     const ps = this.probs?.(b);
     for (let l = 0; l < L; l++) {
       this.tap(`blocks.${l}.in`, hs[l]);
-      if (ps && this.wantsProbs(l)) this.tap(`blocks.${l}.attn_probs`, fromValues(ps[l], [B, H, T, T], { backend }));
+      if (ps && this.wants(`blocks.${l}.attn_probs`)) this.tap(`blocks.${l}.attn_probs`, fromValues(ps[l], [B, H, T, T], { backend }));
       const half = noGrad(() => mul(sub(hs[l + 1], hs[l]), 0.5));
       this.tap(`blocks.${l}.attn_out`, half);
       this.tap(`blocks.${l}.mlp_out`, half);

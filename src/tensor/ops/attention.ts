@@ -8,7 +8,7 @@ import {
   type AttentionPlan,
 } from "../../shaders/attention";
 import type { Tensor } from "../tensor";
-import type { WebGpuRuntime } from "../webgpu/runtime";
+import type { KernelEncoder } from "../webgpu/encoder";
 import { requireFloat } from "./util";
 
 export type { AttentionLoops } from "../../shaders/attention";
@@ -23,10 +23,10 @@ export interface AttentionAttrs {
 type BackwardAttrs = Pick<AttentionAttrs, "nHead" | "loops">;
 
 /** Encodes one attention kernel plan with its optional uniform (bound last). */
-function run(rt: WebGpuRuntime, p: AttentionPlan, buffers: GPUBuffer[]): void {
+function run(rt: KernelEncoder, p: AttentionPlan, buffers: GPUBuffer[]): void {
   rt.dispatch(p.k, p.uniform ? [...buffers, rt.uniform(p.uniform)] : buffers, p.grid);
 }
-const loopsFor = (rt: WebGpuRuntime, a: BackwardAttrs): AttentionLoops =>
+const loopsFor = (rt: KernelEncoder, a: BackwardAttrs): AttentionLoops =>
   a.loops !== "auto" ? a.loops : rt.info.isSoftware ? "dynamic" : "unrolled";
 
 function dimsOf(op: string, qkv: Meta, nHead: number): AttentionDims {

@@ -8,7 +8,7 @@ import {
   CE_STATS, crossEntropyBackwardKernel, crossEntropyReduceKernel, crossEntropyRowKernel, type CrossEntropyReduction,
 } from "../../shaders/cross-entropy";
 import type { Tensor } from "../tensor";
-import type { WebGpuRuntime } from "../webgpu/runtime";
+import type { KernelEncoder } from "../webgpu/encoder";
 import { checkIdsOnDevice, firstBadId, requireFloat } from "./util";
 
 export type { CrossEntropyReduction } from "../../shaders/cross-entropy";
@@ -59,7 +59,7 @@ function targetOf(op: string, t: Arg, r: number, V: number, ignore: number): num
 }
 
 /** The webgpu target check: a bad target fails the next readback with {@link targetError}. */
-const deviceCheck = (rt: WebGpuRuntime, op: string, targets: Arg, V: number, ignore: number): void =>
+const deviceCheck = (rt: KernelEncoder, op: string, targets: Arg, V: number, ignore: number): void =>
   checkIdsOnDevice(rt, op, targets, V, ignore, (v, r) => targetError(op, v, r, V, ignore));
 
 const lossShape = (N: number, a: Attrs) => (a.reduction === "none" ? [N] : []);

@@ -4,7 +4,7 @@ import { fmt, numel, OpError, sameShape } from "../shape";
 import { apply1, defineOp, type Arg, type Meta } from "../op";
 import { embeddingBackwardPlan, embeddingKernel } from "../../shaders/embedding";
 import type { Tensor } from "../tensor";
-import type { WebGpuRuntime } from "../webgpu/runtime";
+import type { KernelEncoder } from "../webgpu/encoder";
 import { checkIdsOnDevice, firstBadId, requireFloat } from "./util";
 
 /** Attributes of embeddingBackward: the vocabulary size V (rows of the table). */
@@ -41,7 +41,7 @@ function idOf(op: string, idx: Arg, n: number, V: number): number {
 }
 
 /** webgpu id check: an id outside [0, V) fails the next readback with {@link idRangeError}. */
-const deviceCheck = (rt: WebGpuRuntime, op: string, idx: Arg, V: number): void =>
+const deviceCheck = (rt: KernelEncoder, op: string, idx: Arg, V: number): void =>
   checkIdsOnDevice(rt, op, idx, V, null, (v, p) => idRangeError(op, v, p, V));
 
 const embeddingOp = defineOp<Record<string, never>>({

@@ -5,8 +5,7 @@ import { apply1, defineOp } from "../op";
 import { matmulKernel } from "../../shaders/matmul";
 import type { Tensor } from "../tensor";
 import { requireFloat } from "./util";
-import { reshape } from "./movement-core";
-import { sum } from "./reduce";
+import { reshape, sum } from "./core";
 
 /** Transpose flags for {@link matmul}. */
 export interface MatmulOptions {

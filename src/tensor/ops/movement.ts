@@ -5,7 +5,7 @@ import { fmt, normAxis, numel, OpError, sameShape, stridesOf, type Shape } from 
 import { apply1, defineOp, type Meta } from "../op";
 import { blockCopyKernel, padKernel, permuteKernel, sliceKernel } from "../../shaders/movement";
 import type { Tensor } from "../tensor";
-import { reshape } from "./movement-core";
+import { reshape } from "./core";
 
 /** Calls `f(c, i)` for every coordinate `c` of `shape` in row-major order (`i` = flat index). */
 function eachIndex(shape: Shape, f: (c: readonly number[], i: number) => void): void {

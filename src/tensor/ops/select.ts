@@ -7,7 +7,7 @@ import { gatherKernel, scatterSumKernel, whereKernel } from "../../shaders/movem
 import { full, type Tensor, type TensorLike } from "../tensor";
 import { tidy } from "../scope";
 import { asTensor, checkIdsOnDevice, requireFloat } from "./util";
-import { sumTo } from "./elementwise";
+import { sumTo } from "./core";
 
 // ---- where ----
 
@@ -43,7 +43,7 @@ const whereOp = defineOp<Record<string, never>>({
   },
   save: { inputs: [0] },
   backward: ({ inputs: [c], shapes, needs }, [dy]) => tidy(() => {
-    const zero = full([], 0, { backend: dy!.backend.name });
+    const zero = full([], 0, { backend: dy!.backend });
     return [
       null,
       needs[1] ? sumTo(where(c!, dy!, zero), shapes[1]) : null,

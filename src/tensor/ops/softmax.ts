@@ -7,8 +7,7 @@ import { softmaxBackwardKernel, softmaxKernel, type RowShape } from "../../shade
 import type { Tensor } from "../tensor";
 import { tidy } from "../scope";
 import { requireFloat } from "./util";
-import { mean, sum } from "./reduce";
-import { add, exp, mul, square, sub } from "./elementwise";
+import { add, exp, mean, mul, square, sub, sum } from "./core";
 
 /** Attributes of the softmax family: the normalized axis. */
 export interface SoftmaxAttrs {

@@ -1,7 +1,7 @@
 // Helpers shared by op definitions: input checks, scalar operands and gradient reduction.
 import { OpError, fmt, numel, type Shape } from "../shape";
 import type { Arg, Meta } from "../op";
-import type { WebGpuRuntime } from "../webgpu/runtime";
+import type { KernelEncoder } from "../webgpu/encoder";
 import { checkKernel, checkUniform } from "../../shaders/checks";
 import { Tensor, full, type TensorLike } from "../tensor";
 
@@ -22,7 +22,7 @@ export function requireRank(op: string, m: Meta, rank: number, what = "input"): 
 /** Turns a number operand into a 0-d tensor on `like`'s backend (caller disposes it). */
 export function asTensor(x: TensorLike, like: Tensor): { t: Tensor; temp: boolean } {
   if (x instanceof Tensor) return { t: x, temp: false };
-  return { t: full([], x, { backend: like.backend.name }), temp: true };
+  return { t: full([], x, { backend: like.backend }), temp: true };
 }
 
 /** Lists the axes along which `from` was broadcast to reach `to` (aligned from the right). */
@@ -55,7 +55,7 @@ export function firstBadId(ids: ArrayLike<number>, V: number, ignore: number | n
  * `key` names the op and whatever else `report` depends on (one fault site per key).
  */
 export function checkIdsOnDevice(
-  rt: WebGpuRuntime, key: string, ids: Arg, V: number, ignore: number | null,
+  rt: KernelEncoder, key: string, ids: Arg, V: number, ignore: number | null,
   report: (value: number, pos: number) => Error,
 ): void {
   const n = numel(ids.shape);

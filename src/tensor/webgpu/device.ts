@@ -1,6 +1,6 @@
 // Backend selection: init() finds a WebGPU adapter (navigator.gpu in browsers, a provider
 // registered by the Node entry otherwise) or selects cpu64, and holds the default backend.
-import type { Backend, BackendName } from "../storage";
+import type { Backend, BackendName } from "../backend";
 import { cpu64 } from "../cpu/cpu64";
 import { describeAdapter, LIMIT_NAMES, WebGpuRuntime, type AdapterInfo, type Waiter } from "./runtime";
 

@@ -1,46 +1,17 @@
 // The webgpu backend: device, pipeline cache, one open command encoder per step, dispatch,
 // submit and batched readback. Ops encode here; nothing submits until flush() or a read.
-import { Backend, DType, Storage } from "../storage";
+import { checkKernel, checkUniform } from "../../shaders/checks";
+import type { BufferBinding, Kernel } from "../../shaders/wgsl";
+import type { Arg, Backend, DType, OpKernels } from "../backend";
+import { Storage } from "../backend";
+import type { AdapterInfo, FaultReport, KernelEncoder } from "./encoder";
 import { BufferPool } from "./pool";
 
-/** A buffer bound whole, or a byte window of one (`offset` a multiple of 256, `size` of 4). */
-export type BufferBinding = GPUBuffer | GPUBufferBinding;
+export type { AdapterInfo, FaultReport } from "./encoder";
 
 /** The bind-group resource for a {@link BufferBinding}. */
 export function bufferResource(b: BufferBinding): GPUBufferBinding {
   return "buffer" in b ? b : { buffer: b };
-}
-
-/** How a kernel binds each buffer. */
-export type BindingKind = "read" | "rw" | "uniform";
-
-/** A compiled-on-demand compute kernel: WGSL code plus the kind of each binding, in order. */
-export interface Kernel {
-  /** Human-readable name used in error messages and profiles, e.g. `matmul_rb4x4`. */
-  readonly name: string;
-  /** Complete WGSL source with one `@compute` entry point named `main`. */
-  readonly code: string;
-  /** Binding kinds for `@group(0) @binding(i)`. */
-  readonly bindings: readonly BindingKind[];
-}
-
-/** One dispatch: kernel, bound buffers (in binding order) and workgroup grid. */
-export interface Dispatch {
-  kernel: Kernel;
-  buffers: readonly BufferBinding[];
-  grid: readonly number[];
-}
-
-/** Adapter facts the library exposes (and records next to every bench or experiment number). */
-export interface AdapterInfo {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** True for a software rasterizer (lavapipe / SwiftShader): kernels choose CPU-friendly variants. */
-  isSoftware: boolean;
-  features: string[];
-  limits: Record<string, number>;
 }
 
 /** Counters for dispatch overhead and memory. */
@@ -63,18 +34,13 @@ const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const FAULT_BYTES = 16;
 const STAGING_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 
-/**
- * Builds the error of a failed device-side check from its fault record: the offending element's
- * 32 bits (an i32 id, or an f32's bits) and its flat position.
- */
-export type FaultReport = (bits: number, pos: number) => Error;
-
 /** Waits for a GPU promise. Node installs a polite waiter (see gpu-node.ts); browsers just await. */
 export type Waiter = <T>(p: Promise<T>) => Promise<T>;
 
 /** The WebGPU runtime: owns the device, the pool, the pipeline cache and the open encoder. */
-export class WebGpuRuntime implements Backend {
+export class WebGpuRuntime implements Backend, KernelEncoder {
   readonly name = "webgpu" as const;
+  readonly precision = "f32" as const;
   readonly pool: BufferPool;
   readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
   #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
@@ -119,6 +85,23 @@ export class WebGpuRuntime implements Backend {
 
   release(s: Storage): void {
     this.pool.release(s.buffer);
+  }
+
+  /** The adapter's maxStorageBufferBindingSize. */
+  get maxBindingBytes(): number {
+    return this.info.limits.maxStorageBufferBindingSize;
+  }
+
+  /** Encodes the op's kernels into the open encoder (nothing runs until flush() or a read). */
+  run<A>(op: OpKernels<A>, inputs: readonly Arg[], outputs: readonly Arg[], attrs: A): void {
+    op.gpu(this, inputs, outputs, attrs);
+  }
+
+  /** Encodes a check kernel whose fault record the next readback reports (see readMany). */
+  checkFinite(s: Storage, key: string, report: (value: string, index: number) => Error): void {
+    const site = this.faultSite(key, (bits, pos) => report(nonFinite(bits), pos));
+    const prm = this.uniform(checkUniform({ n: s.numel, site }));
+    this.dispatch(checkKernel("nonfinite"), [s.buffer, this.faultRecord, prm], [1]);
   }
 
   /**
@@ -329,6 +312,11 @@ export class WebGpuRuntime implements Backend {
       this.#pass = null;
     }
   }
+}
+
+/** Names the non-finite f32 whose bits a failed check recorded. */
+function nonFinite(bits: number): string {
+  return (bits & 0x7fffff) !== 0 ? "NaN" : bits >>> 31 ? "-Inf" : "+Inf";
 }
 
 function firstLine(msg: string): string {

@@ -1,7 +1,8 @@
 // GPU timing for benches: replays recorded dispatches in one compute pass bracketed by
 // timestamp queries (when the device has 'timestamp-query'), else times submit + completion on
 // the wall clock. Not used by ops or training; the runtime's own encoder is never touched.
-import { bufferResource, type Dispatch, type Kernel, type WebGpuRuntime } from "./runtime";
+import type { Dispatch, Kernel } from "../../shaders/wgsl";
+import { bufferResource, type WebGpuRuntime } from "./runtime";
 
 /** One timed run of `reps` repetitions of a dispatch list. */
 export interface Timing {

@@ -1,12 +1,13 @@
 // Training data sources for the train CLI and experiments: S1 seeds sequences, bundled corpora
 // (SOTU, Moby-Dick) and local WikiText, each with resumable train batches, fixed validation
-// batches and the unigram baseline measured on exactly those validation targets. Node-only.
-import { makeSeedsData, type SeedsData } from "../data/seeds";
-import { Rng } from "../data/rng";
+// batches and the unigram baseline measured on exactly those validation targets. Node-only
+// (text.ts reads files).
+import { makeSeedsData, type SeedsData } from "./seeds";
+import { Rng } from "./rng";
 import {
   Batcher, encodeCorpus, encodeWikiText, getTokenizer, loadCorpus, packSequences, unigramLoss, type BatcherState,
-} from "../data/text";
-import type { LMBatch } from "../nn/train";
+} from "./text";
+import type { Batch as LMBatch } from "./batcher";
 
 /** A dataset as training sees it. */
 export interface DataSource {

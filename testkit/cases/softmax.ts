@@ -2,8 +2,8 @@
 // derivative) and the composed variance: last and inner axes, vec4 rows, size-1 dims, ranks 1-4,
 // and saturated rows (margins 15–30 nats) under a per-row relative error bound.
 import * as T from "../../src/node";
-import type { OpCase } from "../helpers/check";
-import { saturatedBatch } from "../helpers/saturated";
+import type { OpCase } from "../check";
+import { saturatedBatch } from "../saturated";
 
 type F = (x: T.Tensor, axis?: number) => T.Tensor;
 

@@ -1,10 +1,10 @@
-// Test helper: runs one matmul kernel variant directly on seeded inputs and computes the f64
+// Shared by test/, bench/ and scripts/ (testkit): runs one matmul kernel variant directly on seeded inputs and computes the f64
 // product it must match (shared by test/matmul-variants.test.ts, scripts/gpu-check.ts and the
 // matmul bench's checks).
-import { fromValues, zeros } from "../../src/node";
-import { matmulVariantKernel, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
-import { Philox } from "../../src/tensor/random";
-import type { WebGpuRuntime } from "../../src/tensor/webgpu/runtime";
+import { fromValues, zeros } from "../src/node";
+import { matmulVariantKernel, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../src/shaders/matmul";
+import { SplitMix32 } from "../src/tensor/random";
+import type { WebGpuRuntime } from "../src/tensor/webgpu/runtime";
 
 /** f64 op(A)·op(B) for the stored layouts of `p` (batched, transposes, shared B). */
 export function matmulReference(p: MatmulShape, A: Float64Array, B: Float64Array): Float64Array {
@@ -33,9 +33,9 @@ export async function runMatmulVariant(
 ): Promise<{ got: Float64Array; want: Float64Array } | null> {
   const plan = matmulVariantKernel(variant, p, opts);
   if (!plan) return null;
-  const g = new Philox(p.M * 131 + p.N * 7 + p.K);
-  const av = Float64Array.from({ length: p.batch * p.M * p.K }, () => g.normal());
-  const bv = Float64Array.from({ length: (p.bShared ? 1 : p.batch) * p.K * p.N }, () => g.normal());
+  const g = new SplitMix32(p.M * 131 + p.N * 7 + p.K);
+  const av = Float64Array.from({ length: p.batch * p.M * p.K }, () => Math.fround(g.normal())); // f32 values: both sides
+  const bv = Float64Array.from({ length: (p.bShared ? 1 : p.batch) * p.K * p.N }, () => Math.fround(g.normal())); // see the same inputs
   const a = fromValues(av, [av.length], { backend: "webgpu" });
   const b = fromValues(bv, [bv.length], { backend: "webgpu" });
   const c = zeros([p.batch * p.M * p.N], { backend: "webgpu" });

@@ -1,12 +1,12 @@
-// Test helper: a stress batch of saturated softmax rows (the class of input where f32 softmax /
+// Shared by test/, bench/ and scripts/ (testkit): a stress batch of saturated softmax rows (the class of input where f32 softmax /
 // cross-entropy gradients lose relative precision): confident-and-right rows with margins of
 // 15–30 nats at small and huge |z|, confident-and-wrong rows, ties, ignored rows, ordinary rows.
 // Values are f32-exact so that webgpu (f32) and cpu64 (f64) see the same inputs. Shared by the op
 // test cases and the bench's numerics suite.
-import { fromValues, noGrad, tidy, type BackendName } from "../../src/node";
-import { GPT, setValues } from "../../src/nn/index";
-import { ProbeSet, alignment, innerLoss } from "../../src/probes/index";
-import { Philox } from "../../src/tensor/random";
+import { fromValues, noGrad, tidy, type BackendName } from "../src/node";
+import { GPT, setValues } from "../src/nn/index";
+import { ProbeSet, alignment, innerLoss } from "../src/probes/index";
+import { SplitMix32 } from "../src/tensor/random";
 
 /** What kind of row each stress row is (for reports). */
 export type RowKind = "right" | "wrong" | "tie" | "ignored" | "ordinary" | "uniform";
@@ -57,7 +57,7 @@ export interface SaturatedBatch {
  * have target `ignoreIndex`; a tie row has two equal top logits, its target one of them.
  */
 export function saturatedBatch(V: number, seed = 1, ignoreIndex = -1): SaturatedBatch {
-  const g = new Philox(seed);
+  const g = new SplitMix32(seed);
   const logits: number[] = [], targets: number[] = [];
   for (const r of ROWS) {
     const top = Math.floor(g.uniform() * V);

@@ -1,7 +1,7 @@
 // Test cases for the movement and selection ops: permute/transpose, slice, pad, concat,
 // indexSelect (+ its backward op) and where/maskedFill, on odd shapes, ranks 1-4 and i32 data.
 import * as T from "../../src/node";
-import type { OpCase } from "../helpers/check";
+import type { OpCase } from "../check";
 
 /** Cases keyed by registry op name. */
 export const MOVEMENT_CASES: Record<string, OpCase[]> = {

@@ -3,7 +3,7 @@ import { CORE_CASES } from "./core";
 import { MOVEMENT_CASES } from "./movement";
 import { SOFTMAX_CASES } from "./softmax";
 import { FUSED_CASES } from "./fused";
-import type { OpCase } from "../helpers/check";
+import type { OpCase } from "../check";
 
 /** Every case, keyed by registry op name. */
 export const CASES: Record<string, OpCase[]> = { ...CORE_CASES, ...MOVEMENT_CASES, ...SOFTMAX_CASES, ...FUSED_CASES };

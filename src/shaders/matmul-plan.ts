@@ -1,0 +1,37 @@
+// The matmul problem and plan types shared by every matmul variant (rb4x4, rowbcast, rowubo,
+// tiled) and by the variant choice in matmul.ts, which imports the variants; the variants import
+// only this file, so the matmul generators form no circle.
+import type { Dispatch, Kernel } from "./wgsl";
+
+/** Problem description baked into the kernel. */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  /** Number of batched products (grid z). */
+  batch: number;
+  /** A is stored [K, M] per batch instead of [M, K]. */
+  transA: boolean;
+  /** B is stored [N, K] per batch instead of [K, N]. */
+  transB: boolean;
+  /** B has no batch dimension (shared by every batch). */
+  bShared: boolean;
+}
+
+/**
+ * The dispatches of a matmul for the buffers of A, B and C. `scratch(bytes)` returns temporary
+ * storage that stays valid until the dispatches have run (rowubo's repacked copy of A).
+ */
+export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, scratch: (bytes: number) => GPUBuffer) => Dispatch[];
+
+/** A variant's kernels and how to dispatch them. */
+export interface MatmulKernelPlan {
+  /** Every kernel the dispatches use, the copy of A (rowubo) first. */
+  readonly kernels: readonly Kernel[];
+  readonly launches: MatmulLaunch;
+}
+
+/** A plan with one dispatch of `k` over `grid`, binding A, B and C whole. */
+export function oneDispatch({ k, grid }: { k: Kernel; grid: number[] }): MatmulKernelPlan {
+  return { kernels: [k], launches: (a, b, c) => [{ kernel: k, buffers: [a, b, c], grid }] };
+}
