@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as mg from "../../src/node";
-import { Philox } from "../../src/tensor/random";
-import type { Dispatch } from "../../src/tensor/webgpu/runtime";
+import { SplitMix32 } from "../../src/tensor/random";
+import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches } from "../../src/tensor/webgpu/timing";
 import { runChild } from "../lib/child";
 import { record, type Suite, type SuiteContext } from "../lib/context";
@@ -44,7 +44,7 @@ function setup(s: Pick<StepShape, "L" | "H" | "C" | "B" | "T" | "V">) {
   const model = new mg.GPT({ nLayer: s.L, nHead: s.H, nEmbd: s.C, blockSize: s.T, vocabSize: s.V }, { seed: 1 });
   const opt = mg.AdamW.forModel(model, { lr: 1e-3 });
   const trainer = new mg.Trainer(model, opt, { schedule: { lr: 1e-3, warmup: 2, total: 1000 } });
-  const rng = new Philox(5);
+  const rng = new SplitMix32(5);
   const batch = () => {
     const x = Int32Array.from({ length: s.B * s.T }, () => Math.floor(rng.uniform() * s.V));
     return [{ B: s.B, T: s.T, x, y: Int32Array.from(x, (_, i) => x[(i + 1) % x.length]) }];

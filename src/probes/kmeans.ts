@@ -8,7 +8,6 @@ import {
   add, affine, arange, concat, div, eq, fromValues, ge, gt, keep, le, lt, matmul, max, maximum, mul, ne, neg, noGrad,
   readAll, reshape, slice, sub, sum, sumSquares, tidy, where, full, type Tensor,
 } from "../tensor/index";
-import { flushBackend } from "../nn/train";
 import { kmeansPlusPlusInit, kmeansPlusPlusSample, mulberry32, type KmeansOptions, type KmeansResult, type Rng } from "./metrics";
 
 /** Options of {@link kmeansGpu}. */
@@ -135,7 +134,7 @@ export const LLOYD_MAX_ELEMENTS = 2 ** 24;
  */
 export async function seedOnDevice(X: Tensor, k: number, R: number, seed: number): Promise<Int32Array[]> {
   const [n, d] = X.shape;
-  const backend = X.backend.name;
+  const backend = X.backend;
   const bs = Math.min(128, n), nb = Math.ceil(n / bs), np = nb * bs;
   const u = new Float64Array(k * R); // [k, R]: the draws, in the reference's order
   const first = new Float64Array(R * np); // [R, np]: one-hot of each restart's first pick
@@ -184,7 +183,7 @@ export async function seedOnDevice(X: Tensor, k: number, R: number, seed: number
       onehot = keep(next);
       dmin = keep(dm);
       picks.push(keep(pick));
-      flushBackend(X.backend); // submit each step, so its temporaries return to the pool
+      backend.flush(); // submit each step, so its temporaries return to the pool
     }
     const got = await readAll(picks);
     return Array.from({ length: R }, (_, r) => Int32Array.from({ length: k }, (_, c) => got[c][r]));
