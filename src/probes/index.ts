@@ -44,6 +44,6 @@ export type { AttentionHistoryOptions, AttentionHistoryResult, HistoryShares } f
 export { clustering, D6_READING } from "./clustering";
 export type { ClusteringOptions, ClusteringResult, LabelClusterScores } from "./clustering";
 export { symEigQL } from "./eig";
-export { kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, pairwiseSqDistances, seedOnDevice, DISTANCES_MAX_N } from "./kmeans";
+export { kmeansGpu, kmeansGpuMany, kmeansPlusPlusFromDistances, pairwiseSqDistances, seedOnDevice, DISTANCES_MAX_N, LLOYD_MAX_ELEMENTS } from "./kmeans";
 export type { KmeansGpuOptions, KmeansGpuResult } from "./kmeans";
 export * from "./metrics";
