@@ -45,7 +45,7 @@ export async function runMatmulVariant(
     rt.device.queue.writeBuffer(buf, 0, new Float32Array(bytes / 4).fill(NaN));
     return buf;
   };
-  for (const d of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, scratch)) {
+  for (const d of plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, { scratch, uniform: (u) => rt.uniform(u) })) {
     rt.dispatch(d.kernel, d.buffers, d.grid);
   }
   const got = await c.data();

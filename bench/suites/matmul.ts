@@ -1,7 +1,7 @@
 // Matmul suite: every kernel variant (including the ones the selection rejects) at square and
 // GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
 // (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
-import { matmul, randn, zeros, type Tensor } from "../../src/node";
+import { fromValues, matmul, randn, zeros, type Tensor } from "../../src/node";
 import { ROWUBO_MIN_MACS, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
@@ -67,10 +67,11 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       if (!plan) continue;
       const check = await checkVariant(cand, p);
       const temps: Tensor[] = []; // scratch the dispatches keep for every replay
-      const ds = plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, (bytes) => {
-        const t = zeros([bytes / 4]);
-        temps.push(t);
-        return t.storage.buffer;
+      const keepBuffer = (t: Tensor) => (temps.push(t), t.storage.buffer);
+      const ds = plan.launches(a.storage.buffer, b.storage.buffer, c.storage.buffer, {
+        scratch: (bytes) => keepBuffer(zeros([bytes / 4])),
+        // A tensor's buffer carries UNIFORM usage; i32 keeps the u32 sizes' bits. It outlives every replay.
+        uniform: (d) => keepBuffer(fromValues(Int32Array.from(d), [d.length], { dtype: "i32" })),
       });
       const compileMs = await tm.compile(ds);
       const one = await tm.time(ds, 1);

@@ -1,7 +1,7 @@
 // The matmul problem and plan types shared by every matmul variant (rb4x4, rowbcast, rowubo,
 // tiled) and by the variant choice in matmul.ts, which imports the variants; the variants import
 // only this file, so the matmul generators form no circle.
-import type { Dispatch, Kernel } from "./wgsl";
+import type { BufferBinding, Dispatch, Kernel } from "./wgsl";
 
 /** Problem description baked into the kernel. */
 export interface MatmulShape {
@@ -18,11 +18,16 @@ export interface MatmulShape {
   bShared: boolean;
 }
 
-/**
- * The dispatches of a matmul for the buffers of A, B and C. `scratch(bytes)` returns temporary
- * storage that stays valid until the dispatches have run (rowubo's repacked copy of A).
- */
-export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, scratch: (bytes: number) => GPUBuffer) => Dispatch[];
+/** What a matmul's dispatches need from whoever encodes them. */
+export interface MatmulEnv {
+  /** Temporary storage that stays valid until the dispatches have run (rowubo's repacked copy of A). */
+  scratch(bytes: number): GPUBuffer;
+  /** A uniform buffer holding `data` (the sizes the shape-generic kernels read), valid as long. */
+  uniform(data: Uint32Array<ArrayBuffer>): BufferBinding;
+}
+
+/** The dispatches of a matmul for the buffers of A, B and C. */
+export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, env: MatmulEnv) => Dispatch[];
 
 /** A variant's kernels and how to dispatch them. */
 export interface MatmulKernelPlan {
@@ -31,7 +36,10 @@ export interface MatmulKernelPlan {
   readonly launches: MatmulLaunch;
 }
 
-/** A plan with one dispatch of `k` over `grid`, binding A, B and C whole. */
-export function oneDispatch({ k, grid }: { k: Kernel; grid: number[] }): MatmulKernelPlan {
-  return { kernels: [k], launches: (a, b, c) => [{ kernel: k, buffers: [a, b, c], grid }] };
+/** A plan with one dispatch of `k` over `grid`, binding A, B and C whole (and `dims` as a uniform, last). */
+export function oneDispatch({ k, grid }: { k: Kernel; grid: number[] }, dims?: Uint32Array<ArrayBuffer>): MatmulKernelPlan {
+  return {
+    kernels: [k],
+    launches: (a, b, c, env) => [{ kernel: k, buffers: dims ? [a, b, c, env.uniform(dims)] : [a, b, c], grid }],
+  };
 }

@@ -13,11 +13,11 @@
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
 // window of C at the same row offset. When R rows of K do not fit a window, K runs in chunks of
-// Kc (at most 16): the copy lays A out chunk by chunk, each chunk binds its Kc rows of B as a
-// window, and chunks after the first add into C. The copy also transposes a transposed A, so
-// backward's dW = Aᵀ·dY (K = B·T) runs here too. A batched B must be shared (the batches then
-// stack into one tall A; a transposed A cannot have batches), and a transposed B cannot be
-// chunked. P must divide M, so an M with no divisor near 64 KiB / (4·Kc) runs in more, smaller
+// Kc (at most 16): the copy lays A out chunk by chunk, each chunk reads B from its K offset (a
+// transposed B too: backward's dX = dY·Wᵀ with K = 4C), and chunks after the first add into C.
+// The copy also transposes a transposed A, so backward's dW = Aᵀ·dY (K = B·T) runs here too. A
+// batched B must be shared (the batches then stack into one tall A; a transposed A cannot have
+// batches). P must divide M, so an M with no divisor near 64 KiB / (4·Kc) runs in more, smaller
 // dispatches.
 import type { MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul-plan";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
@@ -56,9 +56,9 @@ function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
   // The deepest chunk that divides K and still fits R rows in a window.
   let Kc = 0;
   for (let c = 4; c <= K && o.rows * c * 4 <= o.windowBytes; c += 4) if (K % c === 0) Kc = c;
-  // A later chunk binds B at row Kc·i: a 256-byte offset; a transposed B has no such rows.
   // At most 16 chunks: a K with no divisor near the window's depth (1028 = 4·257) goes elsewhere.
-  if (!Kc || K / Kc > 16 || (Kc < K && (p.transB || (Kc * N) % 64 !== 0))) return null;
+  // (B is bound whole; a chunk reads it from its K offset, transposed or not.)
+  if (!Kc || K / Kc > 16) return null;
   let P = 0;
   for (let q = o.rows; q <= M && q * Kc * 4 <= o.windowBytes; q += o.rows) {
     if (M % q === 0 && (q * Kc) % 64 === 0) P = q;
@@ -75,9 +75,12 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
 }
 
 /**
- * Kernels (the block-interleaving copy of A, then the product: writing C, and adding to it for
+ * Kernels (the block-interleaving copy of A, then the product: writing C, or adding to it for
  * later K chunks) and dispatches of the rowubo variant, or null when it cannot run the shape
- * ({@link rowuboFits}).
+ * ({@link rowuboFits}). The kernels depend on the options and the transposes only: sizes come
+ * from uniforms (bound last), every window is declared and bound as a full `windowBytes`, and
+ * the scratch copy of A is padded so that every window lies inside it; so one pipeline per
+ * transpose combination serves every shape (a cold Mesa shader cache compiles rowubo in ~2 s).
  */
 export function rowuboKernel(p: MatmulShape, o: RowuboOptions): MatmulKernelPlan | null {
   const fit = layout(p, o);
@@ -85,66 +88,76 @@ export function rowuboKernel(p: MatmulShape, o: RowuboOptions): MatmulKernelPlan
   const { M, Kc, P, U } = fit;
   const { N, K } = p;
   const R = o.rows, N4 = N / 4, K4 = K / 4, Kc4 = Kc / 4, chunks = K / Kc, perWindow = P / R;
+  const W4 = o.windowBytes / 16; // vec4 per window
   const rows = [...Array(R).keys()];
-  const windows = [...Array(U).keys()];
+  const windows = [...Array(o.windows).keys()];
   // Ap[((chunk·M/R + block)·Kc4 + k)·R + r] holds op(A)[block·R + r, 4(chunk·Kc4 + k) .. +3].
   const pack = kernel(`matmul_rowubo_pack${R}${p.transA ? "_tA" : ""}`, [
     { name: "A", kind: "read", type: p.transA ? "f32" : "vec4f" },
     { name: "Ap", kind: "rw", type: "vec4f" },
+    { name: "dims", kind: "uniform", type: "PackDims" },
   ], `
 ${main1d()}
-  if (i >= ${M * K4}u) { return; }
+  if (i >= dims.total) { return; }
   let r = i % ${R}u;
-  let k = (i / ${R}u) % ${Kc4}u + (i / ${M * Kc4}u) * ${Kc4}u; // vec4 column of op(A)
-  let m = ((i / ${R * Kc4}u) % ${M / R}u) * ${R}u + r;
+  let k = (i / ${R}u) % dims.kc4 + (i / (dims.m * dims.kc4)) * dims.kc4; // vec4 column of op(A)
+  let m = ((i / (${R}u * dims.kc4)) % (dims.m / ${R}u)) * ${R}u + r;
   ${p.transA
-    ? `Ap[i] = vec4f(A[(4u * k) * ${M}u + m], A[(4u * k + 1u) * ${M}u + m], A[(4u * k + 2u) * ${M}u + m], A[(4u * k + 3u) * ${M}u + m]);`
-    : `Ap[i] = A[m * ${K4}u + k];`}
-}`);
+    ? "Ap[i] = vec4f(A[(4u * k) * dims.m + m], A[(4u * k + 1u) * dims.m + m], A[(4u * k + 2u) * dims.m + m], A[(4u * k + 3u) * dims.m + m]);"
+    : "Ap[i] = A[m * dims.k4 + k];"}
+}`, "struct PackDims { total: u32, m: u32, k4: u32, kc4: u32 }");
   const loop = (u: number) => `
-      for (var k = 0u; k < ${Kc4}u; k++) {
-        ${rowbcastLoadB({ ...p, K: Kc }, "0u")}
+      for (var k = 0u; k < dims.kc4; k++) {
+        ${rowbcastLoadB(p.transB, "0u", "dims.n4", "dims.k4", "(dims.kOff + k)")}
         ${rows.map((r) => `let a${r} = A${u}[base + k * ${R}u + ${r}u];`).join(" ")}
         ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
       }`;
-  const product = (accumulate: boolean) => kernel(`matmul_rowubo${R}_wg${o.wg}_u${U}${p.transB ? "_tB" : ""}${accumulate ? "_acc" : ""}`, [
-    ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${P * Kc4}>` })),
+  const product = kernel(`matmul_rowubo${R}_wg${o.wg}_u${o.windows}${p.transB ? "_tB" : ""}`, [
+    ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${W4}>` })),
     { name: "B", kind: "read", type: "vec4f" },
     { name: "C", kind: "rw", type: "vec4f" },
+    { name: "dims", kind: "uniform", type: "UboDims" },
   ], `
 // Workgroup (x, y): R-row block x of this dispatch's rows, vec4 columns y·wg .. y·wg + wg - 1.
 // Row blocks vary fastest, so neighbouring workgroups share their columns of B in cache.
 @compute @workgroup_size(${o.wg})
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let n4 = wid.y * ${o.wg}u + lid.x;
-  if (n4 >= ${N4}u) { return; }
-  let base = (wid.x % ${perWindow}u) * ${R * Kc4}u; // the block's first vec4 in its window
+  if (n4 >= dims.n4) { return; }
+  let base = (wid.x % dims.perWindow) * ${R}u * dims.kc4; // the block's first vec4 in its window
   ${rows.map((r) => `var acc${r} = vec4f(0.0);`).join(" ")}
-  switch (wid.x / ${perWindow}u) {
+  switch (wid.x / dims.perWindow) {
     ${windows.map((u) => `case ${u}u: {${loop(u)}\n    }`).join("\n    ")}
     default: {}
   }
-  ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * ${N4}u + n4] ${accumulate ? "+=" : "="} acc${r};`).join("\n  ")}
-}`);
-  const first = product(false), rest = chunks > 1 ? product(true) : first;
-  const launches: MatmulLaunch = (a, b, c, scratch) => {
-    const ap = scratch(M * K * 4); // [K / Kc, M / R, Kc4, R] vec4
-    const out: Dispatch[] = [{ kernel: pack, buffers: [a, ap], grid: grid1d(M * K4) }];
+  if (dims.accumulate != 0u) {
+    ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * dims.n4 + n4] += acc${r};`).join("\n    ")}
+  } else {
+    ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * dims.n4 + n4] = acc${r};`).join("\n    ")}
+  }
+}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, pad0: u32, pad1: u32 }");
+  const launches: MatmulLaunch = (a, b, c, env) => {
+    const ap = env.scratch(M * K * 4 + o.windowBytes); // [K / Kc, M / R, Kc4, R] vec4, padded for the last window
+    const out: Dispatch[] = [{
+      kernel: pack, buffers: [a, ap, env.uniform(Uint32Array.from([M * K4, M, K4, Kc4]))], grid: grid1d(M * K4),
+    }];
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
-      const bWin = chunks > 1 ? { buffer: b, offset: ch * Kc * N * 4, size: Kc * N * 4 } : b;
+      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, 0, 0]));
       for (let r0 = 0; r0 < M; r0 += U * P) {
         const n = Math.min(U * P, M - r0);
-        // Windows past the last row are never read; they are bound at the chunk's start.
-        const win = windows.map((u) => ({ buffer: ap, offset: chunk + (r0 + u * P < M ? (r0 + u * P) * Kc * 4 : 0), size: P * Kc * 4 }));
+        // Windows past the last row (or past U) are never read; they are bound at the chunk's start.
+        const win = windows.map((u) => ({
+          buffer: ap, offset: chunk + (u < U && r0 + u * P < M ? (r0 + u * P) * Kc * 4 : 0), size: o.windowBytes,
+        }));
         out.push({
-          kernel: ch ? rest : first,
-          buffers: [...win, bWin, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }],
+          kernel: product,
+          buffers: [...win, b, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, dims],
           grid: [n / R, Math.ceil(N4 / o.wg), 1],
         });
       }
     }
     return out;
   };
-  return { kernels: chunks > 1 ? [pack, first, rest] : [pack, first], launches };
+  return { kernels: [pack, product], launches };
 }

@@ -5,11 +5,11 @@
 // (hardware GPUs), all over the types of matmul-plan.ts.
 import { oneDispatch, type MatmulKernelPlan, type MatmulShape } from "./matmul-plan";
 import { rb4x4Kernel } from "./matmul-rb4x4";
-import { rowbcastFits, rowbcastKernel, type RowbcastOptions } from "./matmul-rowbcast";
+import { matmulDims, rowbcastFits, rowbcastKernel, type RowbcastOptions } from "./matmul-rowbcast";
 import { rowuboFits, rowuboKernel, type RowuboOptions } from "./matmul-rowubo";
 import { tiledKernel } from "./matmul-tiled";
 
-export type { MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul-plan";
+export type { MatmulEnv, MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul-plan";
 
 /** The adapter facts the variant choice depends on (a subset of AdapterInfo). */
 export interface MatmulAdapter {
@@ -87,7 +87,7 @@ export function matmulVariantKernel(variant: MatmulVariant, p: MatmulShape,
   }
   if (variant === "rowbcast") {
     const o = { ...ROWBCAST_DEFAULT, ...opts };
-    return rowbcastFits(p, o) ? oneDispatch(rowbcastKernel(p, o)) : null;
+    return rowbcastFits(p, o) ? oneDispatch(rowbcastKernel(p, o), matmulDims(p)) : null;
   }
   if (variant === "tiled") return oneDispatch(tiledKernel(p));
   return oneDispatch(rb4x4Kernel(p));

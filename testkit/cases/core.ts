@@ -109,5 +109,6 @@ export const CORE_CASES: Record<string, OpCase[]> = {
     // transposed A); the second runs K = 2048 as two chunks.
     { label: "rowubo shared b [2,256,512]x[512,512]", inputs: [{ shape: [2, 256, 512] }, { shape: [512, 512] }], run: ([a, b]) => T.matmul(a, b), noFiniteDiff: true },
     { label: "rowubo transA, K in chunks [2048,64]ᵀx[2048,1024]", inputs: [{ shape: [2048, 64] }, { shape: [2048, 1024] }], run: ([a, b]) => T.matmul(a, b, { transA: true }), noFiniteDiff: true },
+    { label: "rowubo transB, K in chunks [512,2048]x[128,2048]ᵀ", inputs: [{ shape: [512, 2048] }, { shape: [128, 2048] }], run: ([a, b]) => T.matmul(a, b, { transB: true }), noFiniteDiff: true },
   ],
 };

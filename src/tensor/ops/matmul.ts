@@ -70,7 +70,8 @@ const matmulOp = defineOp<Required<MatmulOptions>>({
     if (M * N === 0) return;
     if (K === 0) return rt.clear(c.s.buffer);
     const { launches } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o }, rt.info);
-    for (const d of launches(a.s.buffer, b.s.buffer, c.s.buffer, (bytes) => rt.scratch(bytes))) {
+    const env = { scratch: (bytes: number) => rt.scratch(bytes), uniform: (d: Uint32Array<ArrayBuffer>) => rt.uniform(d) };
+    for (const d of launches(a.s.buffer, b.s.buffer, c.s.buffer, env)) {
       rt.dispatch(d.kernel, d.buffers, d.grid);
     }
   },
