@@ -59,7 +59,7 @@ describe("matmul variants vs f64", () => {
       test(`rowubo windows, dispatches and K chunks tA=${transA} tB=${transB}`, async () => {
         const rt = await gpu();
         let ran = 0;
-        for (const [M, N, K, batch, rows, windowBytes, chunks, dispatches] of UBO_CASES) {
+        for (const [M, N, K, batch, rows, windowBytes, , dispatches] of UBO_CASES) {
           const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: true };
           const opts = { rows, wg: 16, windows: 3, windowBytes };
           const plan = matmulVariantKernel("rowubo", p, opts);
@@ -83,15 +83,15 @@ describe("matmul variants vs f64", () => {
     }
   }
 
-  test("rowubo at its defaults (16 rows, 8 windows of 64 KiB) over two dispatches, batched and transposed B", async () => {
+  test("rowubo at its defaults (16 rows, 4 windows of 64 KiB) over four dispatches, batched and transposed B", async () => {
     const rt = await gpu();
     for (const [M, batch, transB] of [[256, 1, false], [128, 2, true]] as const) {
       const p: MatmulShape = { M, N: 8, K: 1024, batch, transA: false, transB, bShared: true };
       const plan = matmulVariantKernel("rowubo", p)!;
       const fake = {} as GPUBuffer;
       const ds = plan.launches(fake, fake, fake, { scratch: () => fake, uniform: () => fake });
-      expect(ds.map((d) => d.kernel)).toEqual([plan.kernels[0], plan.kernels[1], plan.kernels[1]]); // the copy of A, then the product
-      expect(ds.slice(1).map((d) => d.grid)).toEqual([[8, 1, 1], [8, 1, 1]]); // 128 rows = 8 blocks of 16
+      expect(ds.map((d) => d.kernel)).toEqual([plan.kernels[0], ...Array(4).fill(plan.kernels[1])]); // the copy of A, then the product
+      expect(ds.slice(1).map((d) => d.grid)).toEqual(Array(4).fill([4, 1, 1])); // 64 rows (4 windows of 16) = 4 blocks of 16
       const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
       expectNear(got, want, p, JSON.stringify(p));
     }
@@ -104,7 +104,7 @@ describe("matmul variants vs f64", () => {
     const fake = {} as GPUBuffer;
     const ds = plan.launches(fake, fake, fake, { scratch: () => fake, uniform: () => fake });
     expect(ds.map((d) => d.kernel)).toEqual([plan.kernels[0], plan.kernels[1], plan.kernels[1]]); // copy, first chunk, second chunk adding to C
-    expect(ds[2].buffers[8]).toBe(fake); // B bound whole (after the 8 windows): each chunk reads it from its K offset
+    expect(ds[2].buffers[4]).toBe(fake); // B bound whole (after the 4 windows): each chunk reads it from its K offset
     const { got, want } = (await runMatmulVariant(rt, "rowubo", p))!;
     expectNear(got, want, p, JSON.stringify(p));
   });
@@ -123,7 +123,8 @@ describe("matmul variants vs f64", () => {
   test("selection: rowubo, then rowbcast on software adapters when they fit, tiled on large GPU outputs", () => {
     const p = (M: number, N: number, K: number): MatmulShape =>
       ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true });
-    expect(selectMatmulVariant(p(256, 512, 512), { isSoftware: true })).toBe("rowbcast");
+    expect(selectMatmulVariant(p(256, 512, 512), { isSoftware: true })).toBe("rowubo");
+    expect(selectMatmulVariant(p(64, 64, 64), { isSoftware: true })).toBe("rowbcast"); // 2^18 multiply-adds: below rowubo's floor
     expect(selectMatmulVariant(p(512, 512, 512), { isSoftware: true })).toBe("rowubo");
     expect(selectMatmulVariant(p(1020, 1024, 1024), { isSoftware: true })).toBe("rowbcast");
     expect(selectMatmulVariant(p(5, 7, 3), { isSoftware: true })).toBe("rb4x4");

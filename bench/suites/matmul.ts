@@ -2,7 +2,7 @@
 // GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
 // (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
 import { fromValues, matmul, randn, zeros, type Tensor } from "../../src/node";
-import { ROWUBO_MIN_MACS, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
+import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
 import { GPT_SHAPES } from "../lib/shapes";
@@ -100,13 +100,15 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
 
 /**
  * The shape the op case checks against f64: the timed shape, halved along its largest even
- * dimension while that keeps the selected variant, down to 2^27 multiply-adds (rowubo's floor),
+ * dimension while that keeps the selected variant, down to 2^27 multiply-adds,
  * so the check runs the kernel that is timed at a size the f64 reference computes in a second.
  */
+const CHECK_MACS = 2 ** 27; // the f64 reference of 2^27 multiply-adds takes about a second
+
 function checkShape(p: MatmulShape): MatmulShape {
   const variant = selectMatmulVariant(p, rt().info);
   let q = p;
-  while (q.M * q.N * q.K > ROWUBO_MIN_MACS) {
+  while (q.M * q.N * q.K > CHECK_MACS) {
     const halves = (["M", "N", "K"] as const).filter((d) => q[d] % 8 === 0).sort((x, y) => q[y] - q[x])
       .map((d) => ({ ...q, [d]: q[d] / 2 }));
     const next = halves.find((h) => selectMatmulVariant(h, rt().info) === variant);

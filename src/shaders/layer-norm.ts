@@ -3,8 +3,10 @@
 // kernel, and a deterministic dw/db column sum (per row-chunk partials plus an in-order final
 // pass when there are many rows). No atomics, no barriers. Exact for a large mean (|mean| ≫ std):
 // the forward centres as (x − x0) − Σ(x − x0)/C, never through the rounded mean, and the backward
-// refines the saved f32 mean by δ = Σ(x − mean)/C before centring.
-import { f32, grid1d, kernel, main1d, type Kernel } from "./wgsl";
+// refines the saved f32 mean by δ = Σ(x − mean)/C before centring. Sizes (and eps) come from a
+// uniform, so every shape of a model shares one pipeline per kernel (a constant channel loop
+// was fully unrolled by llvmpipe: the forward alone compiled for ~2 s on a cold shader cache).
+import { grid1d, kernel, main1d, uniformWords, type Kernel } from "./wgsl";
 
 /** Rows (N) and channels (C) of a layer norm; vec4 words when C % 4 == 0. */
 export interface LayerNormDims {
@@ -16,6 +18,20 @@ export interface LayerNormDims {
 // other sizes. `npm run bench -- --suite layernorm` (case "layerNorm [4096,256]") is where a change would show.
 const ROW_WG = 64;
 
+/** The uniform every layer-norm kernel reads: rows, channel words, chunks and rows per chunk (dw/db), C, eps. */
+const LN_DIMS = "struct LnDims { n: u32, cw: u32, p: u32, l: u32, c: f32, eps: f32 }";
+
+/** A kernel with its grid and the words of its LnDims uniform (bound last). */
+export interface LayerNormLaunch {
+  k: Kernel;
+  grid: number[];
+  dims: Uint32Array<ArrayBuffer>;
+}
+
+function lnDims(N: number, Cw: number, C: number, eps = 0, P = 1, L = N): Uint32Array<ArrayBuffer> {
+  return uniformWords([N, Cw, P, L, { f32: C }, { f32: eps }]);
+}
+
 function words(C: number): { T: string; Cw: number; hsum: (x: string) => string } {
   const vec = C % 4 === 0;
   return {
@@ -26,7 +42,7 @@ function words(C: number): { T: string; Cw: number; hsum: (x: string) => string 
 }
 
 /** Forward: y = (x - mean) · rstd · w + b per row, plus mean [N] and rstd [N]. */
-export function layerNormKernel({ N, C }: LayerNormDims, eps: number): { k: Kernel; grid: number[] } {
+export function layerNormKernel({ N, C }: LayerNormDims, eps: number): LayerNormLaunch {
   const { T, Cw, hsum } = words(C);
   const k = kernel(`layer_norm${T === "f32" ? "" : "_v4"}`, [
     { name: "x", kind: "read", type: T },
@@ -35,29 +51,30 @@ export function layerNormKernel({ N, C }: LayerNormDims, eps: number): { k: Kern
     { name: "y", kind: "rw", type: T },
     { name: "mean_out", kind: "rw", type: "f32" },
     { name: "rstd_out", kind: "rw", type: "f32" },
+    { name: "dims", kind: "uniform", type: "LnDims" },
   ], `${main1d(ROW_WG)}
-  if (i >= ${N}u) { return; }
-  let o = i * ${Cw}u;
+  if (i >= dims.n) { return; }
+  let o = i * dims.cw;
   let x0 = ${T}(x[o]${T === "f32" ? "" : ".x"});
   var s = 0.0;
-  for (var c = 0u; c < ${Cw}u; c++) { s += ${hsum("x[o + c] - x0")}; }
-  let mu = s / ${f32(C)};
+  for (var c = 0u; c < dims.cw; c++) { s += ${hsum("x[o + c] - x0")}; }
+  let mu = s / dims.c;
   let mean = x0${T === "f32" ? "" : ".x"} + mu;
   var q = 0.0;
-  for (var c = 0u; c < ${Cw}u; c++) { let d = (x[o + c] - x0) - mu; q += ${hsum("d * d")}; }
-  let rstd = inverseSqrt(q / ${f32(C)} + ${f32(eps)});
-  for (var c = 0u; c < ${Cw}u; c++) { y[o + c] = ((x[o + c] - x0) - mu) * rstd * w[c] + b[c]; }
+  for (var c = 0u; c < dims.cw; c++) { let d = (x[o + c] - x0) - mu; q += ${hsum("d * d")}; }
+  let rstd = inverseSqrt(q / dims.c + dims.eps);
+  for (var c = 0u; c < dims.cw; c++) { y[o + c] = ((x[o + c] - x0) - mu) * rstd * w[c] + b[c]; }
   mean_out[i] = mean;
   rstd_out[i] = rstd;
-}`);
-  return { k, grid: grid1d(N, ROW_WG) };
+}`, LN_DIMS);
+  return { k, grid: grid1d(N, ROW_WG), dims: lnDims(N, Cw, C, eps) };
 }
 
 /**
  * Backward dx per row: dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)) with g = dy · w and
  * x̂ = ((x − mean) − δ) · rstd, δ = Σ(x − mean)/C (written to `delta` [N] for the dw kernel).
  */
-export function layerNormDxKernel({ N, C }: LayerNormDims): { k: Kernel; grid: number[] } {
+export function layerNormDxKernel({ N, C }: LayerNormDims): LayerNormLaunch {
   const { T, Cw, hsum } = words(C);
   const k = kernel(`layer_norm_dx${T === "f32" ? "" : "_v4"}`, [
     { name: "dy", kind: "read", type: T },
@@ -67,39 +84,40 @@ export function layerNormDxKernel({ N, C }: LayerNormDims): { k: Kernel; grid: n
     { name: "rstd", kind: "read", type: "f32" },
     { name: "dx", kind: "rw", type: T },
     { name: "delta", kind: "rw", type: "f32" },
+    { name: "dims", kind: "uniform", type: "LnDims" },
   ], `${main1d(ROW_WG)}
-  if (i >= ${N}u) { return; }
-  let o = i * ${Cw}u;
+  if (i >= dims.n) { return; }
+  let o = i * dims.cw;
   let mu = mean[i];
   let rs = rstd[i];
   var sg = 0.0;
   var sgd = 0.0;
   var sd = 0.0;
-  for (var c = 0u; c < ${Cw}u; c++) {
+  for (var c = 0u; c < dims.cw; c++) {
     let g = dy[o + c] * w[c];
     let d = x[o + c] - mu;
     sg += ${hsum("g")};
     sgd += ${hsum("g * d")};
     sd += ${hsum("d")};
   }
-  let dl = sd / ${f32(C)};
-  let a = sg / ${f32(C)};
-  let bq = (sgd - dl * sg) * rs / ${f32(C)};
-  for (var c = 0u; c < ${Cw}u; c++) {
+  let dl = sd / dims.c;
+  let a = sg / dims.c;
+  let bq = (sgd - dl * sg) * rs / dims.c;
+  for (var c = 0u; c < dims.cw; c++) {
     let xh = ((x[o + c] - mu) - dl) * rs;
     dx[o + c] = rs * (dy[o + c] * w[c] - a - xh * bq);
   }
   delta[i] = dl;
-}`);
-  return { k, grid: grid1d(N, ROW_WG) };
+}`, LN_DIMS);
+  return { k, grid: grid1d(N, ROW_WG), dims: lnDims(N, Cw, C) };
 }
 
 /** The dw/db plan: P row chunks of L rows (P = 1 writes dw, db directly). */
 export interface LayerNormDwPlan {
   /** Pass 1: per (chunk, channel word) sums of dy · x̂ and dy over the chunk's rows, in order. */
-  partial: { k: Kernel; grid: number[] };
+  partial: LayerNormLaunch;
   /** Pass 2 when P > 1: sums the P partials in order. */
-  final: { k: Kernel; grid: number[] } | null;
+  final: LayerNormLaunch | null;
   /** Bytes of the partials scratch buffer (0 when P = 1). */
   scratchBytes: number;
 }
@@ -118,7 +136,7 @@ export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
     : [{ name: "part", kind: "rw" as const, type: T }];
   const store = P === 1
     ? "dw[c] = aw; db[c] = ab;"
-    : `part[(p * 2u) * ${Cw}u + c] = aw; part[(p * 2u + 1u) * ${Cw}u + c] = ab;`;
+    : "part[(p * 2u) * dims.cw + c] = aw; part[(p * 2u + 1u) * dims.cw + c] = ab;";
   const partial = kernel(`layer_norm_dwdb${P === 1 ? "" : "_partial"}${v4}`, [
     { name: "dy", kind: "read", type: T },
     { name: "x", kind: "read", type: T },
@@ -126,39 +144,42 @@ export function layerNormDwPlan({ N, C }: LayerNormDims): LayerNormDwPlan {
     { name: "rstd", kind: "read", type: "f32" },
     { name: "delta", kind: "read", type: "f32" },
     ...outs,
+    { name: "dims", kind: "uniform", type: "LnDims" },
   ], `${main1d(ROW_WG)}
-  if (i >= ${P * Cw}u) { return; }
-  let p = i / ${Cw}u;
-  let c = i % ${Cw}u;
+  if (i >= dims.p * dims.cw) { return; }
+  let p = i / dims.cw;
+  let c = i % dims.cw;
   var aw = ${T}(0.0);
   var ab = ${T}(0.0);
-  let r1 = min(${N}u, (p + 1u) * ${L}u);
-  for (var r = p * ${L}u; r < r1; r++) {
-    let g = dy[r * ${Cw}u + c];
-    aw += g * ((x[r * ${Cw}u + c] - mean[r]) - delta[r]) * rstd[r];
+  let r1 = min(dims.n, (p + 1u) * dims.l);
+  for (var r = p * dims.l; r < r1; r++) {
+    let g = dy[r * dims.cw + c];
+    aw += g * ((x[r * dims.cw + c] - mean[r]) - delta[r]) * rstd[r];
     ab += g;
   }
   ${store}
-}`);
-  if (P === 1) return { partial: { k: partial, grid: grid1d(Cw, ROW_WG) }, final: null, scratchBytes: 0 };
+}`, LN_DIMS);
+  const dims = lnDims(N, Cw, C, 0, P, L);
+  if (P === 1) return { partial: { k: partial, grid: grid1d(Cw, ROW_WG), dims }, final: null, scratchBytes: 0 };
   const final = kernel(`layer_norm_dwdb_final${v4}`, [
     { name: "part", kind: "read", type: T },
     { name: "dw", kind: "rw", type: T },
     { name: "db", kind: "rw", type: T },
+    { name: "dims", kind: "uniform", type: "LnDims" },
   ], `${main1d(ROW_WG)}
-  if (i >= ${Cw}u) { return; }
+  if (i >= dims.cw) { return; }
   var aw = ${T}(0.0);
   var ab = ${T}(0.0);
-  for (var p = 0u; p < ${P}u; p++) {
-    aw += part[(p * 2u) * ${Cw}u + i];
-    ab += part[(p * 2u + 1u) * ${Cw}u + i];
+  for (var p = 0u; p < dims.p; p++) {
+    aw += part[(p * 2u) * dims.cw + i];
+    ab += part[(p * 2u + 1u) * dims.cw + i];
   }
   dw[i] = aw;
   db[i] = ab;
-}`);
+}`, LN_DIMS);
   return {
-    partial: { k: partial, grid: grid1d(P * Cw, ROW_WG) },
-    final: { k: final, grid: grid1d(Cw, ROW_WG) },
+    partial: { k: partial, grid: grid1d(P * Cw, ROW_WG), dims },
+    final: { k: final, grid: grid1d(Cw, ROW_WG), dims },
     scratchBytes: P * 2 * C * 4,
   };
 }

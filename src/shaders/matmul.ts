@@ -39,21 +39,23 @@ export type MatmulVariantOptions = Partial<RowuboOptions>;
 export const ROWBCAST_DEFAULT: RowbcastOptions = { rows: 8, wg: 16 };
 
 /**
- * rowubo settings chosen on lavapipe: 16 rows (a K deeper than 1024 runs in chunks), 8 windows
- * of 64 KiB. 16 rows matched or beat 8 at 6 of 8 measured shapes: `npm run bench -- --suite
- * matmul`, variant cases "square 512" and "gpt fc fwd" against "rowubo r8" (bench/RESULTS.md, "rowubo").
+ * rowubo settings chosen on lavapipe: 16 rows (a K deeper than 1024 runs in chunks), 4 windows
+ * of 64 KiB. 16 rows matched or beat 8 at 6 of 8 measured shapes (`npm run bench -- --suite
+ * matmul`, variant cases "square 512" and "gpt fc fwd" against "rowubo r8"). 4 windows ran within
+ * ±15 % of 8 at 13 shapes from 2^23 to 2^31 multiply-adds, neither ahead overall, and compile in
+ * half the time: each window is a copy of the K loop in the kernel (bench/RESULTS.md, "rowubo").
  */
-export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 8, windowBytes: 65536 };
+export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 4, windowBytes: 65536 };
 
 /**
- * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. It beat
- * rowbcast from 256³ up (1.3× at 512³, 1.55× at 1024³) but its pipelines compile ~2 s longer on
- * a cold Mesa shader cache (a switch over 8 copies of the K loop): the time saved per call
- * repays that within ~500 calls at 512³ and ~40 at 1024³. Measured by `npm run bench -- --suite
- * matmul`, variant cases "square 256" … "square 1024" (GFLOP/s and first-run compile ms;
- * bench/RESULTS.md, "rowubo").
+ * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. Since its
+ * kernels read their sizes from a uniform (one pipeline per transpose combination, compiled once
+ * per process), its compile cost no longer scales with the shapes used, and it beat rowbcast at
+ * every measured shape from 2^22.8 multiply-adds (the R1 model's qkv, 1.25×) up, 1.2–2.7× (the
+ * S1 and config-a step's products, MLP, 1024³; bench/RESULTS.md, "rowubo"). Below ~2^20 the copy
+ * of A and the extra dispatch are not worth it (not timed; `npm run bench -- --suite matmul`).
  */
-export const ROWUBO_MIN_MACS = 2 ** 27;
+export const ROWUBO_MIN_MACS = 2 ** 20;
 
 /**
  * Fewest 64×64 output tiles for `tiled` on hardware GPUs: below it rb4x4's 32×32 tiles give 4×

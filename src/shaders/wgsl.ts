@@ -57,6 +57,21 @@ export interface Binding {
  */
 export const WG = 256;
 
+/**
+ * The words of a uniform buffer: numbers as u32, `{ f32: x }` as the bits of an f32, padded to a
+ * multiple of 16 bytes (the size a uniform struct rounds up to). Shape-generic kernels read their
+ * sizes this way, so one pipeline serves every shape.
+ */
+export function uniformWords(fields: readonly (number | { f32: number })[]): Uint32Array<ArrayBuffer> {
+  const out = new Uint32Array(Math.ceil(fields.length / 4) * 4);
+  const f = new Float32Array(out.buffer);
+  fields.forEach((x, i) => {
+    if (typeof x === "number") out[i] = x;
+    else f[i] = x.f32;
+  });
+  return out;
+}
+
 /** Formats a JS number as a WGSL f32 literal (finite values only). */
 export function f32(x: number): string {
   if (!Number.isFinite(x)) {

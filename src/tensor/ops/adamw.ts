@@ -3,7 +3,7 @@
 // be a 1-element GPU tensor (global-norm clipping without a readback). Not differentiable.
 import { fmt, numel, OpError, sameShape } from "../shape";
 import { apply, defineOp } from "../op";
-import { adamwKernel } from "../../shaders/adamw";
+import { adamwHyper, adamwKernel } from "../../shaders/adamw";
 import { Tensor } from "../tensor";
 import { requireFloat } from "./util";
 
@@ -58,10 +58,12 @@ const adamwOp = defineOp<AdamWAttrs>({
     }
   },
   gpu: (rt, ins, _outs, a) => {
-    const { k, grid } = adamwKernel(numel(ins[0].shape), ins.length === 5);
-    const hp = rt.uniform(new Float32Array([
-      a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, 1 - a.beta1 ** a.step, 1 - a.beta2 ** a.step, a.gradScale,
-    ]));
+    const n = numel(ins[0].shape);
+    const { k, grid } = adamwKernel(n, ins.length === 5);
+    const hp = rt.uniform(adamwHyper(n, {
+      lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weightDecay: a.weightDecay,
+      bc1: 1 - a.beta1 ** a.step, bc2: 1 - a.beta2 ** a.step, gradScale: a.gradScale,
+    }));
     rt.dispatch(k, [...ins.map((x) => x.s.buffer), hp], grid);
   },
 });

@@ -50,8 +50,8 @@ const layerNormOp = defineOp<LayerNormAttrs>({
   },
   gpu: (rt, [x, w, b], [y, mean, rstd], { eps }) => {
     const [N, C] = rowsOf("layerNorm", x, w, b);
-    const { k, grid } = layerNormKernel({ N, C }, eps);
-    rt.dispatch(k, [x.s.buffer, w.s.buffer, b.s.buffer, y.s.buffer, mean.s.buffer, rstd.s.buffer], grid);
+    const { k, grid, dims } = layerNormKernel({ N, C }, eps);
+    rt.dispatch(k, [x.s.buffer, w.s.buffer, b.s.buffer, y.s.buffer, mean.s.buffer, rstd.s.buffer, rt.uniform(dims)], grid);
   },
   nondiff: [1, 2],
   save: { inputs: [0, 1], outputs: [1, 2] },
@@ -103,15 +103,15 @@ const layerNormBackwardOp = defineOp<Record<string, never>>({
     const [N, C] = rowsOf("layerNormBackward", x, w);
     const dxk = layerNormDxKernel({ N, C });
     const delta = rt.scratch(N * 4);
-    rt.dispatch(dxk.k, [dy.s.buffer, x.s.buffer, w.s.buffer, mean.s.buffer, rstd.s.buffer, dx.s.buffer, delta], dxk.grid);
+    rt.dispatch(dxk.k, [dy.s.buffer, x.s.buffer, w.s.buffer, mean.s.buffer, rstd.s.buffer, dx.s.buffer, delta, rt.uniform(dxk.dims)], dxk.grid);
     const plan = layerNormDwPlan({ N, C });
     const ins = [dy.s.buffer, x.s.buffer, mean.s.buffer, rstd.s.buffer, delta];
     if (!plan.final) {
-      rt.dispatch(plan.partial.k, [...ins, dw.s.buffer, db.s.buffer], plan.partial.grid);
+      rt.dispatch(plan.partial.k, [...ins, dw.s.buffer, db.s.buffer, rt.uniform(plan.partial.dims)], plan.partial.grid);
     } else {
       const part = rt.scratch(plan.scratchBytes);
-      rt.dispatch(plan.partial.k, [...ins, part], plan.partial.grid);
-      rt.dispatch(plan.final.k, [part, dw.s.buffer, db.s.buffer], plan.final.grid);
+      rt.dispatch(plan.partial.k, [...ins, part, rt.uniform(plan.partial.dims)], plan.partial.grid);
+      rt.dispatch(plan.final.k, [part, dw.s.buffer, db.s.buffer, rt.uniform(plan.final.dims)], plan.final.grid);
     }
   },
 });
