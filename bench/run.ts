@@ -13,6 +13,7 @@ import { printTable } from "./lib/table";
 import { renderMarkdown, type ResultFile } from "./lib/markdown";
 import { matmulSuite } from "./suites/matmul";
 import { opSuites } from "./suites/ops";
+import { attentionSuite } from "./suites/attention";
 import { copySuite } from "./suites/copy";
 import { trainSuite } from "./suites/train";
 import { peersSuite } from "./suites/peers";
@@ -21,7 +22,7 @@ import { probesSuite } from "./suites/probes";
 import { numericsSuite } from "./suites/numerics";
 import { soakSuite } from "./suites/soak";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
+const SUITES: Suite[] = [matmulSuite, attentionSuite, ...opSuites, copySuite, trainSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
 
 const USAGE = `usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json] [--list]\nsuites:\n${
   SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}`;
