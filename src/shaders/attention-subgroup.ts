@@ -57,14 +57,19 @@ function sgKernel(name: string, bindings: readonly Binding[], body: string): Ker
   return { ...k, code: `enable subgroups;\n${k.code}` };
 }
 
-/** Common prologue: sizes from the uniform (T, words per C, heads, words per head), the head, the lane. */
-const prologue = `@compute @workgroup_size(${LANES})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
+/**
+ * Common prologue: sizes from the uniform (T, words per C, heads, words per head), the head, the
+ * lane, this invocation's rows. With `lastFirst` the first workgroups take the last row blocks:
+ * under the causal mask those have the most keys, and starting them first balances the
+ * workgroups over the worker threads when there are few (one head at T = 1024: 32 blocks).
+ */
+const prologue = (lastFirst: boolean) => `@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32,
         @builtin(subgroup_invocation_id) sgi: u32) {
   let T = prm.x; let CW = prm.y; let WN = prm.w;
   let h = wid.y; let b = wid.z; let seq = b * T; let bh = b * prm.z + h;
   let sl = sgi & 7u; // which of 8 streamed rows this lane loads (lanes 8.. of wider subgroups repeat 0..7)
-  let r0 = wid.x * ${SUBGROUP_BLOCK}u; // the workgroup's first own row
+  let r0 = ${lastFirst ? "(nwg.x - 1u - wid.x)" : "wid.x"} * ${SUBGROUP_BLOCK}u; // the workgroup's first own row
   let ra = r0 + li * ${ROWS}u;
   let ri = vec4u(ra, ra + 1u, ra + 2u, ra + 3u); // this invocation's 4 own rows (some may be ≥ T)
   let rc = min(ri, vec4u(T - 1u)); // clamped for loads`;
@@ -129,7 +134,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
       ${streamWords(KT, "k", "qkv", "kr", "w")}
       ${dotRows(X, KT, "s", "k", "q")}
     }`;
-  const body = probs ? `${prologue}
+  const body = probs ? `${prologue(true)}
   var qa: array<vec4f, ${D}>;
   ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
   let ls = vec4f(${RC.map((r) => `lse[bh * T + rc.${r}]`).join(", ")});
@@ -145,7 +150,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
       ${R(KT).map((j) => `if (kt + ${j}u < T) { probs[pr + ${j}u] = p${j}.${r}; }`).join(" ")}
     }`).join("\n    ")}
   }
-}` : `${prologue}
+}` : `${prologue(true)}
   var qa: array<vec4f, ${D}>;
   var o: array<vec4f, ${D}>;
   ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
@@ -184,7 +189,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
  */
 export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
   const X = words(D);
-  const body = `${prologue}
+  const body = `${prologue(true)}
   var qa: array<vec4f, ${D}>;
   var ga: array<vec4f, ${D}>;
   var dq: array<vec4f, ${D}>;
@@ -260,7 +265,7 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
  */
 export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
   const X = words(D);
-  const body = `${prologue}
+  const body = `${prologue(false)}
   var ka: array<vec4f, ${D}>;
   var va: array<vec4f, ${D}>;
   var dk: array<vec4f, ${D}>;

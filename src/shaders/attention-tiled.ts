@@ -41,11 +41,12 @@ function tileRows(X: Words, arrays: number, extra: number): number {
   return bk;
 }
 
-const prologue = `@compute @workgroup_size(${TILED_BLOCK})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+/** Common prologue; with `lastFirst` the first workgroups take the last row blocks (the most keys under the causal mask). */
+const prologue = (lastFirst: boolean) => `@compute @workgroup_size(${TILED_BLOCK})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let T = prm.x; let CW = prm.y;
   let h = wid.y; let b = wid.z; let seq = b * T; let bh = b * prm.z + h;
-  let r0 = wid.x * ${TILED_BLOCK}u; // the workgroup's first own row
+  let r0 = ${lastFirst ? "(nwg.x - 1u - wid.x)" : "wid.x"} * ${TILED_BLOCK}u; // the workgroup's first own row
   let r = r0 + li; // this invocation's row (may be ≥ T: it still loads tiles and meets the barriers)
   let rc = min(r, T - 1u);`;
 
@@ -81,7 +82,7 @@ export function tiledForward(D: number, unroll: boolean, probs = false): Kernel 
   const shared = `var<workgroup> ks: array<${X.T}, ${BK * W}>;${probs ? "" : `\nvar<workgroup> vs: array<${X.T}, ${BK * W}>;`}`;
   const score = `var sc = 0.0;
         for (var w = 0u; w < ${X.N}; w++) { sc += ${X.dot("q[w]", `ks[j * ${W}u + w]`)}; }`;
-  const body = probs ? `${prologue}
+  const body = probs ? `${prologue(true)}
   var q: array<${X.T}, ${W}>;
   for (var w = 0u; w < ${X.N}; w++) { q[w] = qkv[${at(X, "rc", 0)} + w] * ${X.scale}; }
   let ls = lse[bh * T + rc];
@@ -102,7 +103,7 @@ export function tiledForward(D: number, unroll: boolean, probs = false): Kernel 
       }
     }
   }
-}` : `${prologue}
+}` : `${prologue(true)}
   var q: array<${X.T}, ${W}>;
   var o: array<${X.T}, ${W}>;
   for (var w = 0u; w < ${X.N}; w++) { q[w] = qkv[${at(X, "rc", 0)} + w] * ${X.scale}; o[w] = ${X.T}(0.0); }
@@ -138,7 +139,7 @@ export function tiledForward(D: number, unroll: boolean, probs = false): Kernel 
 export function tiledDq(D: number, unroll: boolean): Kernel {
   const X = words(D, unroll), W = X.W, BK = tileRows(X, 2, 0);
   const shared = `var<workgroup> ks: array<${X.T}, ${BK * W}>;\nvar<workgroup> vs: array<${X.T}, ${BK * W}>;`;
-  const body = `${prologue}
+  const body = `${prologue(true)}
   var q: array<${X.T}, ${W}>;
   var g: array<${X.T}, ${W}>;
   var dq: array<${X.T}, ${W}>;
@@ -198,7 +199,7 @@ export function tiledDq(D: number, unroll: boolean): Kernel {
 export function tiledDkv(D: number, unroll: boolean): Kernel {
   const X = words(D, unroll), W = X.W, BK = tileRows(X, 2, 16);
   const shared = `var<workgroup> qs: array<${X.T}, ${BK * W}>;\nvar<workgroup> gs: array<${X.T}, ${BK * W}>;\nvar<workgroup> sts: array<vec4f, ${BK}>;`;
-  const body = `${prologue}
+  const body = `${prologue(false)}
   var kk: array<${X.T}, ${W}>;
   var vv: array<${X.T}, ${W}>;
   var dk: array<${X.T}, ${W}>;
