@@ -7,8 +7,9 @@
 // lane. On llvmpipe every storage load is scalarized per lane with a bounds-check branch, so one
 // load that 8 lanes spend on 8 different rows is 8× cheaper per useful word than 8 lanes loading
 // the same word; a broadcast is a register extract. The loops over a head's words keep a runtime
-// bound (the uniform's `WN`): unrolled, the per-row arrays would become registers and llvmpipe's
-// compile time would grow to tens of seconds at D = 64 (bench/RESULTS.md, "Attention").
+// bound (the uniform's `WN`), so the rows stay in private arrays: written out, they would become
+// registers and llvmpipe's compile time would grow to tens of seconds at D = 64, for 1.2–1.35×
+// at D 12–16 (bench/RESULTS.md, "Attention").
 // Forward: online softmax over key tiles (the workgroup's last tile ends at its last query:
 // fully masked tiles are never visited), y and the per-row log-sum-exp saved. Backward: the dQ
 // kernel recomputes P = exp(S − lse) and dP per key tile, writes dQ and per-row statistics
@@ -51,6 +52,9 @@ function words(D: number): Words {
 const R = (n: number) => [...Array(n).keys()];
 const RC = ["x", "y", "z", "w"];
 
+/** Element c of word w of a row array (vec4s across the 4 own rows). */
+const el = (X: Words, arr: string, c: number) => `${arr}[w * ${X.WV}u + ${c}u]`;
+
 /** With `enable subgroups;` in front (it must precede every declaration). */
 function sgKernel(name: string, bindings: readonly Binding[], body: string): Kernel {
   const k = kernel(name, [...bindings, { name: "prm", kind: "uniform", type: "vec4u" }], body);
@@ -86,35 +90,33 @@ function streamWords(KT: number, v: string, buf: string, base: string, w: string
 function dotRows(X: Words, KT: number, acc: string, v: string, arr: string): string {
   return R(KT).map((j) => `${acc}${j} += ${X.comp.map((c, i) => `${v}_${j}${c} * ${arr}${i}`).join(" + ")};`).join("\n      ");
 }
-/** Loads `${name}c` = arr[WV·w + c]. */
-const loadArr = (X: Words, name: string, arr: string) =>
-  X.comp.map((_, c) => `let ${name}${c} = ${arr}[w * ${X.WV}u + ${c}u];`).join(" ");
+/** Loads `${name}c` = element c of word w of `arr`. */
+const loadArr = (X: Words, name: string, arr: string) => X.comp.map((_, c) => `let ${name}${c} = ${el(X, arr, c)};`).join(" ");
 
-/** Loads this invocation's 4 rows of slice `part` (0 q, 1 k, 2 v) of packed qkv into `arr` (across rows, times `mul`). */
+/**
+ * Loads this invocation's 4 rows of slice `part` (0 q, 1 k, 2 v) of packed qkv into row array
+ * `arr` (across rows, times `mul`): a loop over words with the runtime bound, 4 loads each.
+ */
 function loadOwn(X: Words, arr: string, part: number, mul: string): string {
   return `{
     let base = (seq + rc) * 3u * CW + ${part}u * CW + h * WN;
-    for (var i = 0u; i < WN * 4u; i++) { // word i / 4 of row i % 4: one load per iteration keeps the code small
-      let w = i >> 2u; let r = i & 3u;
-      let a = qkv[base[r] + w]${mul};
-      ${X.comp.map((c, n) => `${arr}[w * ${X.WV}u + ${n}u][r] = a${c};`).join(" ")}
+    for (var w = 0u; w < WN; w++) {
+      ${R(4).map((r) => `let a${r} = qkv[base.${RC[r]} + w]${mul};`).join(" ")}
+      ${X.comp.map((c, n) => `${el(X, arr, n)} = vec4f(a0${c}, a1${c}, a2${c}, a3${c});`).join(" ")}
     }
   }`;
 }
 
 /**
- * Stores the across-rows array `arr` to the rows `ri` < T of `out`, row r at word offset `base`[r]
- * (a vec4u expression), times `mul`[r] (a vec4f expression, or "" for none). One loop
- * iteration per word of one row keeps the code small.
+ * Stores row array `arr` to the rows `ri` < T of `out`, row r at word offset `base`[r] (a vec4u
+ * expression), times `mul`[r] (a vec4f expression, or "" for none).
  */
 function storeOwn(X: Words, out: string, arr: string, base: string, mul: string): string {
   return `{
     let ob = ${base};
-    for (var i = 0u; i < WN * 4u; i++) {
-      let w = i >> 2u; let r = i & 3u;
-      if (ri[r] < T) {
-        ${out}[ob[r] + w] = ${X.WV === 4 ? `vec4f(${X.comp.map((_, n) => `${arr}[w * 4u + ${n}u][r]`).join(", ")})` : `${arr}[w][r]`}${mul ? ` * ${mul}[r]` : ""};
-      }
+    for (var w = 0u; w < WN; w++) {
+      ${X.comp.map((_, n) => `let e${n} = ${el(X, arr, n)};`).join(" ")}
+      ${RC.map((r) => `if (ri.${r} < T) { ${out}[ob.${r} + w] = ${X.WV === 4 ? `vec4f(e0.${r}, e1.${r}, e2.${r}, e3.${r})` : `e0.${r}`}${mul ? ` * ${mul}.${r}` : ""}; }`).join("\n      ")}
     }
   }`;
 }
@@ -135,7 +137,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
       ${dotRows(X, KT, "s", "k", "q")}
     }`;
   const body = probs ? `${prologue(true)}
-  var qa: array<vec4f, ${D}>;
+  var qa: array<vec4f, ${X.D}>;
   ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
   let ls = vec4f(${RC.map((r) => `lse[bh * T + rc.${r}]`).join(", ")});
   let kend = min(r0 + ${SUBGROUP_BLOCK}u, T); // keys past it are masked for every row of the block
@@ -151,10 +153,9 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
     }`).join("\n    ")}
   }
 }` : `${prologue(true)}
-  var qa: array<vec4f, ${D}>;
-  var o: array<vec4f, ${D}>;
+  var qa: array<vec4f, ${X.D}>;
+  var o: array<vec4f, ${X.D}>;
   ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
-  for (var i = 0u; i < WN * ${X.WV}u; i++) { o[i] = vec4f(0.0); }
   var m = vec4f(-3.0e38);
   var l = vec4f(0.0);
   let kend = min(r0 + ${SUBGROUP_BLOCK}u, T); // the last tile holds the block's last query: later ones are fully masked
@@ -168,7 +169,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
     m = mt;
     for (var w = 0u; w < WN; w++) {
       ${streamWords(KT, "v", "qkv", "kr", "CW + w")}
-      ${X.comp.map((c, i) => `o[w * ${X.WV}u + ${i}u] = o[w * ${X.WV}u + ${i}u] * cf + ${R(KT).map((j) => `v_${j}${c} * p${j}`).join(" + ")};`).join("\n      ")}
+      ${X.comp.map((c, i) => `${el(X, "o", i)} = ${el(X, "o", i)} * cf + ${R(KT).map((j) => `v_${j}${c} * p${j}`).join(" + ")};`).join("\n      ")}
     }
   }
   let inv = 1.0 / l;
@@ -190,20 +191,18 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
 export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
   const X = words(D);
   const body = `${prologue(true)}
-  var qa: array<vec4f, ${D}>;
-  var ga: array<vec4f, ${D}>;
-  var dq: array<vec4f, ${D}>;
+  var qa: array<vec4f, ${X.D}>;
+  var ga: array<vec4f, ${X.D}>;
+  var dq: array<vec4f, ${X.D}>;
   ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
   var dt = vec4f(0.0);
   {
     let base = (seq + rc) * CW + h * WN;
-    for (var i = 0u; i < WN * 4u; i++) {
-      let w = i >> 2u; let r = i & 3u;
-      let a = dy[base[r] + w];
-      dt[r] += ${X.WV === 4 ? "dot(a, y[base[r] + w])" : "a * y[base[r] + w]"};
-      ${X.comp.map((c, n) => `ga[w * ${X.WV}u + ${n}u][r] = a${c};`).join(" ")}
+    for (var w = 0u; w < WN; w++) {
+      ${R(4).map((r) => `let a${r} = dy[base.${RC[r]} + w]; let b${r} = y[base.${RC[r]} + w];`).join(" ")}
+      ${X.comp.map((c) => `dt += vec4f(a0${c}, a1${c}, a2${c}, a3${c}) * vec4f(b0${c}, b1${c}, b2${c}, b3${c});`).join(" ")}
+      ${X.comp.map((c, n) => `${el(X, "ga", n)} = vec4f(a0${c}, a1${c}, a2${c}, a3${c});`).join(" ")}
     }
-    for (var i = 0u; i < WN * ${X.WV}u; i++) { dq[i] = vec4f(0.0); }
   }
   let ls = vec4f(${RC.map((r) => `lse[bh * T + rc.${r}]`).join(", ")});
   var kd = vec4u(T); // the dominant key of each row (T: none yet)
@@ -236,17 +235,16 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
     }`).join("\n    ")}
     for (var w = 0u; w < WN; w++) {
       ${streamWords(KT, "k", "qkv", "kr", "w")}
-      ${X.comp.map((c, i) => `dq[w * ${X.WV}u + ${i}u] += ${R(KT).map((j) => `k_${j}${c} * ds${j}`).join(" + ")};`).join("\n      ")}
+      ${X.comp.map((c, i) => `${el(X, "dq", i)} += ${R(KT).map((j) => `k_${j}${c} * ds${j}`).join(" + ")};`).join("\n      ")}
     }
   }
   let ek = dpk * pa - pb;
   { // the dominant key's term, added last (rows without one add 0 · K[T − 1])
     let dsk = select(vec4f(0.0), pk * ek, kd < vec4u(T));
     let kb = (seq + min(kd, vec4u(T - 1u))) * 3u * CW + CW + h * WN;
-    for (var i = 0u; i < WN * 4u; i++) {
-      let w = i >> 2u; let r = i & 3u;
-      let a = qkv[kb[r] + w] * dsk[r];
-      ${X.comp.map((c, n) => `dq[w * ${X.WV}u + ${n}u][r] += a${c};`).join(" ")}
+    for (var w = 0u; w < WN; w++) {
+      ${R(4).map((r) => `let a${r} = qkv[kb.${RC[r]} + w];`).join(" ")}
+      ${X.comp.map((c, n) => `${el(X, "dq", n)} += dsk * vec4f(a0${c}, a1${c}, a2${c}, a3${c});`).join(" ")}
     }
   }
   ${storeOwn(X, "dqkv", "dq", "(seq + ri) * 3u * CW + h * WN", `vec4f(${X.scale})`)}
@@ -266,13 +264,12 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
 export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
   const X = words(D);
   const body = `${prologue(false)}
-  var ka: array<vec4f, ${D}>;
-  var va: array<vec4f, ${D}>;
-  var dk: array<vec4f, ${D}>;
-  var dv: array<vec4f, ${D}>;
+  var ka: array<vec4f, ${X.D}>;
+  var va: array<vec4f, ${X.D}>;
+  var dk: array<vec4f, ${X.D}>;
+  var dv: array<vec4f, ${X.D}>;
   ${loadOwn(X, "ka", 1, ` * ${X.scale}`)}
   ${loadOwn(X, "va", 2, "")}
-  for (var i = 0u; i < WN * ${X.WV}u; i++) { dk[i] = vec4f(0.0); dv[i] = vec4f(0.0); }
   for (var qt = r0; qt < T; qt += ${KT}u) {
     ${R(KT / 8).map((g) => `let qrow${g} = min(qt + ${8 * g}u + sl, T - 1u); let qr${g} = (seq + qrow${g}) * 3u * CW + h * WN;
     let gr${g} = (seq + qrow${g}) * CW + h * WN; let st${g} = dvec[bh * T + qrow${g}];`).join("\n    ")}
@@ -290,8 +287,8 @@ export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
     for (var w = 0u; w < WN; w++) {
       ${streamWords(KT, "q", "qkv", "qr", "w")}
       ${streamWords(KT, "g", "dy", "gr", "w")}
-      ${X.comp.map((c, i) => `dv[w * ${X.WV}u + ${i}u] += ${R(KT).map((j) => `g_${j}${c} * p${j}`).join(" + ")};
-      dk[w * ${X.WV}u + ${i}u] += ${R(KT).map((j) => `q_${j}${c} * ds${j}`).join(" + ")};`).join("\n      ")}
+      ${X.comp.map((c, i) => `${el(X, "dv", i)} += ${R(KT).map((j) => `g_${j}${c} * p${j}`).join(" + ")};
+      ${el(X, "dk", i)} += ${R(KT).map((j) => `q_${j}${c} * ds${j}`).join(" + ")};`).join("\n      ")}
     }
   }
   ${storeOwn(X, "dqkv", "dk", "(seq + ri) * 3u * CW + CW + h * WN", `vec4f(${X.scale})`)}

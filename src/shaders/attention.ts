@@ -68,7 +68,7 @@ export const SUBGROUP_TILE: SubgroupTile = 16;
 /** The four kernels of the op: forward (y, lse), probabilities (probes), dQ (+ row statistics), dK/dV. */
 export type AttentionPart = "forward" | "probs" | "dq" | "dkv";
 
-/** Generation options: the `subgroup` tile, and whether `tiled` unrolls its word loops (GPUs). */
+/** Generation options: the `subgroup` tile, and whether `tiled` unrolls its word loops (GPUs; default true). */
 export interface AttentionKernelOptions {
   tile?: SubgroupTile;
   unroll?: boolean;
