@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../src/nn/atomic-write";
 import { BUDGETS, machine } from "./lib/harness";
 import type { Suite, SuiteContext } from "./lib/context";
 import { printTable } from "./lib/table";
-import { renderMarkdown, type ResultFile } from "./lib/markdown";
+import { renderMarkdown, targets, type ResultFile } from "./lib/markdown";
 import { matmulSuite } from "./suites/matmul";
 import { opSuites } from "./suites/ops";
 import { attentionSuite } from "./suites/attention";
@@ -98,7 +98,8 @@ function writeReport(complete: boolean): void {
     results: ctx.results,
     ...ctx.sections,
   };
-  const json = `${JSON.stringify(report, null, 1)}\n`;
+  // The Targets table in the JSON too (the Markdown renders the same rows).
+  const json = `${JSON.stringify({ ...report, targets: targets(report as unknown as ResultFile) }, null, 1)}\n`;
   const md = renderMarkdown(report as unknown as ResultFile);
   writeFileAtomic(file, json);
   writeFileAtomic(file.replace(/\.json$/, "") + ".md", md);

@@ -48,20 +48,21 @@ export const ATTENTION_ROW_STATS = 4;
 /**
  * The variant for an adapter. Software adapters with subgroups of at least 8 take `subgroup`: on
  * lavapipe every storage load is scalarized per lane with a bounds-check branch and workgroup
- * memory costs barriers (bench/RESULTS.md, "Attention"); in the bench's `attention variants`
- * cases (B4 H4 T256 D64, B8 H4 T256 D32, B2 H4 T256 D128) it ran the forward 2.9–4.5× and
- * forward + backward 2.4–3.3× faster than `tiled` on lavapipe. Everything else takes `tiled`:
- * workgroup memory is what hardware GPUs reward (not measured here: no GPU was lent), and it
- * needs no subgroups.
+ * memory costs barriers (bench/RESULTS.md, "Attention"); in the bench's `attention variant`
+ * cases (T 256, D 32 / 64 / 128) it ran the forward 8.5–11.6× and the backward 6.6–9.7× faster
+ * than `tiled` on lavapipe. Everything else takes `tiled`: workgroup memory is what hardware GPUs
+ * reward (not measured here: no GPU was lent to this work), and it needs no subgroups.
  */
 export function selectAttentionVariant(a: AttentionAdapter): AttentionVariant {
   return a.isSoftware && (a.subgroupMinSize ?? 0) >= 8 ? "subgroup" : "tiled";
 }
 
 /**
- * Streamed rows per tile of the `subgroup` kernels. 16 everywhere: against 8 it ran the forward
- * 1.2–1.6× and the backward 1.0–1.3× faster at T = 256 (D 32, 64, 128), and 32 was within
- * ±15 % of 16 while compiling 1.7× longer (bench `attention variants`; bench/RESULTS.md).
+ * Streamed rows per tile of the `subgroup` kernels: 16. In the bench's `attention variant` cases
+ * (T 256, D 32 / 64 / 128; GPU ms) 8 ran the forward at 26–30 and the backward at 82–116 against
+ * 16's 20–27 and 68–99; 32 ran the forward 1.1–1.2× faster than 16 but the backward 1.2–1.3×
+ * slower (its dK/dV kernel holds two 32-row tiles of scores), and in an interleaved rerun its
+ * forward was within noise of 16. One tile keeps one pipeline per kernel and head size.
  */
 export const SUBGROUP_TILE: SubgroupTile = 16;
 
