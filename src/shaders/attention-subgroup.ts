@@ -8,7 +8,7 @@
 // load that 8 lanes spend on 8 different rows is 8× cheaper per useful word than 8 lanes loading
 // the same word; a broadcast is a register extract. The loops over a head's words keep a runtime
 // bound (the uniform's `WN`), so the rows stay in private arrays: written out, they would become
-// registers and llvmpipe's compile time would grow to tens of seconds at D = 64, for 1.2–1.35×
+// registers and llvmpipe's compile time would grow to tens of seconds at D = 64, for 1.13–1.35×
 // at D 12–16 (bench/RESULTS.md, "Attention").
 // Forward: online softmax over key tiles (the workgroup's last tile ends at its last query:
 // fully masked tiles are never visited), y and the per-row log-sum-exp saved. Backward: the dQ

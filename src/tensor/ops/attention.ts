@@ -18,7 +18,7 @@ export type { AttentionVariant } from "../../shaders/attention";
 export interface AttentionAttrs {
   nHead: number;
   returnProbs: boolean;
-  /** Kernel family; "auto" = the adapter's ({@link selectAttentionVariant}). */
+  /** Kernel family; "auto" = the adapter's (the choice lives in shaders/attention.ts). */
   variant: "auto" | AttentionVariant;
 }
 type BackwardAttrs = Pick<AttentionAttrs, "nHead" | "variant">;
