@@ -24,9 +24,13 @@ export interface AttentionAttrs {
 type BackwardAttrs = Pick<AttentionAttrs, "nHead" | "variant">;
 
 /** The variant for this runtime's adapter, or the forced one. */
-function variantFor(rt: WebGpuRuntime, a: BackwardAttrs): AttentionVariant {
-  if (a.variant !== "auto") return a.variant;
+function variantFor(rt: WebGpuRuntime, op: string, a: BackwardAttrs): AttentionVariant {
   const sub = rt.device.features.has("subgroups") ? rt.device.adapterInfo?.subgroupMinSize ?? null : null;
+  if (a.variant === "subgroup" && (sub ?? 0) < 8) {
+    throw new OpError(op, `variant "subgroup" needs the 'subgroups' feature with subgroups of at least 8 invocations; ` +
+      `this adapter has ${sub === null ? "no subgroups" : `subgroups of ${sub}`}: use variant "tiled" or "auto"`);
+  }
+  if (a.variant !== "auto") return a.variant;
   return selectAttentionVariant({ isSoftware: rt.info.isSoftware, subgroupMinSize: sub });
 }
 
@@ -89,7 +93,7 @@ const attentionOp = defineOp<AttentionAttrs>({
     }
   },
   gpu: (rt, [qkv], [y, lse, probs], a) => {
-    const d = dimsOf("causalAttention", qkv, a.nHead), v = variantFor(rt, a);
+    const d = dimsOf("causalAttention", qkv, a.nHead), v = variantFor(rt, "causalAttention", a);
     run(rt, "forward", v, d, [qkv.s.buffer, y.s.buffer, lse.s.buffer]);
     // Probes only: a second kernel recomputes the scores from the saved lse, so the plain path runs none of it.
     if (probs) run(rt, "probs", v, d, [qkv.s.buffer, lse.s.buffer, probs.s.buffer]);
@@ -150,7 +154,7 @@ const attentionBackwardOp = defineOp<BackwardAttrs>({
     }
   },
   gpu: (rt, [dy, qkv, y, lse], [dqkv], a) => {
-    const d = dimsOf("causalAttentionBackward", qkv, a.nHead), v = variantFor(rt, a);
+    const d = dimsOf("causalAttentionBackward", qkv, a.nHead), v = variantFor(rt, "causalAttentionBackward", a);
     const dvec = rt.scratch(d.B * d.H * d.T * ATTENTION_ROW_STATS * 4); // [B, H, T, 4]: lse, D, dominant key's dP − D, its index
     run(rt, "dq", v, d, [qkv, dy, y, lse, dqkv].map((x) => x.s.buffer).concat(dvec));
     run(rt, "dkv", v, d, [qkv.s.buffer, dy.s.buffer, dvec, dqkv.s.buffer]);
