@@ -10,9 +10,10 @@ import { writeFileAtomic } from "../src/nn/atomic-write";
 import { BUDGETS, machine } from "./lib/harness";
 import type { Suite, SuiteContext } from "./lib/context";
 import { printTable } from "./lib/table";
-import { renderMarkdown, type ResultFile } from "./lib/markdown";
+import { renderMarkdown, targets, type ResultFile } from "./lib/markdown";
 import { matmulSuite } from "./suites/matmul";
 import { opSuites } from "./suites/ops";
+import { attentionSuite } from "./suites/attention";
 import { copySuite } from "./suites/copy";
 import { trainSuite } from "./suites/train";
 import { stepSuite } from "./suites/step";
@@ -22,7 +23,7 @@ import { probesSuite } from "./suites/probes";
 import { numericsSuite } from "./suites/numerics";
 import { soakSuite } from "./suites/soak";
 
-const SUITES: Suite[] = [matmulSuite, ...opSuites, copySuite, trainSuite, stepSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
+const SUITES: Suite[] = [matmulSuite, attentionSuite, ...opSuites, copySuite, trainSuite, stepSuite, waitSuite, peersSuite, probesSuite, numericsSuite, soakSuite];
 
 const USAGE = `usage: npm run bench -- [--quick] [--suite a,b,...] [--out file.json] [--list]\nsuites:\n${
   SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}`;
@@ -98,7 +99,8 @@ function writeReport(complete: boolean): void {
     results: ctx.results,
     ...ctx.sections,
   };
-  const json = `${JSON.stringify(report, null, 1)}\n`;
+  // The Targets table in the JSON too (the Markdown renders the same rows).
+  const json = `${JSON.stringify({ ...report, targets: targets(report as unknown as ResultFile) }, null, 1)}\n`;
   const md = renderMarkdown(report as unknown as ResultFile);
   writeFileAtomic(file, json);
   writeFileAtomic(file.replace(/\.json$/, "") + ".md", md);

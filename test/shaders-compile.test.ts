@@ -5,6 +5,7 @@ import { UNARY, BINARY } from "../src/tensor/ops/core";
 import { unaryKernel, binaryKernel, broadcastKernel } from "../src/shaders/elementwise";
 import { reducePlan } from "../src/shaders/reduce";
 import { matmulKernel } from "../src/shaders/matmul";
+import { attentionKernel, type AttentionPart } from "../src/shaders/attention";
 import { f32 } from "../src/shaders/wgsl";
 import { checkKernel } from "../src/shaders/checks";
 import type { Kernel } from "../src/shaders/wgsl";
@@ -30,6 +31,15 @@ function variants(): Kernel[] {
       for (const [M, N, K] of [[8, 8, 8], [5, 7, 3]]) {
         ks.push(...matmulKernel({ M, N, K, batch: 2, transA, transB, bShared: false }).kernels);
       }
+    }
+  }
+  // Attention: every part of both families, vec4 and scalar words; the subgroup tiles the bench
+  // compares; the tiled family with its word loops unrolled (GPUs) and with the uniform's bound.
+  const parts: AttentionPart[] = ["forward", "probs", "dq", "dkv"];
+  for (const D of [8, 6]) {
+    for (const part of parts) {
+      for (const tile of [8, 16, 32] as const) ks.push(attentionKernel(part, "subgroup", D, { tile }));
+      for (const unroll of [true, false]) ks.push(attentionKernel(part, "tiled", D, { unroll }));
     }
   }
   ks.push(checkKernel("ids"), checkKernel("nonfinite")); // device-side checks

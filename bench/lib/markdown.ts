@@ -1,6 +1,7 @@
 // Renders a bench result file as Markdown: provenance, targets (met or not, with the numbers),
 // peer ratios, the matmul variant table, dispatch/compile overhead, and every case.
 import type { CaseResult } from "./harness";
+import type { AttentionRow } from "../suites/attention";
 import type { PeerRow } from "./table";
 
 /** The parts of a result file the report reads. */
@@ -22,6 +23,7 @@ export interface ResultFile {
   wait?: { spinOverPolite: number | null };
   unavailable?: Record<string, string>;
   gptPipelines?: Record<string, unknown>;
+  attention?: { flops: string; rows: AttentionRow[] };
 }
 
 const x2 = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${v.toFixed(2)}×`);
@@ -84,6 +86,18 @@ export function targets(f: ResultFile): { target: string; value: string; met: bo
   const nb = gpt?.extra?.newBuffersPerStep as number | undefined, sb = gpt?.extra?.submitsPerStep as number | undefined;
   out.push({ target: "GPT step: zero new GPU buffers per step after warm-up", value: nb === undefined ? "n/a" : String(nb), met: nb === undefined ? null : nb === 0 });
   out.push({ target: "GPT step: ≤ 3 submits per step", value: sb === undefined ? "n/a" : String(sb), met: sb === undefined ? null : sb <= 3 });
+  // Attention against matmul 1024³ in the same run, over the grid T 128–1024 × D 32–128: the worst case decides.
+  const grid = f.attention?.rows.filter((r) => r.kind === "grid") ?? [];
+  for (const [what, key, goal] of [["forward", "fwdVsMatmul", 0.5], ["fwd+bwd", "fwdBwdVsMatmul", 0.4]] as const) {
+    const rs = grid.map((r) => r[key]);
+    const lo = Math.min(...rs), hi = Math.max(...rs);
+    const worst = grid.find((r) => r[key] === lo);
+    out.push({
+      target: `attention ${what} vs matmul: ≥ ${goal * 100} % of the 1024³ matmul GFLOP/s (T 128–1024, D 32–128)`,
+      value: rs.length ? `${(lo * 100).toFixed(0)}–${(hi * 100).toFixed(0)} % over ${rs.length} shapes (lowest: ${worst!.shape})` : "n/a",
+      met: rs.length ? lo >= goal : null,
+    });
+  }
   return out;
 }
 
@@ -111,6 +125,13 @@ export function renderMarkdown(f: ResultFile): string {
         r.cpuMs ? [r.cpuMs.metagrad, r.cpuMs.tfjs, r.cpuMs.jax].map(ms).join(", ") : "n/a", x2(r.vsTfjsCpu), x2(r.vsJaxCpu)])) +
       `\n\n${f.peers.note}` +
       (Object.keys(f.peers.errors ?? {}).length ? `\n\nPeer errors: \`${JSON.stringify(f.peers.errors)}\`` : ""));
+  }
+  if (f.attention?.rows.length) {
+    const pc = (x: number) => `${(x * 100).toFixed(0)} %`;
+    parts.push("### Attention (GFLOP/s of GPU time, median of rounds; ratio to the 1024³ matmul op in the same rounds)\n\n" + table(
+      ["case", "shape", "variant", "fwd ms", "bwd ms", "fwd GFLOP/s", "fwd+bwd GFLOP/s", "fwd / matmul", "fwd+bwd / matmul"],
+      f.attention.rows.map((r) => [r.kind, r.shape, r.variant, ms(r.fwdMs), ms(r.bwdMs), r.fwdGflops.toFixed(1), r.fwdBwdGflops.toFixed(1),
+        pc(r.fwdVsMatmul), pc(r.fwdBwdVsMatmul)])) + `\n\nFLOPs: ${f.attention.flops}.`);
   }
   if (f.matmulVariants) {
     const cols = [...new Set(Object.values(f.matmulVariants.gflops).flatMap((r) => Object.keys(r)))];

@@ -1,4 +1,4 @@
-// Op suites: causal attention, layerNorm, softmax + cross-entropy, AdamW and elementwise
+// Op suites: layerNorm, softmax + cross-entropy, AdamW and elementwise
 // bandwidth. Each case checks forward (and gradients) against cpu64 on a small shape, then times
 // the op's kernels (forward, and backward through autograd) replayed in a timestamped pass.
 import { fromValues, noGrad, randint, randn, type Tensor } from "../../src/node";
@@ -84,20 +84,6 @@ async function runCases(ctx: SuiteContext, suite: string, needs: string[], cases
 
 const f32 = (n: number) => 4 * n;
 
-function attentionCases(quick: boolean): OpCase[] {
-  const sets = quick ? [[4, 4, 256, 64]] : [[4, 4, 256, 64], [8, 8, 128, 32], [2, 4, 512, 64]];
-  const attn = lookupOp<(qkv: Tensor, nHead: number) => Tensor>;
-  return sets.map(([B, H, T, D]) => {
-    const C = H * D, causal = B * H * T * (T + 1) * D; // multiply-adds of one causal T×T×D product
-    return {
-      label: "causal attention", shape: `B${B} H${H} T${T} D${D}`, backward: true,
-      inputs: (backend, small) => [randn(small ? [2, 8, 3 * 8] : [B, T, 3 * C], { seed: 1, backend, std: 0.5, requiresGrad: true })],
-      fwd: ([qkv]) => attn("causalAttention")(qkv, qkv.shape[2] === 24 ? 2 : H),
-      flop: { fwd: 2 * causal, bwd: 5 * causal }, // fwd: QKᵀ, PV; bwd: recompute QKᵀ, dV, dP, dQ, dK
-    };
-  });
-}
-
 function layerNormCases(quick: boolean): OpCase[] {
   const shapes = quick ? [[4096, 256]] : [[4096, 256], [4096, 1024], [1024, 768]];
   const ln = lookupOp<(x: Tensor, w: Tensor, b: Tensor, eps?: number) => Tensor>;
@@ -168,8 +154,6 @@ function elementwiseCases(quick: boolean): OpCase[] {
 
 /** The op suites, in bench order. */
 export const opSuites: Suite[] = [
-  { name: "attention", describe: "fused causal attention forward and backward at several B, H, T, D",
-    run: (ctx) => runCases(ctx, "attention", ["causalAttention"], attentionCases(ctx.quick)) },
   { name: "layernorm", describe: "layerNorm forward and backward",
     run: (ctx) => runCases(ctx, "layernorm", ["layerNorm"], layerNormCases(ctx.quick)) },
   { name: "softmax", describe: "softmax and cross-entropy forward and backward",

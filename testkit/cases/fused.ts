@@ -60,38 +60,43 @@ const embBack = (label: string, N: number, V: number, C: number, values?: number
   run: ([dy, i]) => T.embeddingBackward(dy, i, V),
 });
 
-type Loops = T.AttentionOptions["loops"];
+type Variant = T.AttentionOptions["variant"];
 const att = (
-  label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}, loops?: Loops,
+  label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}, variant?: Variant,
 ): OpCase => ({
-  label, inputs: [{ shape: [B, Tn, 3 * H * D] }],
-  run: ([qkv]) => T.causalAttention(qkv, H, { loops }), ...extra,
+  label: `${label}${variant ? ` ${variant}` : ""}`, inputs: [{ shape: [B, Tn, 3 * H * D] }],
+  run: ([qkv]) => T.causalAttention(qkv, H, { variant }), ...extra,
 });
+/** Larger shapes: GPU forward and gradients against cpu64, no finite differences (they would take minutes). */
+const attBig = (label: string, B: number, Tn: number, H: number, D: number, variant?: Variant): OpCase =>
+  att(label, B, Tn, H, D, { noFiniteDiff: true }, variant);
 /** Saturated attention rows: q and k ~ N(0, 25) so that scaled scores reach ~±100 (per-row error ≤ 1e-3). */
-const attLarge = (loops: Loops): OpCase => {
-  const B = 2, Tn = 16, H = 2, D = 8, C = H * D, g = new SplitMix32(3);
+const attLarge = (variant: Variant, D = 8): OpCase => {
+  const B = 2, Tn = 16, H = 2, C = H * D, g = new SplitMix32(3);
   const values = Array.from({ length: B * Tn * 3 * C }, (_, i) => Math.fround(g.normal() * (i % (3 * C) < 2 * C ? 5 : 1)));
   return {
     // cond 10: scores reach ±100 against ±10 at unit scale, and f32's rounding of a score is |s| u.
-    label: `large scores B2 T16 H2 D8 (|s| up to ~100) ${loops}`, rowTol: 1e-3, cond: 10, inputs: [{ shape: [B, Tn, 3 * C], values }],
-    run: ([qkv]) => T.causalAttention(qkv, H, { loops }),
+    label: `large scores B2 T16 H2 D${D} (|s| up to ~100) ${variant ?? "auto"}`, rowTol: 1e-3, cond: 10, inputs: [{ shape: [B, Tn, 3 * C], values }],
+    run: ([qkv]) => T.causalAttention(qkv, H, { variant }),
   };
 };
-const attProbs = (label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}): OpCase => ({
-  label, inputs: [{ shape: [B, Tn, 3 * H * D] }], nondiff: [1, 2],
+const attProbs = (label: string, B: number, Tn: number, H: number, D: number, extra: Partial<OpCase> = {}, variant?: Variant): OpCase => ({
+  label: `${label}${variant ? ` ${variant}` : ""}`, inputs: [{ shape: [B, Tn, 3 * H * D] }], nondiff: [1, 2],
   run: ([qkv]) => {
-    const { y, lse, probs } = T.causalAttentionWithStats(qkv, H, { returnProbs: true });
+    const { y, lse, probs } = T.causalAttentionWithStats(qkv, H, { returnProbs: true, variant });
     return [y, lse, probs!];
   }, ...extra,
 });
-const attBack = (label: string, B: number, Tn: number, H: number, D: number, loops?: Loops): OpCase => ({
-  label, noGradcheck: true,
+const attBack = (label: string, B: number, Tn: number, H: number, D: number, variant?: Variant): OpCase => ({
+  label: `${label}${variant ? ` ${variant}` : ""}`, noGradcheck: true,
   inputs: [{ shape: [B, Tn, 3 * H * D] }, { shape: [B, Tn, H * D] }],
   run: ([qkv, dy]) => {
-    const { y, lse } = T.causalAttentionWithStats(qkv, H, { loops });
-    return T.causalAttentionBackward(dy, qkv, y, lse, H, { loops });
+    const { y, lse } = T.causalAttentionWithStats(qkv, H, { variant });
+    return T.causalAttentionBackward(dy, qkv, y, lse, H, { variant });
   },
 });
+/** Both kernel families (the adapter's own runs through the cases without a variant). */
+const VARIANTS = ["subgroup", "tiled"] as const;
 
 const adamw = (label: string, shape: number[], o: Omit<T.AdamWOptions, "gradScale">, scale?: number | "tensor"): OpCase => ({
   label, noGradcheck: true,
@@ -159,27 +164,41 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
     embBack("by position, vec4: 5 ids, V 9, C 8", 5, 9, 8, [8, 8, 2, 8, 0]),
   ],
   causalAttention: [
-    att("B1 T5 H1 D3", 1, 5, 1, 3),
+    att("B1 T5 H1 D3 (scalar words)", 1, 5, 1, 3),
     att("B2 T7 H2 D4 (vec4)", 2, 7, 2, 4),
     att("B1 T6 H2 D1", 1, 6, 2, 1),
     att("B1 T1 H1 D2", 1, 1, 1, 2),
-    att("B1 T3 H1 D33 (looped head words)", 1, 3, 1, 33),
-    att("B2 T6 H2 D8 unrolled (GPU variant)", 2, 6, 2, 8, {}, "unrolled"),
-    att("B1 T5 H1 D3 unrolled", 1, 5, 1, 3, {}, "unrolled"),
-    att("B1 T5 H2 D4 dynamic (software variant)", 1, 5, 2, 4, {}, "dynamic"),
-    attProbs("probs B2 T5 H2 D2", 2, 5, 2, 2),
-    attProbs("probs B2 T40 H2 D4 forward", 2, 40, 2, 4, { noGradcheck: true }),
     att("B1 T37 H3 D3 forward", 1, 37, 3, 3, { noGradcheck: true }),
-    attLarge("unrolled"),
-    attLarge("dynamic"),
+    attBig("B32 H4 T64 D16 (S1 shape)", 32, 64, 4, 16),
+    attBig("B16 H4 T64 D12 (R1 shape)", 16, 64, 4, 12),
+    attLarge(undefined),
+    // Per family: GPU values and gradients against cpu64; the finite differences of the shared
+    // cpu64 reference run once, in the cases above.
+    ...VARIANTS.flatMap((v) => [
+      att("B2 T9 H2 D4 (vec4)", 2, 9, 2, 4, {}, v),
+      att("B1 T5 H1 D3 (scalar words)", 1, 5, 1, 3, {}, v),
+      att("B1 T1 H1 D2", 1, 1, 1, 2, {}, v),
+      attBig("B2 T41 H3 D12 (T past two row blocks and a partial tile)", 2, 41, 3, 12, v),
+      attBig("B1 T70 H2 D128", 1, 70, 2, 128, v),
+      attBig("B2 T67 H2 D6 (scalar words)", 2, 67, 2, 6, v),
+      attLarge(v),
+      attLarge(v, 64),
+      attProbs("probs B2 T5 H2 D2", 2, 5, 2, 2, {}, v),
+      attProbs("probs B2 T40 H2 D4 forward", 2, 40, 2, 4, { noGradcheck: true }, v),
+      attProbs("probs B1 T33 H1 D5 forward", 1, 33, 1, 5, { noGradcheck: true }, v),
+    ].map((c): OpCase => ({ noFiniteDiff: true, ...c }))),
+    attProbs("probs B2 T5 H2 D2", 2, 5, 2, 2),
   ],
   causalAttentionBackward: [
     attBack("B1 T5 H1 D1", 1, 5, 1, 1),
     attBack("B2 T37 H2 D4 (vec4)", 2, 37, 2, 4),
     attBack("B1 T41 H3 D3", 1, 41, 3, 3),
-    attBack("B2 T9 H2 D132 (vec4, looped head words)", 2, 9, 2, 132),
-    attBack("B2 T38 H2 D8 unrolled (GPU variant)", 2, 38, 2, 8, "unrolled"),
-    attBack("B1 T39 H1 D6 unrolled", 1, 39, 1, 6, "unrolled"),
+    ...VARIANTS.flatMap((v) => [
+      attBack("B2 T38 H2 D8 (vec4)", 2, 38, 2, 8, v),
+      attBack("B1 T39 H1 D6 (scalar words)", 1, 39, 1, 6, v),
+      attBack("B1 T1 H2 D4", 1, 1, 2, 4, v),
+      attBack("B2 T70 H2 D128", 2, 70, 2, 128, v),
+    ]),
   ],
   adamwUpdate: [
     adamw("[3,5] weight decay 0.1", [3, 5], { ...hp, weightDecay: 0.1 }),

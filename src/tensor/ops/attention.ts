@@ -1,33 +1,44 @@
 // Fused causal self-attention on GPT-2's packed qkv [B, T, 3C] (q = [..., 0:C], k = [..., C:2C],
-// v = [..., 2C:3C], heads = contiguous D-wide chunks): y [B, T, C] with heads merged, lse saved for
-// a flash-style backward op, optional probabilities for probes. Kernels: shaders/attention.ts.
+// v = [..., 2C:3C], heads = contiguous D-wide chunks): y [B, T, C] with heads merged, the per-row
+// log-sum-exp saved for a FlashAttention-style backward op (dQ, then dK/dV, recomputing the
+// probabilities; deterministic, no atomics), optional probabilities for probes from a separate
+// kernel. Kernels and the variant choice per adapter: shaders/attention.ts.
 import { fmt, OpError, sameShape } from "../shape";
 import { apply, apply1, defineOp, type Meta } from "../op";
 import {
-  ATTENTION_ROW_STATS, attentionDkvKernel, attentionDqKernel, attentionKernel, type AttentionDims, type AttentionLoops,
-  type AttentionPlan,
+  ATTENTION_ROW_STATS, attentionPlan, selectAttentionVariant, type AttentionDims, type AttentionPart, type AttentionVariant,
 } from "../../shaders/attention";
 import type { Tensor } from "../tensor";
 import type { KernelEncoder } from "../webgpu/encoder";
 import { requireFloat } from "./util";
 
-export type { AttentionLoops } from "../../shaders/attention";
+export type { AttentionVariant } from "../../shaders/attention";
 
-/** Attributes of causalAttention (the backward op takes nHead and loops). */
+/** Attributes of causalAttention (the backward op takes nHead and variant). */
 export interface AttentionAttrs {
   nHead: number;
   returnProbs: boolean;
-  /** Kernel variant; "auto" = dynamic loops on software adapters, unrolled on GPUs. */
-  loops: "auto" | AttentionLoops;
+  /** Kernel family; "auto" = the adapter's (the choice lives in shaders/attention.ts). */
+  variant: "auto" | AttentionVariant;
 }
-type BackwardAttrs = Pick<AttentionAttrs, "nHead" | "loops">;
+type BackwardAttrs = Pick<AttentionAttrs, "nHead" | "variant">;
 
-/** Encodes one attention kernel plan with its optional uniform (bound last). */
-function run(rt: KernelEncoder, p: AttentionPlan, buffers: GPUBuffer[]): void {
+/** The variant for this runtime's adapter, or the forced one. */
+function variantFor(rt: KernelEncoder, op: string, a: BackwardAttrs): AttentionVariant {
+  const sub = rt.info.subgroupMinSize;
+  if (a.variant === "subgroup" && (sub ?? 0) < 8) {
+    throw new OpError(op, `variant "subgroup" needs the 'subgroups' feature with subgroups of at least 8 invocations; ` +
+      `this adapter has ${sub === null ? "no subgroups" : `subgroups of ${sub}`}: use variant "tiled" or "auto"`);
+  }
+  if (a.variant !== "auto") return a.variant;
+  return selectAttentionVariant({ isSoftware: rt.info.isSoftware, subgroupMinSize: sub });
+}
+
+/** Encodes one part of the attention with its uniform (bound last). */
+function run(rt: KernelEncoder, part: AttentionPart, v: AttentionVariant, d: AttentionDims, buffers: GPUBuffer[]): void {
+  const p = attentionPlan(part, v, d, { unroll: !rt.info.isSoftware });
   rt.dispatch(p.k, p.uniform ? [...buffers, rt.uniform(p.uniform)] : buffers, p.grid);
 }
-const loopsFor = (rt: KernelEncoder, a: BackwardAttrs): AttentionLoops =>
-  a.loops !== "auto" ? a.loops : rt.info.isSoftware ? "dynamic" : "unrolled";
 
 function dimsOf(op: string, qkv: Meta, nHead: number): AttentionDims {
   const [B, T, C3] = qkv.shape;
@@ -81,15 +92,17 @@ const attentionOp = defineOp<AttentionAttrs>({
       if (probs) for (let s = 0; s < T; s++) probs.s.f64[row * T + s] = s <= t ? Math.exp(sc[s] - ls) : 0;
     }
   },
-  gpu: (rt, [qkv], outs, a) => {
-    const p = attentionKernel(dimsOf("causalAttention", qkv, a.nHead), a.returnProbs, loopsFor(rt, a));
-    run(rt, p, [qkv, ...outs].map((x) => x.s.buffer));
+  gpu: (rt, [qkv], [y, lse, probs], a) => {
+    const d = dimsOf("causalAttention", qkv, a.nHead), v = variantFor(rt, "causalAttention", a);
+    run(rt, "forward", v, d, [qkv.s.buffer, y.s.buffer, lse.s.buffer]);
+    // Probes only: a second kernel recomputes the scores from the saved lse, so the plain path runs none of it.
+    if (probs) run(rt, "probs", v, d, [qkv.s.buffer, lse.s.buffer, probs.s.buffer]);
   },
   nondiff: [1, 2],
   save: { inputs: [0], outputs: [0, 1] },
   backward: ({ inputs: [qkv], outputs: [y, lse], attrs }, [dy]) => {
     if (!dy) return [null];
-    return [apply1(attentionBackwardOp, [dy, qkv!, y!, lse!], { nHead: attrs.nHead, loops: attrs.loops })];
+    return [apply1(attentionBackwardOp, [dy, qkv!, y!, lse!], { nHead: attrs.nHead, variant: attrs.variant })];
   },
 });
 
@@ -141,10 +154,10 @@ const attentionBackwardOp = defineOp<BackwardAttrs>({
     }
   },
   gpu: (rt, [dy, qkv, y, lse], [dqkv], a) => {
-    const d = dimsOf("causalAttentionBackward", qkv, a.nHead);
-    const dvec = rt.scratch(d.B * d.H * d.T * ATTENTION_ROW_STATS * 4); // [B, H, T, 3] see attentionDqKernel
-    run(rt, attentionDqKernel(d, loopsFor(rt, a)), [qkv, dy, y, lse, dqkv].map((x) => x.s.buffer).concat(dvec));
-    run(rt, attentionDkvKernel(d, loopsFor(rt, a)), [qkv.s.buffer, dy.s.buffer, lse.s.buffer, dvec, dqkv.s.buffer]);
+    const d = dimsOf("causalAttentionBackward", qkv, a.nHead), v = variantFor(rt, "causalAttentionBackward", a);
+    const dvec = rt.scratch(d.B * d.H * d.T * ATTENTION_ROW_STATS * 4); // [B, H, T, 4]: lse, D, dominant key's dP − D, its index
+    run(rt, "dq", v, d, [qkv, dy, y, lse, dqkv].map((x) => x.s.buffer).concat(dvec));
+    run(rt, "dkv", v, d, [qkv.s.buffer, dy.s.buffer, dvec, dqkv.s.buffer]);
   },
 });
 
@@ -152,8 +165,8 @@ const attentionBackwardOp = defineOp<BackwardAttrs>({
 export interface AttentionOptions {
   /** Also return the attention probabilities [B, H, T, T] (for probes; costs a T×T write). */
   returnProbs?: boolean;
-  /** Force a kernel variant (default "auto": by adapter); the backward uses the same. */
-  loops?: "auto" | AttentionLoops;
+  /** Force a kernel family (default "auto": by adapter); the backward uses the same. */
+  variant?: "auto" | AttentionVariant;
 }
 
 /**
@@ -161,7 +174,7 @@ export interface AttentionOptions {
  * returns y [B, T, C] with heads merged, ready for the output projection.
  */
 export function causalAttention(qkv: Tensor, nHead: number, opts: Omit<AttentionOptions, "returnProbs"> = {}): Tensor {
-  const [y, lse] = apply(attentionOp, [qkv], { nHead, returnProbs: false, loops: opts.loops ?? "auto" });
+  const [y, lse] = apply(attentionOp, [qkv], { nHead, returnProbs: false, variant: opts.variant ?? "auto" });
   lse.dispose();
   return y;
 }
@@ -174,7 +187,7 @@ export function causalAttentionWithStats(
   qkv: Tensor, nHead: number, opts: AttentionOptions = {},
 ): { y: Tensor; lse: Tensor; probs: Tensor | null } {
   const [y, lse, probs] = apply(attentionOp, [qkv], {
-    nHead, returnProbs: opts.returnProbs ?? false, loops: opts.loops ?? "auto",
+    nHead, returnProbs: opts.returnProbs ?? false, variant: opts.variant ?? "auto",
   });
   return { y, lse, probs: probs ?? null };
 }
@@ -184,7 +197,7 @@ export function causalAttentionWithStats(
  * lse, recomputing probabilities (flash-attention style; deterministic, no atomics).
  */
 export function causalAttentionBackward(
-  dy: Tensor, qkv: Tensor, y: Tensor, lse: Tensor, nHead: number, opts: Pick<AttentionOptions, "loops"> = {},
+  dy: Tensor, qkv: Tensor, y: Tensor, lse: Tensor, nHead: number, opts: Pick<AttentionOptions, "variant"> = {},
 ): Tensor {
-  return apply1(attentionBackwardOp, [dy, qkv, y, lse], { nHead, loops: opts.loops ?? "auto" });
+  return apply1(attentionBackwardOp, [dy, qkv, y, lse], { nHead, variant: opts.variant ?? "auto" });
 }

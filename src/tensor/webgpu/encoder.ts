@@ -14,6 +14,8 @@ export interface AdapterInfo {
   isSoftware: boolean;
   features: string[];
   limits: Record<string, number>;
+  /** The smallest subgroup size when the device has the 'subgroups' feature, else null. */
+  subgroupMinSize: number | null;
 }
 
 /**

@@ -338,6 +338,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterInfo {
     isSoftware: /llvmpipe|lavapipe|swiftshader|software|cpu/.test(text),
     features: [...adapter.features].map(String).sort(),
     limits,
+    subgroupMinSize: adapter.features.has("subgroups") ? (i as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? null : null,
   };
 }
 
