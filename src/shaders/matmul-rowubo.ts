@@ -14,7 +14,10 @@
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
 // window of C at the same row offset. When R rows of K do not fit a window, K runs in chunks of
 // Kc (at most 16): the copy lays A out chunk by chunk, each chunk reads B from its K offset (a
-// transposed B too: backward's dX = dY·Wᵀ with K = 4C), and chunks after the first add into C.
+// transposed B too), and chunks after the first add into C. A transposed B (backward's dX = dY·Wᵀ,
+// the tied head's X·Wteᵀ: always a weight, N·K ≪ M·N·K) is first copied to [K, N] by a second
+// small kernel, so that one product pipeline serves every transpose combination: the transposed
+// product was a second ~2 s compile on a cold cache, and its copy costs less than its strided reads.
 // The copy also transposes a transposed A, so backward's dW = Aᵀ·dY (K = B·T) runs here too. A
 // batched B must be shared (the batches then stack into one tall A; a transposed A cannot have
 // batches). P must divide M, so an M with no divisor near 64 KiB / (4·Kc) runs in more, smaller
@@ -106,13 +109,25 @@ ${main1d()}
     ? "Ap[i] = vec4f(A[(4u * k) * dims.m + m], A[(4u * k + 1u) * dims.m + m], A[(4u * k + 2u) * dims.m + m], A[(4u * k + 3u) * dims.m + m]);"
     : "Ap[i] = A[m * dims.k4 + k];"}
 }`, "struct PackDims { total: u32, m: u32, k4: u32, kc4: u32 }");
+  // Bt[k·N4 + n4] = vec4 of B[4·n4 .. 4·n4 + 3, k] for a transposed B stored [N, K].
+  const packB = kernel("matmul_rowubo_packB", [
+    { name: "B", kind: "read", type: "f32" },
+    { name: "Bt", kind: "rw", type: "vec4f" },
+    { name: "dims", kind: "uniform", type: "PackBDims" },
+  ], `
+${main1d()}
+  if (i >= dims.total) { return; }
+  let n = 4u * (i % dims.n4);
+  let k = i / dims.n4;
+  Bt[i] = vec4f(B[n * dims.k + k], B[(n + 1u) * dims.k + k], B[(n + 2u) * dims.k + k], B[(n + 3u) * dims.k + k]);
+}`, "struct PackBDims { total: u32, n4: u32, k: u32, pad: u32 }");
   const loop = (u: number) => `
       for (var k = 0u; k < dims.kc4; k++) {
-        ${rowbcastLoadB(p.transB, "0u", "dims.n4", "dims.k4", "(dims.kOff + k)")}
+        ${rowbcastLoadB(false, "0u", "dims.n4", "dims.k4", "(dims.kOff + k)")}
         ${rows.map((r) => `let a${r} = A${u}[base + k * ${R}u + ${r}u];`).join(" ")}
         ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
       }`;
-  const product = kernel(`matmul_rowubo${R}_wg${o.wg}_u${o.windows}${p.transB ? "_tB" : ""}`, [
+  const product = kernel(`matmul_rowubo${R}_wg${o.wg}_u${o.windows}`, [
     ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${W4}>` })),
     { name: "B", kind: "read", type: "vec4f" },
     { name: "C", kind: "rw", type: "vec4f" },
@@ -141,6 +156,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     const out: Dispatch[] = [{
       kernel: pack, buffers: [a, ap, env.uniform(Uint32Array.from([M * K4, M, K4, Kc4]))], grid: grid1d(M * K4),
     }];
+    let bn = b; // B as [K, N]
+    if (p.transB) {
+      bn = env.scratch(K * N * 4);
+      out.push({ kernel: packB, buffers: [b, bn, env.uniform(Uint32Array.from([K * N4, N4, K, 0]))], grid: grid1d(K * N4) });
+    }
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
       const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, 0, 0]));
@@ -152,12 +172,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         }));
         out.push({
           kernel: product,
-          buffers: [...win, b, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, dims],
+          buffers: [...win, bn, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, dims],
           grid: [n / R, Math.ceil(N4 / o.wg), 1],
         });
       }
     }
     return out;
   };
-  return { kernels: [pack, product], launches };
+  return { kernels: p.transB ? [pack, packB, product] : [pack, product], launches };
 }
