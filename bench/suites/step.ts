@@ -143,29 +143,37 @@ async function torchCase(ctx: SuiteContext, s: StepShape, version: string): Prom
   });
 }
 
-/** The first step of config a in a fresh process, with a Mesa shader cache that is empty (cold) or filled (warm). */
+/**
+ * The first step of config a in fresh processes: with a Mesa shader cache that is empty (cold),
+ * the same with the compile helper off (one compile queue: METAGRAD_PARALLEL_COMPILE=0), and
+ * with the cache the cold run filled (warm).
+ */
 async function firstStep(ctx: SuiteContext): Promise<void> {
-  const cache = mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-"));
+  const caches = [mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-")), mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-"))];
   try {
-    const env = { MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false" };
     const a = STEP_SHAPES[0];
-    const runs: Record<string, { firstStepMs: number; secondStepMs: number; pipelines: number } | null> = {};
-    for (const which of ["cold", "warm"]) {
+    const runs = [
+      { which: "cold", cache: caches[0], parallel: "1", name: "first step, cold pipeline cache" },
+      { which: "cold-serial", cache: caches[1], parallel: "0", name: "first step, cold cache, one compile queue" },
+      { which: "warm", cache: caches[0], parallel: "1", name: "first step, warm pipeline cache" },
+    ];
+    for (const { which, cache, parallel, name } of runs) {
+      const env = { MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false", METAGRAD_PARALLEL_COMPILE: parallel };
       const o = await runChild<{ firstStepMs: number; secondStepMs: number; pipelines: number }>(join(here, "../lib/first-step-child.ts"),
         [JSON.stringify(a)], { env, timeoutMs: 600_000, prefix: `    [${which}] ` });
-      runs[which] = o.report;
-      if (!o.report) ctx.log(`    first step (${which}) failed: ${o.error}`);
-    }
-    for (const [which, r] of Object.entries(runs)) {
-      if (!r) continue;
+      const r = o.report;
+      if (!r) {
+        ctx.log(`    first step (${which}) failed: ${o.error}`);
+        continue;
+      }
       record(ctx, {
-        suite: "step", name: `first step, ${which} pipeline cache`, shape: a.id, impl: "metagrad", timing: "wall-e2e",
+        suite: "step", name, shape: a.id, impl: "metagrad", timing: "wall-e2e",
         ms: { median: r.firstStepMs, min: r.firstStepMs, max: r.firstStepMs, samples: 1 },
         pipelines: r.pipelines, extra: { secondStepMs: r.secondStepMs, targetMs: which === "cold" ? 8000 : 0 },
       });
     }
   } finally {
-    rmSync(cache, { recursive: true, force: true });
+    for (const c of caches) rmSync(c, { recursive: true, force: true });
   }
 }
 

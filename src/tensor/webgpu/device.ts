@@ -2,6 +2,7 @@
 // registered by the Node entry otherwise) or selects cpu64, and holds the default backend.
 import type { Backend, BackendName } from "../backend";
 import { cpu64 } from "../cpu/cpu64";
+import { CompileHelper, wantsCompileHelper } from "./pipelines";
 import { describeAdapter, LIMIT_NAMES, WebGpuRuntime, type AdapterInfo, type Waiter } from "./runtime";
 
 /** Supplies a `GPU` object outside browsers (the Node entry registers Dawn's). */
@@ -33,6 +34,14 @@ export interface InitOptions {
    * adapter — and that output cannot be silenced from JavaScript.)
    */
   verbose?: boolean;
+  /**
+   * On Mesa's software adapter (lavapipe), compile new kernels on a second device in parallel
+   * with the main one (they share Mesa's shader cache; see tensor/webgpu/pipelines.ts): a cold
+   * first training step compiles about twice as fast on two cores. Default true unless the
+   * environment sets METAGRAD_PARALLEL_COMPILE=0; it is off anyway on other adapters and when
+   * MESA_SHADER_CACHE_DISABLE is set.
+   */
+  parallelCompile?: boolean;
 }
 
 /** What init() selected. */
@@ -94,9 +103,19 @@ async function createRuntime(opts: InitOptions): Promise<WebGpuRuntime> {
   for (const k of LIMIT_NAMES) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
   const features = (["timestamp-query", "subgroups", "shader-f16"] as GPUFeatureName[])
     .filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features });
+  const descriptor = { requiredLimits, requiredFeatures: features };
+  const device = await adapter.requestDevice(descriptor);
   const wait: Waiter = provider?.wait ?? ((p) => p);
-  return new WebGpuRuntime(device, describeAdapter(adapter), wait);
+  const info = describeAdapter(adapter);
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+  let helper: CompileHelper | null = null;
+  if ((opts.parallelCompile ?? env.METAGRAD_PARALLEL_COMPILE !== "0") && wantsCompileHelper(`${info.device} ${info.description}`, env)) {
+    // A device of a second adapter object (an adapter gives out one device); the same features
+    // and limits, so that its pipelines are the main device's to the driver's shader cache.
+    const second = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
+    if (second) helper = new CompileHelper(await second.requestDevice(descriptor));
+  }
+  return new WebGpuRuntime(device, info, wait, helper);
 }
 
 /** The default backend used by tensor constructors. */

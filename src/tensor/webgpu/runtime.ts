@@ -5,6 +5,7 @@ import type { BufferBinding, Kernel } from "../../shaders/wgsl";
 import type { Arg, Backend, DType, OpKernels } from "../backend";
 import { Storage } from "../backend";
 import type { AdapterInfo, FaultReport, KernelEncoder } from "./encoder";
+import { createPipeline, type CompileHelper, type PipelineEntry } from "./pipelines";
 import { BufferPool } from "./pool";
 
 export type { AdapterInfo, FaultReport } from "./encoder";
@@ -43,7 +44,9 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
   readonly precision = "f32" as const;
   readonly pool: BufferPool;
   readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
-  #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #pipelines = new Map<string, PipelineEntry>();
+  /** Kernels whose pipelines were created since the last submit (the compile helper's work). */
+  #fresh: Kernel[] = [];
   /** Uniform buffers written for the open encoder, by content (see uniform()). */
   #uniforms = new Map<string, GPUBuffer>();
   #encoder: GPUCommandEncoder | null = null;
@@ -60,6 +63,8 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     readonly device: GPUDevice,
     readonly info: AdapterInfo,
     readonly wait: Waiter,
+    /** Compiles new kernels in parallel on a second device (software adapter only; see pipelines.ts). */
+    readonly compileHelper: CompileHelper | null = null,
   ) {
     this.pool = new BufferPool(device);
     device.addEventListener("uncapturederror", (ev) => {
@@ -236,6 +241,11 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
   /** Submits everything encoded so far; released buffers become reusable. */
   flush(): void {
     this.#endPass();
+    if (this.#fresh.length) {
+      // Two or more new kernels: the helper compiles them from the last while this queue runs from the first.
+      if (this.compileHelper && this.#fresh.length > 1) this.compileHelper.prime(this.#fresh);
+      this.#fresh = [];
+    }
     if (this.#encoder) {
       this.device.queue.submit([this.#encoder.finish()]);
       this.#encoder = null;
@@ -270,30 +280,17 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     }
   }
 
-  #pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  #pipeline(kernel: Kernel): PipelineEntry {
     const hit = this.#pipelines.get(kernel.code);
     if (hit) return hit;
     const d = this.device;
     d.pushErrorScope("validation");
-    const layout = d.createBindGroupLayout({
-      label: kernel.name,
-      entries: kernel.bindings.map((k, binding) => ({
-        binding,
-        visibility: 0x4, // GPUShaderStage.COMPUTE
-        buffer: { type: k === "uniform" ? "uniform" : k === "read" ? "read-only-storage" : "storage" },
-      })),
-    });
-    const module = d.createShaderModule({ label: kernel.name, code: kernel.code });
-    const pipeline = d.createComputePipeline({
-      label: kernel.name,
-      layout: d.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: "main" },
-    });
+    const entry = createPipeline(d, kernel);
     void d.popErrorScope().then((err) => {
       if (err) this.#errors.push(`kernel '${kernel.name}' failed to compile: ${firstLine(err.message)}`);
     });
-    const entry = { pipeline, layout };
     this.#pipelines.set(kernel.code, entry);
+    this.#fresh.push(kernel);
     this.stats.pipelines++;
     return entry;
   }
