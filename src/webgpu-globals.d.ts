@@ -13,3 +13,5 @@ interface GPUAdapter {}
 interface GPUBuffer {}
 interface GPUBufferBinding {}
 interface GPUDevice {}
+interface GPUComputePipeline {}
+interface GPUBindGroupLayout {}
