@@ -48,8 +48,8 @@ interface Layout {
 /**
  * The window layout for a shape, or null when rowubo cannot run it: batched B, N or K not a
  * multiple of 4, rows not a multiple of R, a transposed A with batches, K needing more than 16
- * chunks or a transposed B needing more than one, or no window size that keeps every binding
- * offset a multiple of 256 bytes (minUniform/StorageBufferOffsetAlignment).
+ * chunks, or no window size that keeps every binding offset a multiple of 256 bytes
+ * (minUniform/StorageBufferOffsetAlignment).
  */
 function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
   if ((p.batch > 1 && !p.bShared) || (p.transA && p.batch > 1)) return null;

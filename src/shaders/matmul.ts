@@ -49,8 +49,8 @@ export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 4, win
 
 /**
  * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. Since its
- * kernels read their sizes from a uniform (one pipeline per transpose combination, compiled once
- * per process), its compile cost no longer scales with the shapes used, and it beat rowbcast at
+ * kernels read their sizes from a uniform (one product pipeline and a copy kernel per transpose,
+ * compiled once per process), its compile cost no longer scales with the shapes used, and it beat rowbcast at
  * every measured shape from 2^22.8 multiply-adds (the R1 model's qkv, 1.25×) up, 1.2–2.7× (the
  * S1 and config-a step's products, MLP, 1024³; bench/RESULTS.md, "rowubo"). Below ~2^20 the copy
  * of A and the extra dispatch are not worth it (not timed; `npm run bench -- --suite matmul`).
