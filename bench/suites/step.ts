@@ -218,11 +218,19 @@ export const stepSuite: Suite = {
     const shapes = ctx.quick ? STEP_SHAPES.slice(0, 1) : STEP_SHAPES;
     for (const s of shapes) await shapeCase(ctx, s);
     const torch = hasTorch();
-    if (torch) for (const s of shapes) await torchCase(ctx, s, torch);
-    else {
+    const unavailable = (why: string) => {
       (ctx.sections.unavailable ??= {} as Record<string, string>);
-      (ctx.sections.unavailable as Record<string, string>)["pytorch step"] = "python3 cannot import torch on this machine (optional row)";
-      ctx.log("    PyTorch row skipped: python3 cannot import torch (optional; never a dependency)");
+      (ctx.sections.unavailable as Record<string, string>)["pytorch step"] = why;
+      ctx.log(`    PyTorch row skipped: ${why}`);
+    };
+    if (!torch) unavailable("python3 cannot import torch on this machine (optional row; never a dependency)");
+    else {
+      try {
+        for (const s of shapes) await torchCase(ctx, s, torch);
+      } catch (e) {
+        // The optional row must not cost the suite's own cases after it (the first step, the encode).
+        unavailable(`torch ${torch} failed: ${(e as Error).message.split("\n")[0]}`);
+      }
     }
     await firstStep(ctx);
     if (!ctx.quick) await gpt2SmallEncode(ctx);
