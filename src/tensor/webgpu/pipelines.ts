@@ -20,8 +20,9 @@ export interface PipelineEntry {
 
 /**
  * Creates `kernel`'s pipeline on `device` with an explicit layout: binding i is the kernel's
- * i-th buffer (uniform, read-only storage or storage). Both the runtime and the compile helper
- * build pipelines here, so that they are the same pipeline to the driver (and its shader cache).
+ * i-th buffer (uniform, read-only storage or storage). The runtime, the compile helper and the
+ * bench's GPU timer build pipelines here, so that they are the same pipeline to the driver (and
+ * its shader cache).
  */
 export function createPipeline(device: GPUDevice, kernel: Kernel): PipelineEntry {
   const layout = device.createBindGroupLayout({

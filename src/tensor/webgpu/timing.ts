@@ -2,6 +2,7 @@
 // timestamp queries (when the device has 'timestamp-query'), else times submit + completion on
 // the wall clock. Not used by ops or training; the runtime's own encoder is never touched.
 import type { Dispatch, Kernel } from "../../shaders/wgsl";
+import { createPipeline, type PipelineEntry } from "./pipelines";
 import { bufferResource, type WebGpuRuntime } from "./runtime";
 
 /** One timed run of `reps` repetitions of a dispatch list. */
@@ -38,7 +39,7 @@ export function captureDispatches(rt: WebGpuRuntime, fn: () => void): Dispatch[]
 export class GpuTimer {
   /** Whether GPU timestamps are used (the device was created with 'timestamp-query'). */
   readonly hasTimestamps: boolean;
-  #pipes = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #pipes = new Map<string, PipelineEntry>();
   #query: GPUQuerySet | null = null;
   #resolve: GPUBuffer | null = null;
   #read: GPUBuffer | null = null;
@@ -107,24 +108,10 @@ export class GpuTimer {
     this.#read?.destroy();
   }
 
-  #pipe(k: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  #pipe(k: Kernel): PipelineEntry {
     const hit = this.#pipes.get(k.code);
     if (hit) return hit;
-    const d = this.rt.device;
-    const layout = d.createBindGroupLayout({
-      label: k.name,
-      entries: k.bindings.map((kind, binding) => ({
-        binding,
-        visibility: 0x4, // GPUShaderStage.COMPUTE
-        buffer: { type: kind === "uniform" ? "uniform" : kind === "read" ? "read-only-storage" : "storage" },
-      })),
-    });
-    const pipeline = d.createComputePipeline({
-      label: k.name,
-      layout: d.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module: d.createShaderModule({ label: k.name, code: k.code }), entryPoint: "main" },
-    });
-    const entry = { pipeline, layout };
+    const entry = createPipeline(this.rt.device, k);
     this.#pipes.set(k.code, entry);
     return entry;
   }
