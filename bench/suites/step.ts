@@ -16,7 +16,8 @@ import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches } from "../../src/tensor/webgpu/timing";
 import { runChild } from "../lib/child";
 import { record, type Suite, type SuiteContext } from "../lib/context";
-import { gpuTimer, measure, rt } from "../lib/harness";
+import { gpuTimer, rt } from "../lib/harness";
+import { timeSteps } from "../lib/steps";
 
 /** One step shape: the model and batch, and the step-time target (ms, lavapipe on 2 cores). */
 export interface StepShape {
@@ -79,32 +80,22 @@ async function breakdown(ds: readonly Dispatch[], reps: number): Promise<{ kerne
 const isAttention = (k: string): boolean => /attention|flash/i.test(k);
 
 async function shapeCase(ctx: SuiteContext, s: StepShape): Promise<void> {
-  const r = rt();
   const { step, dispose } = setup(s);
   try {
-    const p0 = r.stats.pipelines;
-    let t0 = performance.now();
-    await step();
-    const firstStepMs = performance.now() - t0;
-    const pipelinesCompiled = r.stats.pipelines - p0;
-    await step();
-    const s0 = { ...r.stats }, b0 = r.pool.stats.buffersCreated;
-    let pending: Promise<unknown> = Promise.resolve();
-    t0 = performance.now();
-    const ds = captureDispatches(r, () => { pending = step(); }); // the whole step encodes before its first await
-    const encodeMs = performance.now() - t0;
-    await pending;
-    const submits = r.stats.submits - s0.submits, newBuffers = r.pool.stats.buffersCreated - b0;
-    // Replayed at once: the captured uniforms and pool buffers are reused by the next step.
-    const kernels = await breakdown(ds, ctx.quick ? 1 : 2);
-    const ms = await measure(`step ${s.id}`, async () => { await step(); },
-      { ...ctx.budget, minSamples: Math.min(ctx.budget.minSamples, 3), warmup: 0 });
+    let ds: Dispatch[] = [];
+    let kernels: Awaited<ReturnType<typeof breakdown>> = [];
+    // One steady step, captured; its dispatches are replayed at once, before the next step
+    // reuses their uniforms and pool buffers.
+    const rep = await timeSteps(ctx, `step ${s.id}`, step, {
+      steady: 1, maxSamples: 3, onCapture: async (d) => { ds = d; kernels = await breakdown(d, ctx.quick ? 1 : 2); },
+    });
+    const { ms, encodeMs, submits, newBuffers } = rep;
     const gpuMs = kernels.reduce((a, k) => a + k.ms, 0);
     const attention = kernels.filter((k) => isAttention(k.kernel)).reduce((a, k) => a + k.share, 0);
     const tokens = s.B * s.T;
     record(ctx, {
       suite: "step", name: `GPT step ${s.id}`, shape: `L${s.L} H${s.H} C${s.C} B${s.B} T${s.T} V${s.V}`, impl: "metagrad",
-      timing: "wall-e2e", ms, pipelines: pipelinesCompiled, firstRunMs: firstStepMs, dispatches: ds.length,
+      timing: "wall-e2e", ms, pipelines: rep.pipelines, firstRunMs: rep.firstStepMs, dispatches: ds.length,
       jsUsPerDispatch: (encodeMs * 1000) / Math.max(1, ds.length),
       extra: {
         targetMs: s.targetMs, tokensPerS: Math.round((tokens * 1000) / ms.median), submitsPerStep: submits, newBuffersPerStep: newBuffers,

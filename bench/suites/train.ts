@@ -7,52 +7,11 @@ import * as mg from "../../src/node";
 import type { Tensor } from "../../src/node";
 import { SplitMix32 } from "../../src/tensor/random";
 import { record, type Suite, type SuiteContext } from "../lib/context";
-import { measure, rt } from "../lib/harness";
+import { timeSteps } from "../lib/steps";
 import type { Dispatch } from "../../src/shaders/wgsl";
-import { captureDispatches } from "../../src/tensor/webgpu/timing";
 import { GPT_SHAPES, peerCases } from "../lib/shapes";
 import { inputs } from "../peers/common";
 import { mlpSgdStep } from "../peers/impl-metagrad";
-
-/** One training step: the synchronous encode part returns the promise of the readback. */
-type Step = () => Promise<unknown>;
-
-interface StepReport {
-  ms: ReturnType<typeof measure> extends Promise<infer S> ? S : never;
-  firstStepMs: number;
-  pipelines: number;
-  dispatches: number;
-  submits: number;
-  newBuffers: number;
-  jsUsPerDispatch: number;
-}
-
-/** Warm-up (two steps), then tinybench samples; counters come from two more steady steps. */
-async function timeSteps(ctx: SuiteContext, name: string, step: Step): Promise<StepReport> {
-  const r = rt();
-  const p0 = r.stats.pipelines;
-  let t0 = performance.now();
-  await step();
-  const firstStepMs = performance.now() - t0;
-  const pipelines = r.stats.pipelines - p0;
-  await step();
-  const s0 = { ...r.stats }, b0 = r.pool.stats.buffersCreated;
-  let encodeMs = 0;
-  const n = 2;
-  for (let i = 0; i < n; i++) {
-    t0 = performance.now();
-    const pending = step();
-    encodeMs += performance.now() - t0;
-    await pending;
-  }
-  const dispatches = (r.stats.dispatches - s0.dispatches) / n;
-  const submits = (r.stats.submits - s0.submits) / n;
-  const newBuffers = (r.pool.stats.buffersCreated - b0) / n;
-  const ms = await measure(name, async () => {
-    await step();
-  }, { ...ctx.budget, minSamples: Math.min(ctx.budget.minSamples, 4), warmup: 0 });
-  return { ms, firstStepMs, pipelines, dispatches, submits, newBuffers, jsUsPerDispatch: (encodeMs * 1000) / n / Math.max(1, dispatches) };
-}
 
 interface NnModule {
   GPT: new (c: Record<string, number>, o?: Record<string, unknown>) => { dispose?: () => void };
@@ -89,17 +48,10 @@ async function gptStep(ctx: SuiteContext): Promise<void> {
   const data = [batch(), batch(), batch()];
   let k = 0;
   const losses: number[] = [];
-  let ds: Dispatch[] | null = null;
-  const rep = await timeSteps(ctx, "gpt step", () => {
-    let pending: Promise<unknown> = Promise.resolve();
-    const go = () => {
-      pending = trainer.trainStep(data[k++ % data.length]).then((r) => losses.push(r.loss));
-    };
-    if (ds) go();
-    else ds = captureDispatches(rt(), go); // the whole step encodes before its first await
-    return pending;
-  });
-  ctx.sections.gptPipelines = pipelineCensus(ds ?? [], rep.firstStepMs - rep.ms.median);
+  let ds: Dispatch[] = [];
+  const rep = await timeSteps(ctx, "gpt step", () => trainer.trainStep(data[k++ % data.length]).then((r) => losses.push(r.loss)),
+    { onCapture: async (d) => { ds = d; } });
+  ctx.sections.gptPipelines = pipelineCensus(ds, rep.firstStepMs - rep.ms.median);
   const ok = losses.every(Number.isFinite) && losses[losses.length - 1] < losses[0];
   const shape = `L2 C${g.C} H${g.H} V${g.V} B${B} T${T}`;
   record(ctx, {
