@@ -36,23 +36,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   };
 }
 
+/** `let v = array<vec4f, 4>(...)` of the four loads `load(0..3)`, or of their transpose. */
+function vec4x4(v: string, transpose: boolean, load: (i: number) => string): string {
+  const i4 = [0, 1, 2, 3];
+  if (!transpose) return `let ${v} = array<vec4f, 4>(${i4.map(load).join(", ")});`;
+  const rows = i4.map((i) => `let ${v}${i} = ${load(i)};`).join(" ");
+  const cols = ["x", "y", "z", "w"].map((c) => `vec4f(${i4.map((i) => `${v}${i}.${c}`).join(", ")})`);
+  return `${rows}\n    let ${v} = array<vec4f, 4>(${cols.join(", ")});`;
+}
+
 function alignedKernel(p: MatmulShape): Kernel {
   const { M, N, K } = p;
-  // a[r] holds op(A)[m0+r, k..k+3]; b[kk] holds op(B)[k+kk, n0..n0+3].
-  const loadA = p.transA
-    ? `let t0 = A[aOff + ((k + 0u) * ${M}u + m0) / 4u]; let t1 = A[aOff + ((k + 1u) * ${M}u + m0) / 4u];
-      let t2 = A[aOff + ((k + 2u) * ${M}u + m0) / 4u]; let t3 = A[aOff + ((k + 3u) * ${M}u + m0) / 4u];
-      let a = array<vec4f, 4>(vec4f(t0.x, t1.x, t2.x, t3.x), vec4f(t0.y, t1.y, t2.y, t3.y),
-                              vec4f(t0.z, t1.z, t2.z, t3.z), vec4f(t0.w, t1.w, t2.w, t3.w));`
-    : `let a = array<vec4f, 4>(A[aOff + ((m0 + 0u) * ${K}u + k) / 4u], A[aOff + ((m0 + 1u) * ${K}u + k) / 4u],
-                              A[aOff + ((m0 + 2u) * ${K}u + k) / 4u], A[aOff + ((m0 + 3u) * ${K}u + k) / 4u]);`;
-  const loadB = p.transB
-    ? `let u0 = B[bOff + ((n0 + 0u) * ${K}u + k) / 4u]; let u1 = B[bOff + ((n0 + 1u) * ${K}u + k) / 4u];
-      let u2 = B[bOff + ((n0 + 2u) * ${K}u + k) / 4u]; let u3 = B[bOff + ((n0 + 3u) * ${K}u + k) / 4u];
-      let b = array<vec4f, 4>(vec4f(u0.x, u1.x, u2.x, u3.x), vec4f(u0.y, u1.y, u2.y, u3.y),
-                              vec4f(u0.z, u1.z, u2.z, u3.z), vec4f(u0.w, u1.w, u2.w, u3.w));`
-    : `let b = array<vec4f, 4>(B[bOff + ((k + 0u) * ${N}u + n0) / 4u], B[bOff + ((k + 1u) * ${N}u + n0) / 4u],
-                              B[bOff + ((k + 2u) * ${N}u + n0) / 4u], B[bOff + ((k + 3u) * ${N}u + n0) / 4u]);`;
+  // a[r] holds op(A)[m0+r, k..k+3]; b[kk] holds op(B)[k+kk, n0..n0+3]. A stored transposed is
+  // read as 4 vec4 along M (one per k) and transposed in registers; B stored transposed likewise.
+  const loadA = vec4x4("a", p.transA, (i) => p.transA
+    ? `A[aOff + ((k + ${i}u) * ${M}u + m0) / 4u]`
+    : `A[aOff + ((m0 + ${i}u) * ${K}u + k) / 4u]`);
+  const loadB = vec4x4("b", p.transB, (i) => p.transB
+    ? `B[bOff + ((n0 + ${i}u) * ${K}u + k) / 4u]`
+    : `B[bOff + ((k + ${i}u) * ${N}u + n0) / 4u]`);
   const { bindings, pre } = header(p, true);
   return kernel(`matmul_rb4x4_v4${p.transA ? "_tA" : ""}${p.transB ? "_tB" : ""}`, bindings, `${pre}
   var acc = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
