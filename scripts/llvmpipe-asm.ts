@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { init } from "../src/node";
 import { asmStats } from "../bench/lib/llvmpipe-asm";
-import { matmulVariantKernel, type MatmulKernelPlan, type MatmulShape } from "../src/shaders/matmul";
+import { matmulVariantKernel, ROWUBO_SUBGROUP, type MatmulKernelPlan, type MatmulShape } from "../src/shaders/matmul";
 import { gpuRuntime } from "../src/tensor/webgpu/device";
 import type { BindingKind } from "../src/shaders/wgsl";
 
@@ -64,7 +64,9 @@ function probes(): Probe[] {
     loadProbe("loop: 1 uniform-buffer load", "for (var k = 0u; k < 64u; k++) { s += U[gid.x + k]; }"),
     loadProbe("loop: 2 uniform-buffer loads", "for (var k = 0u; k < 64u; k++) { s += U[gid.x + k]; s += U[gid.x + k + 100u]; }"),
     loadProbe("loop: 1 textureLoad (calls a sampler function)", "for (var k = 0u; k < 64u; k++) { s += textureLoad(T, vec2u(gid.x, k), 0); }"),
-    ...mm("matmul 1024³ rowubo r16 (selected)", matmulVariantKernel("rowubo", p)),
+    ...mm("matmul 1024³ rowubo r16 sg (selected with subgroups)", matmulVariantKernel("rowubo", p, ROWUBO_SUBGROUP)),
+    ...mm("matmul 1024³ rowubo r32 sg", matmulVariantKernel("rowubo", p, { ...ROWUBO_SUBGROUP, rows: 32 })),
+    ...mm("matmul 1024³ rowubo r16 (without subgroups)", matmulVariantKernel("rowubo", p)),
     ...mm("matmul 1024³ rowubo r8", matmulVariantKernel("rowubo", p, { rows: 8 })),
     ...mm("matmul 1024³ rowbcast r8 wg16", matmulVariantKernel("rowbcast", p)),
     ...mm("matmul 1024³ rowbcast r4 wg16", matmulVariantKernel("rowbcast", p, { rows: 4, wg: 16 })),

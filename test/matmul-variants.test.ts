@@ -2,7 +2,10 @@
 // on small shapes with each transpose flag, batched and shared B, aligned and ragged sizes; rowubo
 // also with windows small enough to split a product into several dispatches and K into chunks.
 import { describe, expect, test, beforeAll } from "vitest";
-import { matmulKernel, matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant } from "../src/shaders/matmul";
+import {
+  matmulKernel, matmulVariantKernel, ROWUBO_DEFAULT, ROWUBO_SUBGROUP, rowuboOptionsFor, selectMatmulVariant,
+  type MatmulShape, type MatmulVariant,
+} from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
 import { runMatmulVariant } from "../testkit/matmul";
@@ -54,14 +57,15 @@ describe("matmul variants vs f64", () => {
     [40, 40, 32, 2, 8, 1024, 1, 4], [64, 72, 64, 1, 8, 65536, 1, 1],
     [48, 40, 64, 1, 8, 1024, 2, 4], [32, 40, 96, 1, 8, 1024, 3, 6], [40, 40, 64, 2, 8, 1024, 2, 8],
   ];
-  for (const transA of [false, true]) {
-    for (const transB of [false, true]) {
-      test(`rowubo windows, dispatches and K chunks tA=${transA} tB=${transB}`, async () => {
+  for (const [transA, transB, broadcast] of [false, true].flatMap((a) => [false, true].flatMap((b) => [[a, b, false], [a, b, true]]))) {
+    {
+      test(`rowubo windows, dispatches and K chunks tA=${transA} tB=${transB}${broadcast ? " subgroup broadcast" : ""}`, async () => {
         const rt = await gpu();
+        if (broadcast) expect(rt.info.subgroupMinSize, "the adapter has no subgroups of ≥ 8 lanes").toBeGreaterThanOrEqual(8);
         let ran = 0;
         for (const [M, N, K, batch, rows, windowBytes, , dispatches] of UBO_CASES) {
           const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: true };
-          const opts = { rows, wg: 16, windows: 3, windowBytes };
+          const opts = { rows, wg: 16, windows: 3, windowBytes, broadcast };
           const plan = matmulVariantKernel("rowubo", p, opts);
           // A transposed A cannot stack batches (a transposed B chunks like any other).
           if (transA && batch > 1) {
@@ -101,6 +105,29 @@ describe("matmul variants vs f64", () => {
     }
   });
 
+  test("rowubo with subgroups: A's loads shared by broadcast, lanes past N not stored, bit-identical to the plain kernel", async () => {
+    const rt = await gpu();
+    const sub = rt.info.subgroupMinSize;
+    expect(sub, "the adapter has no subgroups of ≥ 8 lanes").toBeGreaterThanOrEqual(8);
+    // N = 36: 9 vec4 columns, so 7 of a workgroup's 16 lanes only load; K = 3072 runs as 3 chunks of 1024.
+    for (const [M, K, transA, transB, rows] of [[64, 3072, false, true, 16], [96, 256, true, false, 16], [64, 1536, false, false, 32]] as const) {
+      const p: MatmulShape = { M, N: 36, K, batch: 1, transA, transB, bShared: true };
+      const opts = { ...rowuboOptionsFor(p, { isSoftware: true, subgroupMinSize: sub })!, rows };
+      expect(opts.broadcast).toBe(true);
+      expect(matmulVariantKernel("rowubo", p, opts)!.kernels.at(-1)!.code).toMatch(/^enable subgroups;/);
+      const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
+      expectNear(got, want, p, `${JSON.stringify(p)} rows ${rows}`);
+      if (rows === 16) expect(got).toEqual((await runMatmulVariant(rt, "rowubo", p, ROWUBO_DEFAULT))!.got);
+    }
+    // Without subgroups (or with 4 lanes): the plain kernel; broadcast needs rows and workgroup in 8s.
+    const q: MatmulShape = { M: 64, N: 36, K: 256, batch: 1, transA: false, transB: false, bShared: true };
+    expect(rowuboOptionsFor(q, { isSoftware: true, subgroupMinSize: 8 })).toBe(ROWUBO_SUBGROUP);
+    expect(rowuboOptionsFor(q, { isSoftware: true })).toBe(ROWUBO_DEFAULT);
+    expect(rowuboOptionsFor(q, { isSoftware: true, subgroupMinSize: 4 })).toBe(ROWUBO_DEFAULT);
+    expect(matmulVariantKernel("rowubo", q, { rows: 12, broadcast: true })).toBeNull();
+    expect(matmulVariantKernel("rowubo", q, { rows: 16, wg: 4, broadcast: true })).toBeNull();
+  });
+
   test("rowubo at its defaults with K in two chunks of 1024 (64 KiB windows), transposed A", async () => {
     const rt = await gpu();
     const p: MatmulShape = { M: 32, N: 8, K: 2048, batch: 1, transA: true, transB: false, bShared: true };
@@ -135,6 +162,12 @@ describe("matmul variants vs f64", () => {
     // Backward's dW = Aᵀ·dY over B·T rows: K = 4096 runs as 4 chunks; so does backward's dX = dY·Wᵀ at K = 4C.
     expect(selectMatmulVariant({ ...p(256, 1024, 4096), transA: true }, { isSoftware: true })).toBe("rowubo");
     expect(selectMatmulVariant({ ...p(256, 1024, 2048), transB: true }, { isSoftware: true })).toBe("rowubo");
+    // With subgroups the same shapes, run by the broadcast kernel.
+    const sg = { isSoftware: true, subgroupMinSize: 8 };
+    expect(selectMatmulVariant(p(512, 512, 512), sg)).toBe("rowubo");
+    expect(selectMatmulVariant(p(1020, 1024, 1024), sg)).toBe("rowbcast");
+    expect(matmulKernel(p(1024, 512, 512), sg).kernels.at(-1)!.name).toBe("matmul_rowubo16_wg16_u4_sg");
+    expect(matmulKernel(p(1024, 512, 512), { isSoftware: true }).kernels.at(-1)!.name).toBe("matmul_rowubo16_wg16_u4");
     expect(selectMatmulVariant(p(1024, 1024, 64), { isSoftware: false })).toBe("tiled");
     expect(selectMatmulVariant(p(64, 64, 64), { isSoftware: false })).toBe("rb4x4");
   });

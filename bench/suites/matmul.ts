@@ -2,7 +2,10 @@
 // GPT-step shapes, each checked against an f64 reference first, then the matmul op itself
 // (the selected variant, through the one dispatch path) with dispatch overhead and compile cost.
 import { fromValues, matmul, randn, zeros, type Tensor } from "../../src/node";
-import { matmulVariantKernel, selectMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulVariantOptions } from "../../src/shaders/matmul";
+import {
+  matmulVariantKernel, rowuboOptionsFor, ROWUBO_DEFAULT, ROWUBO_SUBGROUP, selectMatmulVariant,
+  type MatmulShape, type MatmulVariant, type MatmulVariantOptions,
+} from "../../src/shaders/matmul";
 import { record, type Suite, type SuiteContext } from "../lib/context";
 import { checkVsCpu64, compare, gpuTimer, measure, repsFor, rt, shp, timeEncoded } from "../lib/harness";
 import { GPT_SHAPES } from "../lib/shapes";
@@ -21,7 +24,10 @@ const CANDIDATES: Candidate[] = [
   { label: "rowbcast r4 wg16", variant: "rowbcast", opts: { rows: 4, wg: 16 } },
   { label: "rowbcast r8 wg8", variant: "rowbcast", opts: { rows: 8, wg: 8 } },
   { label: "rowbcast r8 wg32", variant: "rowbcast", opts: { rows: 8, wg: 32 } },
-  { label: "rowubo", variant: "rowubo" },
+  { label: "rowubo", variant: "rowubo" }, // as selected for the adapter: ROWUBO_SUBGROUP with subgroups
+  { label: "rowubo r16", variant: "rowubo", opts: ROWUBO_DEFAULT }, // without subgroups (selected before them)
+  { label: "rowubo r32 sg", variant: "rowubo", opts: { ...ROWUBO_SUBGROUP, rows: 32 } },
+  { label: "rowubo r32 sg 8 windows", variant: "rowubo", opts: { ...ROWUBO_SUBGROUP, rows: 32, windows: 8 } },
   { label: "rowubo r8", variant: "rowubo", opts: { rows: 8 } },
   { label: "tiled64", variant: "tiled" },
 ];
@@ -40,11 +46,16 @@ function describeShape(p: MatmulShape): string {
   return `${shp(a)}${p.transA ? "ᵀ" : ""}x${shp(b)}${p.transB ? "ᵀ" : ""}`;
 }
 
+/** A candidate's options at a shape: its own, or for the selection's default the adapter's (rowubo). */
+function optionsOf(c: Candidate, p: MatmulShape): MatmulVariantOptions | undefined {
+  return c.opts ?? (c.variant === "rowubo" ? rowuboOptionsFor(p, rt().info) ?? undefined : undefined);
+}
+
 /** Checks one variant with the case's transpose flags on a small shape against f64. */
 async function checkVariant(c: Candidate, p: MatmulShape): Promise<{ shape: string; maxErr: number; ok: boolean }> {
   // Fits every variant that fits p; rowubo's is deep enough for 64 KiB windows and 2 dispatches.
   const small = c.variant === "rowubo" ? shape(256, 64, 1024, p.transA, p.transB) : shape(96, 40, 36, p.transA, p.transB);
-  const r = await runMatmulVariant(rt(), c.variant, small, c.opts);
+  const r = await runMatmulVariant(rt(), c.variant, small, optionsOf(c, small));
   if (!r) return { shape: describeShape(small), maxErr: NaN, ok: false };
   return { shape: describeShape(small), ...compare(r.got, r.want, 1e-4, 1e-4) };
 }
@@ -61,9 +72,10 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       // Shared memory on a software adapter is ~10× slower: sample it at one shape only.
       if (cand.variant === "tiled" && rt().info.isSoftware && flop > 2 * 512 ** 3) continue;
       // The full sweep at two shapes; elsewhere the selected variant against its closest rivals.
-      const core = ["rb4x4", "rowbcast r8 wg16", "rowubo"].includes(cand.label) || cand.variant === "tiled";
+      const core = ["rb4x4", "rowbcast r8 wg16", "rowubo", "rowubo r16"].includes(cand.label) || cand.variant === "tiled";
       if (!core && (ctx.quick || !sweep.includes(name)) && !(cand.label === "rowbcast r4 wg16" && !ctx.quick)) continue;
-      const plan = matmulVariantKernel(cand.variant, p, cand.opts);
+      if (cand.opts?.broadcast && (rt().info.subgroupMinSize ?? 0) < 8) continue; // needs subgroups of ≥ 8 lanes
+      const plan = matmulVariantKernel(cand.variant, p, optionsOf(cand, p));
       if (!plan) continue;
       const check = await checkVariant(cand, p);
       const temps: Tensor[] = []; // scratch the dispatches keep for every replay

@@ -1,7 +1,8 @@
 // WGSL matmul: C[b] = op(A[b]) · op(B[b]) with op = identity or transpose. This file holds the
 // variant choice per adapter class and shape (measured with `npm run bench -- --suite matmul`,
 // figures in bench/RESULTS.md) and the plan cache; each variant lives in its own file: `rb4x4`
-// (register-blocked, the fallback), `rowbcast`, `rowubo` (software adapters) and `tiled`
+// (register-blocked, the fallback), `rowbcast`, `rowubo` (software adapters; with subgroups, A's
+// loads shared by subgroupBroadcast) and `tiled`
 // (hardware GPUs), all over the types of matmul-plan.ts.
 import { oneDispatch, type MatmulKernelPlan, type MatmulShape } from "./matmul-plan";
 import { rb4x4Kernel } from "./matmul-rb4x4";
@@ -15,6 +16,8 @@ export type { MatmulEnv, MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./m
 export interface MatmulAdapter {
   /** Software rasterizer (lavapipe / SwiftShader): barriers are costly, FMAs per load win. */
   isSoftware: boolean;
+  /** Smallest subgroup size when the device has the `subgroups` feature (null or absent: none). */
+  subgroupMinSize?: number | null;
 }
 
 /**
@@ -45,7 +48,30 @@ export const ROWBCAST_DEFAULT: RowbcastOptions = { rows: 8, wg: 16 };
  * ±15 % of 8 at 13 shapes from 2^23 to 2^31 multiply-adds, neither ahead overall, and compile in
  * half the time: each window is a copy of the K loop in the kernel (bench/RESULTS.md, "rowubo").
  */
-export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 4, windowBytes: 65536 };
+export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 4, windowBytes: 65536, broadcast: false };
+
+/**
+ * rowubo on software adapters with subgroups of at least 8 lanes: each lane loads one of every 8
+ * rows of A's K step and `subgroupBroadcast` hands the rows on, so A costs 1/8 of the uniform
+ * gathers. Alternated on lavapipe (2026-12-07, GFLOP/s of GPU time, medians of 7), against
+ * {@link ROWUBO_DEFAULT}: 1024³ 22.1 against 13.9, the config-a MLP product [2048,128]×[128,512]
+ * 20.0 against 14.0, its dW 21.1 against 14.3, [2048,512]×[512,2048] 24.4 against 16.2. 32 rows
+ * ran ~5 % faster again (−7 to +23 % by shape) but compile in 5.0–6.5 s against 2.6–2.9 s on a
+ * cold Mesa cache, three seconds more on a cold first step, and chunk K at 512 instead of 1024,
+ * which changes the rounding of backward's dW; 8 windows gave 0–15 % for 1.5–2× the compile
+ * (`npm run bench -- --suite matmul`, "rowubo r32 sg" rows; bench/RESULTS.md, "rowubo"). With 16
+ * rows the results are bit-identical to ROWUBO_DEFAULT's: same chunks, same summation order.
+ */
+export const ROWUBO_SUBGROUP: RowuboOptions = { rows: 16, wg: 16, windows: 4, windowBytes: 65536, broadcast: true };
+
+/**
+ * The rowubo settings for an adapter and shape, or null when they do not fit:
+ * {@link ROWUBO_SUBGROUP} with subgroups of ≥ 8 lanes, {@link ROWUBO_DEFAULT} without.
+ */
+export function rowuboOptionsFor(p: MatmulShape, adapter: MatmulAdapter): RowuboOptions | null {
+  const o = (adapter.subgroupMinSize ?? 0) >= 8 ? ROWUBO_SUBGROUP : ROWUBO_DEFAULT;
+  return rowuboFits(p, o) ? o : null;
+}
 
 /**
  * Smallest product (M·N·K, batches included) that rowubo takes on software adapters. Since its
@@ -67,14 +93,14 @@ export const TILED_MIN_TILES = 16;
 
 /**
  * The variant for an adapter class and shape. Software adapters: `rowubo` for products of at
- * least {@link ROWUBO_MIN_MACS} that it fits, else `rowbcast` whenever its vec4 layout fits (it
+ * least {@link ROWUBO_MIN_MACS} that it fits at the settings of {@link rowuboOptionsFor}, else `rowbcast` whenever its vec4 layout fits (it
  * beats rb4x4 at every measured transformer and square shape), else `rb4x4`.
  * Hardware GPUs: `tiled` once the output has at least {@link TILED_MIN_TILES} 64×64 tiles,
  * `rb4x4` for small outputs where its 32×32 tiles give more parallelism.
  */
 export function selectMatmulVariant(p: MatmulShape, adapter: MatmulAdapter): MatmulVariant {
   if (adapter.isSoftware) {
-    if (p.M * p.N * p.K * p.batch >= ROWUBO_MIN_MACS && rowuboFits(p, ROWUBO_DEFAULT)) return "rowubo";
+    if (p.M * p.N * p.K * p.batch >= ROWUBO_MIN_MACS && rowuboOptionsFor(p, adapter)) return "rowubo";
     return rowbcastFits(p, ROWBCAST_DEFAULT) ? "rowbcast" : "rb4x4";
   }
   const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
@@ -104,15 +130,16 @@ const MAX_PLANS = 512;
 
 /**
  * Kernel and dispatches for a matmul on an adapter (default: a software adapter, the CPU-friendly
- * choice). See {@link selectMatmulVariant}. Plans are cached per shape and adapter class.
+ * choice). See {@link selectMatmulVariant}. Plans are cached per shape, adapter class and subgroup size.
  */
 export function matmulKernel(p: MatmulShape, adapter: MatmulAdapter = { isSoftware: true }): MatmulPlan {
-  const key = `${p.M},${p.N},${p.K},${p.batch},${p.transA},${p.transB},${p.bShared},${adapter.isSoftware}`;
+  const key = `${p.M},${p.N},${p.K},${p.batch},${p.transA},${p.transB},${p.bShared},${adapter.isSoftware},${adapter.subgroupMinSize ?? 0}`;
   let plan = plans.get(key);
   if (!plan) {
     if (plans.size >= MAX_PLANS) plans.clear();
     const variant = selectMatmulVariant(p, adapter);
-    plan = Object.freeze({ ...matmulVariantKernel(variant, p)!, variant }); // shared by every caller
+    const opts = variant === "rowubo" ? rowuboOptionsFor(p, adapter)! : {};
+    plan = Object.freeze({ ...matmulVariantKernel(variant, p, opts)!, variant }); // shared by every caller
     plans.set(key, plan);
   }
   return plan;
