@@ -128,6 +128,48 @@ describe("matmul variants vs f64", () => {
     expect(matmulVariantKernel("rowubo", q, { rows: 16, wg: 4, broadcast: true })).toBeNull();
   });
 
+  test("rowubo with an N that is not a multiple of 4: B copied with zero columns, C stored as scalars, the rb4x4 kernel's bits", async () => {
+    const rt = await gpu();
+    const sub = rt.info.subgroupMinSize ?? 0;
+    // [M, N, K, batch, rows, windowBytes, K chunks, product dispatches]: 65 is the seeds task's
+    // vocabulary (the tied head X·Wteᵀ and the logit lens); small windows split the product.
+    const cases: [number, number, number, number, number, number, number, number][] = [
+      [64, 65, 128, 1, 16, 65536, 1, 1], [128, 1, 32, 1, 16, 2048, 1, 2], [128, 7, 64, 2, 8, 4096, 1, 4],
+      [64, 38, 96, 1, 8, 1024, 3, 6], [256, 65, 64, 1, 16, 8192, 1, 2],
+    ];
+    let ran = 0;
+    for (const [M, N, K, batch, rows, windowBytes, chunks, dispatches] of cases) {
+      for (const [transA, transB, broadcast] of [[false, true, false], [false, false, true], [true, true, true], [true, false, false]] as const) {
+        if (transA && batch > 1) continue;
+        if (broadcast && sub < 8) continue;
+        const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: true };
+        const opts = { rows, wg: 16, windows: 4, windowBytes, broadcast };
+        const plan = matmulVariantKernel("rowubo", p, opts);
+        const what = `${JSON.stringify(p)} ${JSON.stringify(opts)}`;
+        expect(plan, what).not.toBeNull();
+        const fake = {} as GPUBuffer;
+        const ds = plan!.launches(fake, fake, fake, { scratch: () => fake, uniform: () => fake });
+        expect(ds.length, what).toBe(2 + dispatches); // the copies of A and B, then the products
+        expect(plan!.kernels.map((k) => k.name).slice(1), what).toEqual([
+          `matmul_rowubo_packB_rN${transB ? "_tB" : ""}`, `matmul_rowubo${rows}_wg16_u4${broadcast ? "_sg" : ""}_rN`]);
+        const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
+        expectNear(got, want, p, what);
+        // One K chunk adds the products k by k, as the bounds-checked rb4x4 kernel does.
+        if (chunks === 1) expect(got, what).toEqual((await runMatmulVariant(rt, "rb4x4", p))!.got);
+        ran++;
+      }
+    }
+    expect(ran).toBeGreaterThanOrEqual(sub >= 8 ? 17 : 9);
+    // Selected on software adapters for the seeds task's head and lens at B16 T256 (one shape
+    // pipeline for every M), not for a K that is not a multiple of 4 (backward's dX = dZ·Wte).
+    const adapter = { isSoftware: true, subgroupMinSize: sub };
+    expect(selectMatmulVariant({ M: 4096, N: 65, K: 128, batch: 1, transA: false, transB: true, bShared: false }, adapter)).toBe("rowubo");
+    expect(selectMatmulVariant({ M: 4096, N: 128, K: 65, batch: 1, transA: false, transB: false, bShared: false }, adapter)).toBe("rb4x4");
+    // Workgroups of 8 lanes where they leave fewer lanes past N's last vec4 column.
+    const wgFor = (N: number) => rowuboOptionsFor({ M: 4096, N, K: 128, batch: 1, transA: false, transB: true, bShared: true }, adapter)!.wg;
+    expect([65, 96, 36, 128, 132].map(wgFor)).toEqual([8, 8, 16, 16, 8]);
+  });
+
   test("rowubo at its defaults with K in two chunks of 1024 (64 KiB windows), transposed A", async () => {
     const rt = await gpu();
     const p: MatmulShape = { M: 32, N: 8, K: 2048, batch: 1, transA: true, transB: false, bShared: true };

@@ -26,6 +26,11 @@
 // l loads rows l, l + 8, ... and subgroupBroadcast hands them on (an extract and a splat in
 // llvmpipe, against a gather of 8 lanes per uniform load): 1.4–1.6× faster products (matmul.ts,
 // ROWUBO_SUBGROUP). Every lane then stays to the end: lanes past N read the last column and do not store.
+// An N that is not a multiple of 4 (a 65-token vocabulary's head and logit lens) runs here too:
+// B is first copied to [K, ceil(N/4)] vec4s with zero columns past N, C is written as scalars
+// (the last vec4 column stores only its columns below N), and each K step adds its four products
+// one by one, the order of the bounds-checked rb4x4 kernel those shapes ran before, so their
+// results did not change by a bit (tested); that kernel read every element with a bounds check.
 import type { MatmulKernelPlan, MatmulLaunch, MatmulShape } from "./matmul-plan";
 import { rowbcastLoadB, type RowbcastOptions } from "./matmul-rowbcast";
 import { kernel, type Dispatch } from "./wgsl";
@@ -57,8 +62,7 @@ interface Layout {
 
 /**
  * The window layout for a shape, or null when rowubo cannot run it: rows or workgroup not a
- * multiple of 8 with broadcast, batched B, N or K not a
- * multiple of 4, rows not a multiple of R, a transposed A with batches, K needing more than 16
+ * multiple of 8 with broadcast, batched B, K not a multiple of 4, rows not a multiple of R, a transposed A with batches, K needing more than 16
  * chunks, or no window size that keeps every binding offset a multiple of 256 bytes
  * (minUniform/StorageBufferOffsetAlignment).
  */
@@ -66,9 +70,9 @@ function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
   if ((p.batch > 1 && !p.bShared) || (p.transA && p.batch > 1) || (o.broadcast && (o.rows % 8 || o.wg % 8))) return null;
   const M = p.M * p.batch; // a shared B lets the batches stack into one tall A
   const { N, K } = p;
-  if (N % 4 || K % 4 || M % o.rows) return null;
-  // The copies' grids: M / R row blocks, and K rows of a transposed B, at most 65,535 workgroups.
-  if (M / o.rows > 65535 || (p.transB && K > 65535)) return null;
+  if (K % 4 || M % o.rows) return null;
+  // The copies' grids: M / R row blocks, and K rows of a copied B, at most 65,535 workgroups.
+  if (M / o.rows > 65535 || ((p.transB || N % 4) && K > 65535)) return null;
   // The deepest chunk that divides K and still fits R rows in a window.
   let Kc = 0;
   for (let c = 4; c <= K && o.rows * c * 4 <= o.windowBytes; c += 4) if (K % c === 0) Kc = c;
@@ -103,7 +107,9 @@ export function rowuboKernel(p: MatmulShape, o: RowuboOptions): MatmulKernelPlan
   if (!fit) return null;
   const { M, Kc, P, U } = fit;
   const { N, K } = p;
-  const R = o.rows, N4 = N / 4, K4 = K / 4, Kc4 = Kc / 4, chunks = K / Kc, perWindow = P / R;
+  const ragged = N % 4 !== 0; // B is copied with zero columns up to N4·4; C is stored as scalars
+  const copyB = p.transB || ragged;
+  const R = o.rows, N4 = Math.ceil(N / 4), K4 = K / 4, Kc4 = Kc / 4, chunks = K / Kc, perWindow = P / R;
   const W4 = o.windowBytes / 16; // vec4 per window
   const rows = [...Array(R).keys()];
   const windows = [...Array(o.windows).keys()];
@@ -127,19 +133,27 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     ? "Ap[i] = vec4f(A[(4u * k) * dims.m + m], A[(4u * k + 1u) * dims.m + m], A[(4u * k + 2u) * dims.m + m], A[(4u * k + 3u) * dims.m + m]);"
     : "Ap[i] = A[m * dims.k4 + k];"}
 }`, "struct PackDims { m: u32, k4: u32, kc4: u32, pad: u32 }");
-  // Bt[k·N4 + n4] = vec4 of B[4·n4 .. 4·n4 + 3, k] for a transposed B stored [N, K]; invocation (n4, k).
-  const packB = kernel("matmul_rowubo_packB", [
+  // Bt[k·N4 + n4] = vec4 of op(B)[k, 4·n4 .. 4·n4 + 3] for a transposed B stored [N, K], or a B
+  // whose N is not a multiple of 4 (columns past N are zero); invocation (n4, k).
+  const bAt = (n: string) => p.transB ? `${n} * dims.k + k` : `k * dims.n + ${n}`;
+  const packB = kernel(`matmul_rowubo_packB${ragged ? `_rN${p.transB ? "_tB" : ""}` : ""}`, [
     { name: "B", kind: "read", type: "f32" },
     { name: "Bt", kind: "rw", type: "vec4f" },
     { name: "dims", kind: "uniform", type: "PackBDims" },
-  ], `
+  ], `${ragged ? `
+fn ld(n: u32, k: u32) -> f32 {
+  if (n < dims.n) { return B[${bAt("n")}]; }
+  return 0.0;
+}` : ""}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= dims.n4) { return; }
   let n = 4u * gid.x;
   let k = gid.y;
-  Bt[k * dims.n4 + gid.x] = vec4f(B[n * dims.k + k], B[(n + 1u) * dims.k + k], B[(n + 2u) * dims.k + k], B[(n + 3u) * dims.k + k]);
-}`, "struct PackBDims { n4: u32, k: u32, pad0: u32, pad1: u32 }");
+  Bt[k * dims.n4 + gid.x] = ${ragged
+    ? "vec4f(ld(n, k), ld(n + 1u, k), ld(n + 2u, k), ld(n + 3u, k));"
+    : `vec4f(B[${bAt("n")}], B[${bAt("(n + 1u)")}], B[${bAt("(n + 2u)")}], B[${bAt("(n + 3u)")}]);`}
+}`, "struct PackBDims { n4: u32, k: u32, n: u32, pad: u32 }");
   const loadA = (u: number) => o.broadcast
     ? `${[...Array(R / 8).keys()].map((g) => `let w${g} = A${u}[base + k * ${R}u + ${g * 8}u + sl];`).join(" ")}
         ${rows.map((r) => `let a${r} = subgroupBroadcast(w${r >> 3}, ${r & 7}u);`).join(" ")}`
@@ -148,14 +162,28 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       for (var k = 0u; k < dims.kc4; k++) {
         ${rowbcastLoadB(false, "0u", "dims.n4", "dims.k4", "(dims.kOff + k)")}
         ${loadA(u)}
-        ${rows.map((r) => `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
+        ${rows.map((r) => ragged
+          ? `acc${r} += a${r}.x * b0; acc${r} += a${r}.y * b1; acc${r} += a${r}.z * b2; acc${r} += a${r}.w * b3;`
+          : `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
       }`;
-  let product = kernel(`matmul_rowubo${R}_wg${o.wg}_u${o.windows}${o.broadcast ? "_sg" : ""}`, [
+  // C[row, 4·n4 ..] of a ragged N: column 4·n4 is always below N (n4 < ceil(N / 4)), the next three may not be.
+  const store = (op: "=" | "+=") => rows.map((r) => ragged
+    ? `put${op === "=" ? "" : "Add"}((wid.x * ${R}u + ${r}u) * dims.n + 4u * n4, 4u * n4, acc${r});`
+    : `C[(wid.x * ${R}u + ${r}u) * dims.n4 + n4] ${op} acc${r};`).join("\n    ");
+  const put = (name: string, op: string) => `
+fn ${name}(i: u32, n: u32, v: vec4f) {
+  C[i] ${op} v.x;
+  if (n + 1u < dims.n) { C[i + 1u] ${op} v.y; }
+  if (n + 2u < dims.n) { C[i + 2u] ${op} v.z; }
+  if (n + 3u < dims.n) { C[i + 3u] ${op} v.w; }
+}`;
+  let product = kernel(`matmul_rowubo${R}_wg${o.wg}_u${o.windows}${o.broadcast ? "_sg" : ""}${ragged ? "_rN" : ""}`, [
     ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${W4}>` })),
     { name: "B", kind: "read", type: "vec4f" },
-    { name: "C", kind: "rw", type: "vec4f" },
+    { name: "C", kind: "rw", type: ragged ? "f32" : "vec4f" },
     { name: "dims", kind: "uniform", type: "UboDims" },
-  ], `
+  ], `${ragged ? `${put("put", "=")}${put("putAdd", "+=")}
+` : ""}
 // Workgroup (x, y): R-row block x of this dispatch's rows, vec4 columns y·wg .. y·wg + wg - 1.
 // Row blocks vary fastest, so neighbouring workgroups share their columns of B in cache.
 @compute @workgroup_size(${o.wg})
@@ -174,25 +202,25 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
   ${o.broadcast ? "if (nOut >= dims.n4) { return; }" : ""}
   if (dims.accumulate != 0u) {
-    ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * dims.n4 + n4] += acc${r};`).join("\n    ")}
+    ${store("+=")}
   } else {
-    ${rows.map((r) => `C[(wid.x * ${R}u + ${r}u) * dims.n4 + n4] = acc${r};`).join("\n    ")}
+    ${store("=")}
   }
-}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, pad0: u32, pad1: u32 }");
+}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, pad: u32 }");
   if (o.broadcast) product = { ...product, code: `enable subgroups;\n${product.code}` }; // before every declaration
   const launches: MatmulLaunch = (a, b, c, env) => {
     const ap = env.scratch(M * K * 4 + o.windowBytes); // [K / Kc, M / R, Kc4, R] vec4, padded for the last window
     const out: Dispatch[] = [{
       kernel: pack, buffers: [a, ap, env.uniform(Uint32Array.from([M, K4, Kc4, 0]))], grid: [Math.ceil(Kc4 * R / 64), M / R, chunks],
     }];
-    let bn = b; // B as [K, N]
-    if (p.transB) {
-      bn = env.scratch(K * N * 4);
-      out.push({ kernel: packB, buffers: [b, bn, env.uniform(Uint32Array.from([N4, K, 0, 0]))], grid: [Math.ceil(N4 / 64), K, 1] });
+    let bn = b; // B as [K, N4] vec4s
+    if (copyB) {
+      bn = env.scratch(K * N4 * 16);
+      out.push({ kernel: packB, buffers: [b, bn, env.uniform(Uint32Array.from([N4, K, N, 0]))], grid: [Math.ceil(N4 / 64), K, 1] });
     }
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
-      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, 0, 0]));
+      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, 0]));
       for (let r0 = 0; r0 < M; r0 += U * P) {
         const n = Math.min(U * P, M - r0);
         // Windows past the last row (or past U) are never read; they are bound at the chunk's start.
@@ -208,5 +236,5 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     return out;
   };
-  return { kernels: p.transB ? [pack, packB, product] : [pack, product], launches };
+  return { kernels: copyB ? [pack, packB, product] : [pack, product], launches };
 }

@@ -66,11 +66,19 @@ export const ROWUBO_SUBGROUP: RowuboOptions = { rows: 16, wg: 16, windows: 4, wi
 
 /**
  * The rowubo settings for an adapter and shape, or null when they do not fit:
- * {@link ROWUBO_SUBGROUP} with subgroups of ≥ 8 lanes, {@link ROWUBO_DEFAULT} without.
+ * {@link ROWUBO_SUBGROUP} with subgroups of ≥ 8 lanes, {@link ROWUBO_DEFAULT} without; with
+ * workgroups of 8 lanes instead of 16 when that leaves fewer lanes past N's last vec4 column
+ * (N / 4 = 16j + 1 … 16j + 8). Alternated on lavapipe (2026-12-07, GPU ms, medians of 7, subgroup
+ * broadcast): the logit lens [20480, 128]·[65, 128]ᵀ 39.4 → 33.9 and 49.9 → 42.8, the seeds task's
+ * head [4096, 128]·[65, 128]ᵀ 7.2 → 6.2 and 7.7 → 6.5, [4096, 128]·[128, 96] 7.0 → 5.6; at
+ * N / 4 = 9 (the same lanes either way) 8.9 against 8.8.
  */
 export function rowuboOptionsFor(p: MatmulShape, adapter: MatmulAdapter): RowuboOptions | null {
   const o = (adapter.subgroupMinSize ?? 0) >= 8 ? ROWUBO_SUBGROUP : ROWUBO_DEFAULT;
-  return rowuboFits(p, o) ? o : null;
+  const n4 = Math.ceil(p.N / 4);
+  const lanes = (wg: number) => Math.ceil(n4 / wg) * wg;
+  const sized = lanes(8) < lanes(o.wg) ? { ...o, wg: 8 } : o;
+  return rowuboFits(p, sized) ? sized : null;
 }
 
 /**
