@@ -62,9 +62,9 @@ interface Layout {
 
 /**
  * The window layout for a shape, or null when rowubo cannot run it: rows or workgroup not a
- * multiple of 8 with broadcast, batched B, K not a multiple of 4, rows not a multiple of R, a transposed A with batches, K needing more than 16
- * chunks, or no window size that keeps every binding offset a multiple of 256 bytes
- * (minUniform/StorageBufferOffsetAlignment).
+ * multiple of 8 with broadcast, batched B, K not a multiple of 4, rows not a multiple of R, a
+ * transposed A with batches, K needing more than 16 chunks, or no window size that keeps every
+ * binding offset a multiple of 256 bytes (minUniform/StorageBufferOffsetAlignment).
  */
 function layout(p: MatmulShape, o: RowuboOptions): Layout | null {
   if ((p.batch > 1 && !p.bShared) || (p.transA && p.batch > 1) || (o.broadcast && (o.rows % 8 || o.wg % 8))) return null;
