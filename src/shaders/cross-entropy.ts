@@ -87,8 +87,8 @@ export function crossEntropyRowKernel({ N, V, ignoreIndex }: CrossEntropyDims): 
 }
 
 /**
- * Reduction kernel (one workgroup; lane i sums a contiguous block of rows in order, then a fixed
- * tree): count = number of valid rows and, unless the reduction is "none", out = Σ loss (sum) or
+ * Reduction kernel (one workgroup; lane i sums a contiguous block of rows in order, then lane 0
+ * combines the lanes' sums in a fixed tree): count = number of valid rows and, unless the reduction is "none", out = Σ loss (sum) or
  * Σ loss / count (mean; 0 when count = 0). Deterministic: the summation order never changes.
  */
 export function crossEntropyReduceKernel({ N, V, ignoreIndex, reduction }: CrossEntropyDims): Kernel {
@@ -119,14 +119,13 @@ fn main(@builtin(local_invocation_index) li: u32) {
   ss[li] = s;
   nn[li] = n;
   workgroupBarrier();
-  for (var w = ${RED_WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) {
-      ss[li] += ss[li + w];
-      nn[li] += nn[li + w];
+  if (li == 0u) { // the tree in order on one lane: one barrier instead of one per level (see checks.ts)
+    for (var w = ${RED_WG / 2}u; w > 0u; w = w / 2u) {
+      for (var j = 0u; j < w; j++) {
+        ss[j] += ss[j + w];
+        nn[j] += nn[j + w];
+      }
     }
-    workgroupBarrier();
-  }
-  if (li == 0u) {
     count[0] = nn[0];
     ${none ? "" : `out[0] = ${final};`}
   }
