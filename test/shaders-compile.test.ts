@@ -24,7 +24,9 @@ function variants(): Kernel[] {
   for (const kind of ["sum", "max"] as const) {
     ks.push(...reducePlan([3, 4, 5], [2], kind, 1).map((p) => p.k)); // consecutive
     ks.push(...reducePlan([3, 4, 5], [0, 2], kind, 0.5).map((p) => p.k)); // strided
-    ks.push(...reducePlan([20000], [0], kind, 1).map((p) => p.k)); // two-pass
+    ks.push(...reducePlan([20000], [0], kind, 1).map((p) => p.k)); // two-pass (generic: all axes)
+    ks.push(...reducePlan([3, 4, 5], [0, 1], kind, 0.5).map((p) => p.k)); // generic: leading axes
+    ks.push(...reducePlan([20000, 2], [0], kind, 1).map((p) => p.k)); // baked two-pass (few long columns)
   }
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {

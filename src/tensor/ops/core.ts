@@ -346,12 +346,14 @@ export const reduceOp = defineOp<ReduceAttrs>({
   gpu: (rt, [x], [y], a) => {
     const R = a.axes.reduce((p, d) => p * x.shape[d], 1);
     const passes = reducePlan(x.shape, a.axes, a.kind, a.mean ? 1 / R : 1);
+    const run = (p: (typeof passes)[number], from: GPUBuffer, to: GPUBuffer) =>
+      rt.dispatch(p.k, p.uniform ? [from, to, rt.uniform(p.uniform)] : [from, to], p.grid);
     if (passes.length === 1) {
-      rt.dispatch(passes[0].k, [x.s.buffer, y.s.buffer], passes[0].grid);
+      run(passes[0], x.s.buffer, y.s.buffer);
     } else {
       const tmp = rt.scratch(passes[0].outputs * 4);
-      rt.dispatch(passes[0].k, [x.s.buffer, tmp], passes[0].grid);
-      rt.dispatch(passes[1].k, [tmp, y.s.buffer], passes[1].grid);
+      run(passes[0], x.s.buffer, tmp);
+      run(passes[1], tmp, y.s.buffer);
     }
   },
   save: { inputs: [], outputs: [] },
