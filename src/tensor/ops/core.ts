@@ -229,8 +229,8 @@ function defineBinary(name: string, row: BinaryRow): OpDef<Record<string, never>
     },
     cpu: ([a, b], [y]) => cpuBinary(row.f64, a, b, y),
     gpu: (rt, [a, b], [y]) => {
-      const { k, grid } = binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape);
-      rt.dispatch(k, [a.s.buffer, b.s.buffer, y.s.buffer], grid);
+      const { k, grid, uniform } = binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape);
+      rt.dispatch(k, uniform ? [a.s.buffer, b.s.buffer, y.s.buffer, rt.uniform(uniform)] : [a.s.buffer, b.s.buffer, y.s.buffer], grid);
     },
     save: { inputs: row.save },
     backward: row.grad

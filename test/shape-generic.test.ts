@@ -1,8 +1,11 @@
-// Reductions: the layouts a training step reduces (leading axes, as a bias gradient; everything,
-// as a parameter's Σg²) run shape-generic kernels, one code per kind and pass across shapes, in
-// the baked kernel's summation order (the same bits), and agree with cpu64.
+// Shape-generic kernels (sizes in a uniform, one pipeline per op across a model's shapes):
+// reductions over the layouts a training step reduces (leading axes, as a bias gradient;
+// everything, as a parameter's Σg²), in the baked kernel's summation order (the same bits), and
+// the vec4 binary ops on equal shapes, against cpu64.
 import { beforeAll, describe, expect, test } from "vitest";
-import { randn, readAll, reshape, sum, sumSquares, max, mean } from "../src/node";
+import { add, fromValues, mul, randn, readAll, reshape, sum, sumSquares, max, mean } from "../src/node";
+import { BINARY } from "../src/tensor/ops/core";
+import { binaryKernel } from "../src/shaders/elementwise";
 import { reducePlan } from "../src/shaders/reduce";
 import { gpu } from "./helpers/gpu";
 
@@ -50,6 +53,31 @@ describe("shape-generic reductions", () => {
       expect(Math.abs(s2[0] - w2[0]) / w2[0]).toBeLessThan(1e-5);
       expect(mx[0]).toBe(Math.fround(wmx[0]));
       x.dispose();
+    }
+  });
+
+  test("vec4 binary ops: one code per op for every equal-shape size, a repeated row baked; exact against cpu64", async () => {
+    const add4 = (a: number[], b: number[], out: number[]) => binaryKernel("add", BINARY.add.wgsl, a, b, out);
+    const same = [[2048, 128], [16, 128, 512], [4]].map((s) => add4(s, s, s));
+    expect(new Set(same.map((p) => p.k.code)).size).toBe(1);
+    expect([...same[1].uniform!]).toEqual([16 * 128 * 512 / 4, 0, 0, 0]);
+    // A repeated row (a bias) stays baked: the generic form was slower on lavapipe (elementwise.ts).
+    const rows = [[[2048, 384], [384]], [[2048, 128], [128]]].map(([o, r]) => add4(o, r, o));
+    expect(rows[0].k.code).not.toBe(rows[1].k.code);
+    expect(rows[0].uniform).toBeUndefined();
+    for (const [xs, bs, swap] of [[[70000, 4], [4], false], [[3, 5, 8], [5, 8], true], [[2048, 96], [96], false]] as const) {
+      const x = randn([...xs], { seed: 1 }), b = randn([...bs], { seed: 2 });
+      // cpu64 on the same f32 values: an f32 sum or product is the exact one rounded once.
+      const [xv, bv] = await readAll([x, b]);
+      const xc = fromValues(xv, [...xs], { backend: "cpu64" }), bc = fromValues(bv, [...bs], { backend: "cpu64" });
+      const [got, gotMul] = await readAll([swap ? add(b, x) : add(x, b), mul(x, x)]);
+      const [want, wantMul] = await readAll([swap ? add(bc, xc) : add(xc, bc), mul(xc, xc)]);
+      const differing = (g: Float64Array, w: Float64Array) => g.filter((v, i) => v !== Math.fround(w[i])).length;
+      expect(got.length).toBe(want.length);
+      expect(differing(got, want), JSON.stringify(xs)).toBe(0);
+      expect(differing(gotMul, wantMul), JSON.stringify(xs)).toBe(0);
+      x.dispose();
+      b.dispose();
     }
   });
 });
