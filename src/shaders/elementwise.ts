@@ -77,7 +77,7 @@ export function binaryKernel(
     }
     // The repeating operand (a bias) is indexed modulo its length, baked: a shape-generic form
     // (a 2-D grid of rows × 32 vec4 columns with the sizes in a uniform, no runtime division) ran
-    // config a's 17 bias adds 1.1–1.2× slower on lavapipe (16.9 → 18.9 ms of GPU time, 2026-12-07),
+    // config a's 17 bias adds 1.12× slower on lavapipe (16.9 → 18.9 ms of GPU time, 2026-12-07),
     // a cost every step pays for 3 fewer pipelines compiled once.
     const k = kernel(`${name}_row_v4`, [...bindings.slice(0, 3)], `${main1d()}
   if (i >= ${n / 4}u) { return; }
