@@ -100,7 +100,7 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
  * ({@link rowuboFits}). The kernels depend on the options and the transposes only: sizes come
  * from uniforms (bound last), every window is declared and bound as a full `windowBytes`, and
  * the scratch copy of A is padded so that every window lies inside it; so one pipeline per
- * transpose combination serves every shape (a cold Mesa shader cache compiles rowubo in ~2 s).
+ * transpose combination serves every shape (a cold Mesa shader cache compiles rowubo in 1.0–1.35 s).
  */
 export function rowuboKernel(p: MatmulShape, o: RowuboOptions): MatmulKernelPlan | null {
   const fit = layout(p, o);
@@ -166,10 +166,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
           ? `acc${r} += a${r}.x * b0; acc${r} += a${r}.y * b1; acc${r} += a${r}.z * b2; acc${r} += a${r}.w * b3;`
           : `acc${r} += a${r}.x * b0 + a${r}.y * b1 + a${r}.z * b2 + a${r}.w * b3;`).join("\n        ")}
       }`;
+  // The stores run as a loop over the block's rows whose bound comes from the uniform (dims.rows =
+  // R): llvmpipe writes every storage access out per lane with a bounds check, and the 16 rows'
+  // loads and stores written out took 3/4 of the kernel's cold compile (bench/RESULTS.md,
+  // "rowubo: cold compile"). A constant bound would be unrolled by the compiler.
   // C[row, 4·n4 ..] of a ragged N: column 4·n4 is always below N (n4 < ceil(N / 4)), the next three may not be.
-  const store = (op: "=" | "+=") => rows.map((r) => ragged
-    ? `put${op === "=" ? "" : "Add"}((wid.x * ${R}u + ${r}u) * dims.n + 4u * n4, 4u * n4, acc${r});`
-    : `C[(wid.x * ${R}u + ${r}u) * dims.n4 + n4] ${op} acc${r};`).join("\n    ");
+  const store = `var out = array<vec4f, ${R}>(${rows.map((r) => `acc${r}`).join(", ")});
+  for (var r = 0u; r < dims.rows; r++) {
+    ${ragged
+      ? `let i = (wid.x * ${R}u + r) * dims.n + 4u * n4;
+    if (dims.accumulate != 0u) { putAdd(i, 4u * n4, out[r]); } else { put(i, 4u * n4, out[r]); }`
+      : `let i = (wid.x * ${R}u + r) * dims.n4 + n4;
+    var v = out[r];
+    if (dims.accumulate != 0u) { v += C[i]; }
+    C[i] = v;`}
+  }`;
   const put = (name: string, op: string) => `
 fn ${name}(i: u32, n: u32, v: vec4f) {
   C[i] ${op} v.x;
@@ -201,12 +212,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     default: {}
   }
   ${o.broadcast ? "if (nOut >= dims.n4) { return; }" : ""}
-  if (dims.accumulate != 0u) {
-    ${store("+=")}
-  } else {
-    ${store("=")}
-  }
-}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, pad: u32 }");
+  ${store}
+}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32 }");
   if (o.broadcast) product = { ...product, code: `enable subgroups;\n${product.code}` }; // before every declaration
   const launches: MatmulLaunch = (a, b, c, env) => {
     const ap = env.scratch(M * K * 4 + o.windowBytes); // [K / Kc, M / R, Kc4, R] vec4, padded for the last window
@@ -220,7 +227,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
-      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, 0]));
+      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R]));
       for (let r0 = 0; r0 < M; r0 += U * P) {
         const n = Math.min(U * P, M - r0);
         // Windows past the last row (or past U) are never read; they are bound at the chunk's start.
