@@ -117,11 +117,16 @@ describe("matmul variants vs f64", () => {
       expect(matmulVariantKernel("rowubo", p, opts)!.kernels.at(-1)!.code).toMatch(/^enable subgroups;/);
       const { got, want } = (await runMatmulVariant(rt, "rowubo", p, opts))!;
       expectNear(got, want, p, `${JSON.stringify(p)} rows ${rows}`);
-      if (rows === 16) expect(got).toEqual((await runMatmulVariant(rt, "rowubo", p, ROWUBO_DEFAULT))!.got);
+      expect(got).toEqual((await runMatmulVariant(rt, "rowubo", p, { ...ROWUBO_DEFAULT, rows }))!.got); // same rows, same chunks
     }
     // Without subgroups (or with 4 lanes): the plain kernel; broadcast needs rows and workgroup in 8s.
     const q: MatmulShape = { M: 64, N: 36, K: 256, batch: 1, transA: false, transB: false, bShared: true };
     expect(rowuboOptionsFor(q, { isSoftware: true, subgroupMinSize: 8 })).toBe(ROWUBO_SUBGROUP);
+    // 32 rows where they fit, else 16: M not a multiple of 32, or K deeper than 16 chunks of 512.
+    expect(ROWUBO_SUBGROUP.rows).toBe(32);
+    expect(rowuboOptionsFor({ ...q, M: 48 }, { isSoftware: true, subgroupMinSize: 8 })).toEqual({ ...ROWUBO_SUBGROUP, rows: 16 });
+    expect(rowuboOptionsFor({ ...q, K: 16384 }, { isSoftware: true, subgroupMinSize: 8 })).toEqual({ ...ROWUBO_SUBGROUP, rows: 16 });
+    expect(rowuboOptionsFor({ ...q, K: 8192 }, { isSoftware: true, subgroupMinSize: 8 })).toBe(ROWUBO_SUBGROUP);
     expect(rowuboOptionsFor(q, { isSoftware: true })).toBe(ROWUBO_DEFAULT);
     expect(rowuboOptionsFor(q, { isSoftware: true, subgroupMinSize: 4 })).toBe(ROWUBO_DEFAULT);
     expect(matmulVariantKernel("rowubo", q, { rows: 12, broadcast: true })).toBeNull();
@@ -208,7 +213,8 @@ describe("matmul variants vs f64", () => {
     const sg = { isSoftware: true, subgroupMinSize: 8 };
     expect(selectMatmulVariant(p(512, 512, 512), sg)).toBe("rowubo");
     expect(selectMatmulVariant(p(1020, 1024, 1024), sg)).toBe("rowbcast");
-    expect(matmulKernel(p(1024, 512, 512), sg).kernels.at(-1)!.name).toBe("matmul_rowubo16_wg16_u4_sg");
+    expect(matmulKernel(p(1024, 512, 512), sg).kernels.at(-1)!.name).toBe("matmul_rowubo32_wg16_u4_sg");
+    expect(matmulKernel(p(1008, 512, 512), sg).kernels.at(-1)!.name).toBe("matmul_rowubo16_wg16_u4_sg"); // M = 16·63: not in 32s
     expect(matmulKernel(p(1024, 512, 512), { isSoftware: true }).kernels.at(-1)!.name).toBe("matmul_rowubo16_wg16_u4");
     expect(selectMatmulVariant(p(1024, 1024, 64), { isSoftware: false })).toBe("tiled");
     expect(selectMatmulVariant(p(64, 64, 64), { isSoftware: false })).toBe("rb4x4");

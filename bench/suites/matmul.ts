@@ -26,8 +26,8 @@ const CANDIDATES: Candidate[] = [
   { label: "rowbcast r8 wg32", variant: "rowbcast", opts: { rows: 8, wg: 32 } },
   { label: "rowubo", variant: "rowubo" }, // as selected for the adapter: ROWUBO_SUBGROUP with subgroups
   { label: "rowubo r16", variant: "rowubo", opts: ROWUBO_DEFAULT }, // without subgroups (selected before them)
-  { label: "rowubo r32 sg", variant: "rowubo", opts: { ...ROWUBO_SUBGROUP, rows: 32 } },
-  { label: "rowubo r32 sg 8 windows", variant: "rowubo", opts: { ...ROWUBO_SUBGROUP, rows: 32, windows: 8 } },
+  { label: "rowubo r16 sg", variant: "rowubo", opts: { ...ROWUBO_SUBGROUP, rows: 16 } }, // selected with subgroups until 32 rows compiled fast
+  { label: "rowubo r32 sg 8 windows", variant: "rowubo", opts: { ...ROWUBO_SUBGROUP, windows: 8 } },
   { label: "rowubo r8", variant: "rowubo", opts: { rows: 8 } },
   { label: "tiled64", variant: "tiled" },
 ];
@@ -72,7 +72,7 @@ async function variantCases(ctx: SuiteContext, shapes: { name: string; p: Matmul
       // Shared memory on a software adapter is ~10× slower: sample it at one shape only.
       if (cand.variant === "tiled" && rt().info.isSoftware && flop > 2 * 512 ** 3) continue;
       // The full sweep at two shapes; elsewhere the selected variant against its closest rivals.
-      const core = ["rb4x4", "rowbcast r8 wg16", "rowubo", "rowubo r16"].includes(cand.label) || cand.variant === "tiled";
+      const core = ["rb4x4", "rowbcast r8 wg16", "rowubo", "rowubo r16", "rowubo r16 sg"].includes(cand.label) || cand.variant === "tiled";
       if (!core && (ctx.quick || !sweep.includes(name)) && !(cand.label === "rowbcast r4 wg16" && !ctx.quick)) continue;
       if (cand.opts?.broadcast && (rt().info.subgroupMinSize ?? 0) < 8) continue; // needs subgroups of ≥ 8 lanes
       const plan = matmulVariantKernel(cand.variant, p, optionsOf(cand, p));

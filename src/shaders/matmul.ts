@@ -53,32 +53,37 @@ export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 4, win
 /**
  * rowubo on software adapters with subgroups of at least 8 lanes: each lane loads one of every 8
  * rows of A's K step and `subgroupBroadcast` hands the rows on, so A costs 1/8 of the uniform
- * gathers. Alternated on lavapipe (2026-12-07, GFLOP/s of GPU time, medians of 7), against
- * {@link ROWUBO_DEFAULT}: 1024³ 22.1 against 13.9, the config-a MLP product [2048,128]×[128,512]
- * 20.0 against 14.0, its dW 21.1 against 14.3, [2048,512]×[512,2048] 24.4 against 16.2. 32 rows
- * ran ~5 % faster again (−7 to +23 % by shape) but compile in 5.0–6.5 s against 2.6–2.9 s on a
- * cold Mesa cache, three seconds more on a cold first step, and chunk K at 512 instead of 1024,
- * which changes the rounding of backward's dW; 8 windows gave 0–15 % for 1.5–2× the compile
- * (`npm run bench -- --suite matmul`, "rowubo r32 sg" rows; bench/RESULTS.md, "rowubo"). With 16
- * rows the results are bit-identical to ROWUBO_DEFAULT's: same chunks, same summation order.
+ * gathers. Alternated on lavapipe (2026-12-07, GFLOP/s of GPU time, medians of 7), 16 rows
+ * against {@link ROWUBO_DEFAULT}: 1024³ 22.1 against 13.9, the config-a MLP product
+ * [2048,128]×[128,512] 20.0 against 14.0, its dW 21.1 against 14.3, [2048,512]×[512,2048] 24.4
+ * against 16.2. 32 rows, selected since rowubo's stores became a loop (their cold compile 1.4 s
+ * against 0.9 s for 16 rows; 5.0–6.5 s before): 1.03–1.20× 16 rows' speed at config a's ten
+ * product shapes and 1024³, and config a's step 5–9 % less GPU time (bench/RESULTS.md,
+ * "rowubo: 32 rows"). 32 rows of a 64 KiB window hold 512 columns of K, so a deeper K runs in
+ * chunks of 512 (1024 at 16 rows): backward's dW (K = B·T) rounds differently than with 16 rows.
+ * The results are bit-identical to ROWUBO_DEFAULT's at the same rows: same chunks, same order.
  */
-export const ROWUBO_SUBGROUP: RowuboOptions = { rows: 16, wg: 16, windows: 4, windowBytes: 65536, broadcast: true };
+export const ROWUBO_SUBGROUP: RowuboOptions = { rows: 32, wg: 16, windows: 4, windowBytes: 65536, broadcast: true };
 
 /**
  * The rowubo settings for an adapter and shape, or null when they do not fit:
- * {@link ROWUBO_SUBGROUP} with subgroups of ≥ 8 lanes, {@link ROWUBO_DEFAULT} without; with
+ * {@link ROWUBO_SUBGROUP} with subgroups of ≥ 8 lanes (16 rows where 32 do not fit: M not a
+ * multiple of 32, or K deeper than 16 chunks of 512), {@link ROWUBO_DEFAULT} without; with
  * workgroups of 8 lanes instead of 16 when that leaves fewer lanes past N's last vec4 column
  * (N / 4 = 16j + 1 … 16j + 8). Alternated on lavapipe (2026-12-07, GPU ms, medians of 7, subgroup
- * broadcast): the logit lens [20480, 128]·[65, 128]ᵀ 39.4 → 33.9 and 49.9 → 42.8, the seeds task's
- * head [4096, 128]·[65, 128]ᵀ 7.2 → 6.2 and 7.7 → 6.5, [4096, 128]·[128, 96] 7.0 → 5.6; at
- * N / 4 = 9 (the same lanes either way) 8.9 against 8.8.
+ * broadcast, 16 rows): the logit lens [20480, 128]·[65, 128]ᵀ 39.4 → 33.9 and 49.9 → 42.8, the
+ * seeds task's head [4096, 128]·[65, 128]ᵀ 7.2 → 6.2 and 7.7 → 6.5, [4096, 128]·[128, 96] 7.0 →
+ * 5.6; at N / 4 = 9 (the same lanes either way) 8.9 against 8.8.
  */
 export function rowuboOptionsFor(p: MatmulShape, adapter: MatmulAdapter): RowuboOptions | null {
   const o = (adapter.subgroupMinSize ?? 0) >= 8 ? ROWUBO_SUBGROUP : ROWUBO_DEFAULT;
   const n4 = Math.ceil(p.N / 4);
   const lanes = (wg: number) => Math.ceil(n4 / wg) * wg;
-  const sized = lanes(8) < lanes(o.wg) ? { ...o, wg: 8 } : o;
-  return rowuboFits(p, sized) ? sized : null;
+  for (const r of o.rows > 16 ? [o, { ...o, rows: 16 }] : [o]) {
+    const sized = lanes(8) < lanes(r.wg) ? { ...r, wg: 8 } : r;
+    if (rowuboFits(p, sized)) return sized;
+  }
+  return null;
 }
 
 /**
