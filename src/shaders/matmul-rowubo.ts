@@ -100,7 +100,7 @@ export function rowuboFits(p: MatmulShape, o: RowuboOptions): boolean {
  * ({@link rowuboFits}). The kernels depend on the options and the transposes only: sizes come
  * from uniforms (bound last), every window is declared and bound as a full `windowBytes`, and
  * the scratch copy of A is padded so that every window lies inside it; so one pipeline per
- * transpose combination serves every shape (a cold Mesa shader cache compiles rowubo in 1.0–1.35 s).
+ * transpose combination serves every shape (a cold Mesa shader cache compiles rowubo in 1.0–1.4 s).
  */
 export function rowuboKernel(p: MatmulShape, o: RowuboOptions): MatmulKernelPlan | null {
   const fit = layout(p, o);
