@@ -10,7 +10,7 @@ import {
 } from "../../shaders/attention";
 import type { Tensor } from "../tensor";
 import type { KernelEncoder } from "../webgpu/encoder";
-import { requireFloat } from "./util";
+import { dispatchPlan, requireFloat } from "./util";
 
 export type { AttentionVariant } from "../../shaders/attention";
 
@@ -36,8 +36,7 @@ function variantFor(rt: KernelEncoder, op: string, a: BackwardAttrs): AttentionV
 
 /** Encodes one part of the attention with its uniform (bound last). */
 function run(rt: KernelEncoder, part: AttentionPart, v: AttentionVariant, d: AttentionDims, buffers: GPUBuffer[]): void {
-  const p = attentionPlan(part, v, d, { unroll: !rt.info.isSoftware });
-  rt.dispatch(p.k, p.uniform ? [...buffers, rt.uniform(p.uniform)] : buffers, p.grid);
+  dispatchPlan(rt, attentionPlan(part, v, d, { unroll: !rt.info.isSoftware }), buffers);
 }
 
 function dimsOf(op: string, qkv: Meta, nHead: number): AttentionDims {

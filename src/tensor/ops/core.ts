@@ -16,7 +16,7 @@ import { binaryKernel, broadcastKernel, unaryKernel, type BinaryExpr } from "../
 import { reducePlan, splitAxes, type ReduceKind } from "../../shaders/reduce";
 import { f32 } from "../../shaders/wgsl";
 import { Tensor, type TensorLike } from "../tensor";
-import { asTensor, broadcastAxes, requireFloat } from "./util";
+import { asTensor, broadcastAxes, dispatchPlan, requireFloat } from "./util";
 
 // ---- elementwise ----
 
@@ -229,8 +229,7 @@ function defineBinary(name: string, row: BinaryRow): OpDef<Record<string, never>
     },
     cpu: ([a, b], [y]) => cpuBinary(row.f64, a, b, y),
     gpu: (rt, [a, b], [y]) => {
-      const { k, grid, uniform } = binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape);
-      rt.dispatch(k, uniform ? [a.s.buffer, b.s.buffer, y.s.buffer, rt.uniform(uniform)] : [a.s.buffer, b.s.buffer, y.s.buffer], grid);
+      dispatchPlan(rt, binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape), [a.s.buffer, b.s.buffer, y.s.buffer]);
     },
     save: { inputs: row.save },
     backward: row.grad
@@ -346,14 +345,12 @@ export const reduceOp = defineOp<ReduceAttrs>({
   gpu: (rt, [x], [y], a) => {
     const R = a.axes.reduce((p, d) => p * x.shape[d], 1);
     const passes = reducePlan(x.shape, a.axes, a.kind, a.mean ? 1 / R : 1);
-    const run = (p: (typeof passes)[number], from: GPUBuffer, to: GPUBuffer) =>
-      rt.dispatch(p.k, p.uniform ? [from, to, rt.uniform(p.uniform)] : [from, to], p.grid);
     if (passes.length === 1) {
-      run(passes[0], x.s.buffer, y.s.buffer);
+      dispatchPlan(rt, passes[0], [x.s.buffer, y.s.buffer]);
     } else {
       const tmp = rt.scratch(passes[0].outputs * 4);
-      run(passes[0], x.s.buffer, tmp);
-      run(passes[1], tmp, y.s.buffer);
+      dispatchPlan(rt, passes[0], [x.s.buffer, tmp]);
+      dispatchPlan(rt, passes[1], [tmp, y.s.buffer]);
     }
   },
   save: { inputs: [], outputs: [] },

@@ -3,6 +3,7 @@ import { OpError, fmt, numel, type Shape } from "../shape";
 import type { Arg, Meta } from "../op";
 import type { KernelEncoder } from "../webgpu/encoder";
 import { checkKernel, checkUniform } from "../../shaders/checks";
+import type { Kernel } from "../../shaders/wgsl";
 import { Tensor, full, type TensorLike } from "../tensor";
 
 /** Throws unless every input is f32. */
@@ -17,6 +18,16 @@ export function requireRank(op: string, m: Meta, rank: number, what = "input"): 
   if (m.shape.length !== rank) {
     throw new OpError(op, `${what} must have rank ${rank}, got shape ${fmt(m.shape)}`);
   }
+}
+
+/**
+ * Dispatches a kernel plan whose shape-generic form takes its sizes from a uniform (`uniform`,
+ * bound after `buffers`) and whose baked form has none (binary ops, reductions, attention).
+ */
+export function dispatchPlan(
+  rt: KernelEncoder, p: { k: Kernel; grid: readonly number[]; uniform?: Uint32Array<ArrayBuffer> | null }, buffers: readonly GPUBuffer[],
+): void {
+  rt.dispatch(p.k, p.uniform ? [...buffers, rt.uniform(p.uniform)] : buffers, p.grid);
 }
 
 /** Turns a number operand into a 0-d tensor on `like`'s backend (caller disposes it). */
