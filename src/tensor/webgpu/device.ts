@@ -37,7 +37,9 @@ export interface InitOptions {
   /**
    * On Mesa's software adapter (lavapipe), compile new kernels on a second device in parallel
    * with the main one (they share Mesa's shader cache; see tensor/webgpu/pipelines.ts): a cold
-   * first training step compiles about twice as fast on two cores. Default true unless the
+   * first training step compiles up to twice as fast on two cores (on a VM that serializes
+   * memory-heavy work across its cores, 6.0–10.6 s against 8.4–9.3 s without; a warm one pays
+   * ~0.3 s for it: bench/RESULTS.md, "First step"). Default true unless the
    * environment sets METAGRAD_PARALLEL_COMPILE=0; it is off anyway on other adapters and when
    * MESA_SHADER_CACHE_DISABLE is set.
    */
