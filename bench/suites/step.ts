@@ -152,10 +152,11 @@ async function firstStep(ctx: SuiteContext): Promise<void> {
   const samples = new Map<string, { firstStepMs: number; secondStepMs: number; pipelines: number }[]>(kinds.map((k) => [k.which, []]));
   try {
     for (let round = 0; round < (ctx.quick ? 1 : 3); round++) {
+      let filled = ""; // the cache this round's cold run filled, which its warm run reuses
       for (const { which, parallel } of kinds) {
-        if (which !== "warm") caches.push(mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-")));
-        // warm reuses the cache the cold run of this round filled
-        const cache = which === "warm" ? caches[caches.length - 2] : caches[caches.length - 1];
+        const cache = which === "warm" ? filled : mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-"));
+        if (which !== "warm") caches.push(cache);
+        if (which === "cold") filled = cache;
         const env = { MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false", METAGRAD_PARALLEL_COMPILE: parallel };
         const o = await runChild<{ firstStepMs: number; secondStepMs: number; pipelines: number }>(join(here, "../lib/first-step-child.ts"),
           [JSON.stringify(a)], { env, timeoutMs: 600_000, prefix: `    [${which}] ` });

@@ -9,11 +9,11 @@
 // invocation) while the main queue compiles them in order: every kernel the helper finishes
 // first is a cache load (~30 ms) for the main queue, and the two meet in the middle. It relies
 // on Mesa's disk cache (on by default; MESA_SHADER_CACHE_DISABLE turns it off, and then the
-// helper is not created). A device's pipelines are all created before its queue gets work that
-// compiles: lavapipe creates a pipeline through its queue's context, so creating one waits while
-// that device's queue compiles (1.6 s for a pipeline created during a 1.8 s compile; 37 ms on the
-// other device). That is why the runtime submits a step's new kernels together, not one by one
-// (bench/RESULTS.md, "First step").
+// helper is not created). The runtime creates a submit's pipelines while encoding it, before it
+// submits: lavapipe creates a pipeline through its queue's context, so creating one waits while
+// that device's queue compiles (1.6 s for a pipeline created 0.14 s into a 1.8 s compile; 37 ms
+// on the other device). Submitting each new kernel at once, so that its compile would overlap
+// the encoding of the rest, therefore overlaps nothing (bench/RESULTS.md, "First step").
 import type { Kernel } from "../../shaders/wgsl";
 
 /** A kernel's pipeline and the layout of its single bind group. */
