@@ -144,38 +144,37 @@ async function torchCase(ctx: SuiteContext, s: StepShape, version: string): Prom
 async function firstStep(ctx: SuiteContext): Promise<void> {
   const caches: string[] = [];
   const a = STEP_SHAPES[0];
+  type Run = { firstStepMs: number; secondStepMs: number; pipelines: number };
   const kinds = [
-    { which: "cold", parallel: "1", name: "first step, cold pipeline cache", targetMs: 8000 },
-    { which: "cold-serial", parallel: "0", name: "first step, cold cache, one compile queue", targetMs: 0 },
-    { which: "warm", parallel: "1", name: "first step, warm pipeline cache", targetMs: 0 },
+    { which: "cold", parallel: "1", name: "first step, cold pipeline cache", targetMs: 8000, runs: [] as Run[] },
+    { which: "cold-serial", parallel: "0", name: "first step, cold cache, one compile queue", targetMs: 0, runs: [] as Run[] },
+    { which: "warm", parallel: "1", name: "first step, warm pipeline cache", targetMs: 0, runs: [] as Run[] },
   ];
-  const samples = new Map<string, { firstStepMs: number; secondStepMs: number; pipelines: number }[]>(kinds.map((k) => [k.which, []]));
   try {
     for (let round = 0; round < (ctx.quick ? 1 : 3); round++) {
       let filled = ""; // the cache this round's cold run filled, which its warm run reuses
-      for (const { which, parallel } of kinds) {
+      for (const { which, parallel, runs } of kinds) {
         const cache = which === "warm" ? filled : mkdtempSync(join(tmpdir(), "metagrad-mesa-cache-"));
         if (which !== "warm") caches.push(cache);
         if (which === "cold") filled = cache;
         const env = { MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false", METAGRAD_PARALLEL_COMPILE: parallel };
-        const o = await runChild<{ firstStepMs: number; secondStepMs: number; pipelines: number }>(join(here, "../lib/first-step-child.ts"),
-          [JSON.stringify(a)], { env, timeoutMs: 600_000, prefix: `    [${which}] ` });
-        if (o.report) samples.get(which)!.push(o.report);
+        const o = await runChild<Run>(join(here, "../lib/first-step-child.ts"), [JSON.stringify(a)], { env, timeoutMs: 600_000, prefix: `    [${which}] ` });
+        if (o.report) runs.push(o.report);
         else ctx.log(`    first step (${which}) failed: ${o.error}`);
       }
     }
   } finally {
     for (const c of caches) rmSync(c, { recursive: true, force: true });
   }
-  for (const { which, name, targetMs } of kinds) {
-    const runs = samples.get(which)!;
+  const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
+  for (const { name, targetMs, runs } of kinds) {
     if (!runs.length) continue;
-    const first = runs.map((r) => r.firstStepMs).sort((x, y) => x - y);
+    const first = runs.map((r) => r.firstStepMs);
     record(ctx, {
       suite: "step", name, shape: a.id, impl: "metagrad", timing: "wall-e2e",
-      ms: { median: first[first.length >> 1], min: first[0], max: first[first.length - 1], samples: first.length },
+      ms: { median: median(first), min: Math.min(...first), max: Math.max(...first), samples: first.length },
       pipelines: runs[0].pipelines,
-      extra: { secondStepMs: runs.map((r) => r.secondStepMs).sort((x, y) => x - y)[runs.length >> 1], targetMs, firstStepSamplesMs: runs.map((r) => Math.round(r.firstStepMs)).join(" ") },
+      extra: { secondStepMs: median(runs.map((r) => r.secondStepMs)), targetMs, firstStepSamplesMs: first.map(Math.round).join(" ") },
     });
   }
 }
