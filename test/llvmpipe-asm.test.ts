@@ -1,6 +1,7 @@
-// The parser behind scripts/llvmpipe-asm.ts, on a hand-written llvmpipe-style disassembly.
+// The parser behind scripts/llvmpipe-asm.ts and scripts/llvmpipe-profile.ts, on a hand-written
+// llvmpipe-style disassembly and synthetic perf samples.
 import { describe, expect, it } from "vitest";
-import { asmStats } from "../bench/lib/llvmpipe-asm";
+import { asmLoops, asmStats, profileShader, shaderBodies } from "../bench/lib/llvmpipe-asm";
 
 const ASM = `sample:
      0:\tpushq\t%rbp
@@ -41,5 +42,39 @@ describe("llvmpipe asm statistics", () => {
 
   it("returns null without a compute shader", () => {
     expect(asmStats("sample:\n     0:\tretq\n")).toBeNull();
+  });
+});
+
+describe("llvmpipe shader profile", () => {
+  const body = shaderBodies(ASM)[0];
+
+  it("parses every compute shader body and its loops", () => {
+    expect(shaderBodies(ASM).map((b) => b.length)).toEqual([11]);
+    expect(shaderBodies(`${ASM}\n${ASM}`)).toHaveLength(2);
+    expect(body[3]).toEqual({ at: 0xc, op: "vmulps", arg: "%ymm1, %ymm1, %ymm2" });
+    expect(asmLoops(body)).toEqual([{ from: 3, to: 7 }]); // jb -18 at 0x1c: back to 0x1e - 18 = 0xc
+  });
+
+  it("infers the load address from the samples and counts them per instruction", () => {
+    const base = 0x7f12_3456_7000;
+    // Samples over the loop (0xc vmulps 40, 0x10 vaddps 25, 0x14 vmovups 10, 0x1a cmpl 6, 0x1c jb 4),
+    // 5 inside the 6-byte vmovups (0x17), and 30 elsewhere in the process (not in the shader).
+    const at = (off: number, n: number) => Array<number>(n).fill(base + off);
+    const ips = [
+      ...at(0xc, 40), ...at(0x10, 25), ...at(0x14, 10), ...at(0x1a, 6), ...at(0x1c, 4), ...at(0x17, 5),
+      ...Array.from({ length: 30 }, (_, i) => 0x5555_0000_0000 + 7 * i),
+    ];
+    const p = profileShader(body, ips)!;
+    expect(p.base).toBe(base);
+    expect(p.inside).toBe(90);
+    expect(p.total).toBe(120);
+    expect(p.counts.slice(3, 8)).toEqual([40, 25, 15, 6, 4]); // the 5 inside the vmovups count for it
+    expect(p.aligned).toBe(85); // of the hottest addresses' samples, all but the 5 and the 30 strays
+    expect(p.counts.reduce((a, b) => a + b, 0)).toBe(90);
+  });
+
+  it("says so when no sample fits the shader", () => {
+    expect(profileShader(body, [])).toBeNull();
+    expect(profileShader([], [1, 2, 3])).toBeNull();
   });
 });
