@@ -42,6 +42,7 @@ try {
     throw new Error("llvmpipe-profile: no llvmpipe assembly in the command's output: is the adapter lavapipe, and does this Mesa honour GALLIVM_DEBUG=asm?");
   }
   const pick = Number(values.shader);
+  if (!Number.isInteger(pick) || pick < 0) throw new Error(`llvmpipe-profile: --shader takes a shader's rank by size (0, 1, ...), not "${values.shader}"\n${USAGE}`);
   const ins = bodies[pick];
   if (!ins) throw new Error(`llvmpipe-profile: --shader ${pick}, but the run compiled ${bodies.length} compute shaders`);
   const script = spawnSync("perf", ["script", "-i", data, "-F", "ip,dso"], { encoding: "utf8", maxBuffer: 1 << 30 });
@@ -53,7 +54,7 @@ try {
     return m && (/perf-\d+\.map$/.test(m[2]) || m[2] === "[unknown]" || m[2].startsWith("[JIT]")) ? [parseInt(m[1], 16)] : [];
   });
   const p = profileShader(ins, ips);
-  if (!p || !p.inside) throw new Error("llvmpipe-profile: no sample fell inside the shader (did it run long enough?)");
+  if (!p) throw new Error("llvmpipe-profile: perf recorded no sample in JIT code (did the shader run long enough?)");
   if (p.aligned < 0.5 * p.hot) {
     console.warn("llvmpipe-profile: fewer than half of the hottest addresses fall on this shader's instructions: its listing may be " +
       "incomplete or another shader is the hot one (try --shader 1, or run again)");

@@ -73,7 +73,7 @@ describe("llvmpipe shader profile", () => {
     expect(p.counts.reduce((a, b) => a + b, 0)).toBe(90);
   });
 
-  it("says so when no sample fits the shader", () => {
+  it("returns null without samples or instructions", () => {
     expect(profileShader(body, [])).toBeNull();
     expect(profileShader([], [1, 2, 3])).toBeNull();
   });

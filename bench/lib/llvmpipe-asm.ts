@@ -60,7 +60,8 @@ export interface ShaderProfile {
  * Maps sampled instruction addresses onto a body. JIT code has no symbols, so the load address is
  * inferred: for each of the hottest addresses and each instruction offset, the base that would
  * put that address on that instruction is scored by how many of the hottest addresses then also
- * fall on instruction starts; the best base wins. Returns null when no sample lands in the body.
+ * fall on instruction starts; the best base wins (so the hottest samples always land in the body;
+ * `aligned` says how well the rest fit). Returns null without instructions or samples.
  */
 export function profileShader(ins: readonly AsmInstr[], ips: readonly number[], hotCount = 300): ShaderProfile | null {
   if (!ins.length || !ips.length) return null;
