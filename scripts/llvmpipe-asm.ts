@@ -4,12 +4,12 @@
 // "What llvmpipe does with these kernels" was measured. Needs the lavapipe adapter.
 //   npx tsx scripts/llvmpipe-asm.ts            # load probes + the matmul variants at 1024³
 //   npx tsx scripts/llvmpipe-asm.ts --dump DIR # also write each shader's assembly to DIR
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { init } from "../src/node";
+import { runToFile } from "../bench/lib/child";
 import { asmStats } from "../bench/lib/llvmpipe-asm";
 import { matmulVariantKernel, ROWUBO_SUBGROUP, type MatmulKernelPlan, type MatmulShape } from "../src/shaders/matmul";
 import { gpuRuntime } from "../src/tensor/webgpu/device";
@@ -102,12 +102,10 @@ async function child(): Promise<void> {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { dump: { type: "string" } } });
   const self = fileURLToPath(import.meta.url);
-  const run = spawnSync(process.execPath, [...process.execArgv, self], {
-    env: { ...process.env, LLVMPIPE_ASM_CHILD: "1", GALLIVM_DEBUG: "asm", MESA_SHADER_CACHE_DISABLE: "true" },
-    encoding: "utf8", maxBuffer: 1 << 28,
-  });
-  if (run.status !== 0) throw new Error(`llvmpipe-asm: the compile child failed:\n${run.stderr.slice(-2000)}`);
-  const parts = run.stderr.split(MARK).slice(1);
+  const run = runToFile(process.execPath, [...process.execArgv, self],
+    { ...process.env, LLVMPIPE_ASM_CHILD: "1", GALLIVM_DEBUG: "asm", MESA_SHADER_CACHE_DISABLE: "true" });
+  if (run.status !== 0) throw new Error(`llvmpipe-asm: the compile child failed:\n${run.output.slice(-2000)}`);
+  const parts = run.output.split(MARK).slice(1);
   if (!parts.some((p) => p.includes("cs_co_variant:"))) {
     throw new Error("llvmpipe-asm: no llvmpipe assembly in the output: is the adapter lavapipe, and does this Mesa honour GALLIVM_DEBUG=asm?");
   }

@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { asmLoops, profileShader, shaderBodies } from "../bench/lib/llvmpipe-asm";
+import { runToFile } from "../bench/lib/child";
+import { asmCounts, asmLoops, profileShader, shaderBodies } from "../bench/lib/llvmpipe-asm";
 
 const USAGE = "usage: npx tsx scripts/llvmpipe-profile.ts [--shader N] [--out FILE] -- <command> [args...]";
 const { values, positionals } = parseArgs({
@@ -32,12 +33,10 @@ if (spawnSync("perf", ["--version"]).status !== 0) {
 const dir = mkdtempSync(join(tmpdir(), "llvmpipe-profile-"));
 try {
   const data = join(dir, "perf.data");
-  const rec = spawnSync("perf", ["record", "-F", "1999", "-o", data, "--", ...positionals], {
-    env: { ...process.env, GALLIVM_DEBUG: "asm", MESA_SHADER_CACHE_DISABLE: "true" },
-    encoding: "utf8", maxBuffer: 1 << 30,
-  });
-  if (rec.status !== 0) throw new Error(`llvmpipe-profile: the command failed (status ${rec.status}):\n${rec.stderr.slice(-2000)}`);
-  const bodies = shaderBodies(`${rec.stdout}\n${rec.stderr}`).sort((a, b) => b.length - a.length);
+  const { status, output } = runToFile("perf", ["record", "-F", "1999", "-o", data, "--", ...positionals],
+    { ...process.env, GALLIVM_DEBUG: "asm", MESA_SHADER_CACHE_DISABLE: "true" });
+  if (status !== 0) throw new Error(`llvmpipe-profile: the command failed (status ${status}):\n${output.slice(-2000)}`);
+  const bodies = shaderBodies(output).sort((a, b) => b.length - a.length);
   if (!bodies.length) {
     throw new Error("llvmpipe-profile: no llvmpipe assembly in the command's output: is the adapter lavapipe, and does this Mesa honour GALLIVM_DEBUG=asm?");
   }
@@ -70,9 +69,8 @@ try {
     const key = `${from}-${to}`;
     if (seen.has(key) || n < 0.01 * p.inside) continue; // loops under 1 % are left out
     seen.add(key);
-    const ops = ins.slice(from, to + 1);
-    const mul = ops.filter((x) => x.op === "vmulps").length, add = ops.filter((x) => x.op === "vaddps").length;
-    console.log(`  ${from}–${to} (${to - from + 1} instructions, ${mul} vmulps, ${add} vaddps): ${pct(n)}`);
+    const c = asmCounts(ins.slice(from, to + 1));
+    console.log(`  ${from}–${to} (${c.instructions} instructions, ${c.mul} vmulps, ${c.add} vaddps): ${pct(n)}`);
   }
   console.log("\nhottest instructions:");
   const top = p.counts.map((n, i) => ({ n, i })).sort((a, b) => b.n - a.n).slice(0, 15);

@@ -1,6 +1,7 @@
-// Runs a bench child process (the same tsx loader as this process) and returns its JSON report.
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// Runs a bench child process (the same tsx loader as this process) and returns its JSON report;
+// runs a command with its output captured through a file (runToFile).
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -44,6 +45,28 @@ export async function runChild<T>(script: string, args: string[], opts: { env?: 
   } catch {
     const why = timedOut ? `timed out after ${opts.timeoutMs} ms` : `exited with code ${code}`;
     return { report: null, wallMs, error: `${why}: ${errTail.join(" | ").slice(0, 800)}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs a command to completion with stdout and stderr both written to one file, and returns its
+ * exit status and that output. A file, not a pipe: through a pipe, llvmpipe's GALLIVM_DEBUG=asm
+ * listing of a large shader arrived cut short (6,966 of its 13,545 instructions, three runs of three).
+ */
+export function runToFile(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), "metagrad-run-"));
+  try {
+    const log = join(dir, "output.txt");
+    const fd = openSync(log, "w");
+    let status: number | null;
+    try {
+      status = spawnSync(cmd, args, { env, stdio: ["ignore", fd, fd] }).status;
+    } finally {
+      closeSync(fd);
+    }
+    return { status, output: readFileSync(log, "utf8") };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -97,6 +97,17 @@ export function profileShader(ins: readonly AsmInstr[], ips: readonly number[], 
   return { base: best.base, counts, inside, total: ips.length, aligned: best.aligned, hot: hotTotal };
 }
 
+/** Instructions, float multiplies and adds, stack references and conditional branches of a stretch of code. */
+export function asmCounts(seg: readonly AsmInstr[]): AsmStats["loop"] {
+  return {
+    instructions: seg.length,
+    mul: seg.filter((x) => x.op === "vmulps").length,
+    add: seg.filter((x) => x.op === "vaddps").length,
+    stack: seg.filter((x) => x.arg.includes("(%rsp)")).length,
+    branches: seg.filter((x) => /^j(?!mp)/.test(x.op)).length,
+  };
+}
+
 /** Instruction statistics of one compiled compute shader. */
 export interface AsmStats {
   instructions: number;
@@ -115,16 +126,9 @@ export interface AsmStats {
 export function asmStats(text: string): AsmStats | null {
   const ins = shaderBodies(text).at(-1);
   if (!ins) return null;
-  const count = (seg: readonly AsmInstr[]) => ({
-    instructions: seg.length,
-    mul: seg.filter((x) => x.op === "vmulps").length,
-    add: seg.filter((x) => x.op === "vaddps").length,
-    stack: seg.filter((x) => x.arg.includes("(%rsp)")).length,
-    branches: seg.filter((x) => /^j(?!mp)/.test(x.op)).length,
-  });
-  let best = count(ins), bestMul = 0;
+  let best = asmCounts(ins), bestMul = 0;
   for (const { from, to } of asmLoops(ins)) {
-    const seg = count(ins.slice(from, to + 1));
+    const seg = asmCounts(ins.slice(from, to + 1));
     if (seg.mul > bestMul || (seg.mul === bestMul && bestMul > 0 && seg.instructions < best.instructions)) {
       best = seg;
       bestMul = seg.mul;
