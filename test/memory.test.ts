@@ -1,8 +1,10 @@
 // Steady-state memory: after warm-up, repeating the same forward+backward creates no new GPU
-// buffers (released buffers come back from the pool once their encoder is submitted); uniform
-// buffers with equal contents are shared within one encoder.
+// buffers (released buffers come back from the pool once their encoder is submitted) and no new
+// bind groups (the pool hands out the oldest free buffer, so a repeated step binds the same
+// buffers); uniform buffers with equal contents are shared within one encoder.
 import { expect, test } from "vitest";
 import { gelu, matmul, mean, randn, tidy, zeros } from "../src/node";
+import { BufferPool } from "../src/tensor/webgpu/pool";
 import { gpu } from "./helpers/gpu";
 
 test("repeated forward+backward creates zero new GPU buffers after warm-up", async () => {
@@ -28,6 +30,54 @@ test("repeated forward+backward creates zero new GPU buffers after warm-up", asy
   // Warm-up: step 0 allocates; step 1 may allocate gradient buffers that first outlive a step.
   expect(created.slice(2)).toEqual(new Array(4).fill(created[1]));
   zeros([1], { backend: "webgpu" }).dispose();
+});
+
+test("the pool hands out the oldest free buffer of a size, whatever order they were released in", async () => {
+  const rt = await gpu();
+  const pool = new BufferPool(rt.device);
+  const usage = 0x0080 | 0x0008; // STORAGE | COPY_DST
+  const [a, b, c] = [pool.acquire(1024, usage), pool.acquire(1000, usage), pool.acquire(1024, usage)]; // one 1 KiB bucket
+  for (const x of [c, a, b]) pool.release(x);
+  const d = pool.acquire(1024, usage);
+  expect([a, b, c]).not.toContain(d); // released buffers wait for the submit of the encoder that used them
+  pool.onSubmit();
+  pool.recycle(pool.acquire(4096, usage)); // another bucket: its own list
+  const again = [pool.acquire(1024, usage), pool.acquire(1024, usage), pool.acquire(1024, usage)];
+  again.forEach((x, i) => expect(x).toBe([a, b, c][i]));
+  let trimmed = 0;
+  const p2 = new BufferPool(rt.device, () => trimmed++);
+  p2.recycle(p2.acquire(256, usage));
+  p2.trim();
+  expect(trimmed).toBe(1); // the runtime drops its cached bind groups here
+  expect(p2.stats.bytesCached).toBe(0);
+});
+
+test("a repeated forward+backward creates no new bind groups after warm-up; trimming the pool drops them", async () => {
+  const rt = await gpu();
+  const w = randn([32, 64], { seed: 4, std: 0.2, backend: "webgpu", requiresGrad: true }).keep();
+  const step = async (seed: number) => {
+    const loss = await tidy(async () => {
+      const x = randn([8, 32], { seed, backend: "webgpu" });
+      const l = mean(gelu(matmul(x, w)).square());
+      l.backward();
+      return l.item();
+    });
+    w.grad!.dispose();
+    w.grad = null;
+    return loss;
+  };
+  const made: number[] = [];
+  const losses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    losses.push(await step(30 + i));
+    made.push(rt.stats.bindGroups);
+  }
+  expect(made[0]).toBeGreaterThan(0);
+  expect(made.slice(2)).toEqual(new Array(3).fill(made[1]));
+  rt.pool.trim(); // destroys the free buffers: bind groups that held them must not be reused
+  expect(await step(30)).toBe(losses[0]);
+  expect(rt.stats.bindGroups).toBeGreaterThan(made[4]);
+  w.dispose();
 });
 
 test("matmuls that copy A into pool scratch (rowubo) create no new buffers after warm-up either", async () => {

@@ -51,10 +51,11 @@ test("gradient accumulation over two half batches equals one full batch (cpu64)"
   acc.dispose();
 });
 
-test("webgpu: one submit and one readback per step; no new GPU buffers over 50 steps after warm-up", async () => {
+test("webgpu: one submit and one readback per step; no new GPU buffers or bind groups over 50 steps after warm-up", async () => {
   const rt = gpuRuntime()!;
   const s = tinySetup("webgpu", 3e-3);
   const created: number[] = [];
+  const groups: number[] = [];
   let last = 0;
   for (let i = 0; i < 50; i++) {
     const before = { ...rt.stats };
@@ -64,10 +65,13 @@ test("webgpu: one submit and one readback per step; no new GPU buffers over 50 s
       expect(rt.stats.readbacks - before.readbacks).toBe(1);
     }
     created.push(rt.pool.stats.buffersCreated);
+    groups.push(rt.stats.bindGroups);
     last = r.loss;
   }
   expect(Number.isFinite(last)).toBe(true);
   expect(created.slice(3)).toEqual(new Array(47).fill(created[2]));
+  // The same buffers in the same order every step: the step's bind groups are reused.
+  expect(groups.slice(3)).toEqual(new Array(47).fill(groups[2]));
   // Validation on the same model afterwards is flat too.
   await s.trainer.evaluate([tinyBatch(2), tinyBatch(2, 1)]);
   const after = rt.pool.stats.buffersCreated;

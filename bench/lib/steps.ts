@@ -1,6 +1,6 @@
 // Timing a training step the one way every suite uses: the first step (its time and the
 // pipelines it compiled), a warm step, then steady steps for the per-step counters (dispatches,
-// submits, new GPU buffers) and the host encode time (the synchronous part of a step, before its
+// submits, new GPU buffers and bind groups) and the host encode time (the synchronous part of a step, before its
 // first await), then tinybench samples.
 import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches } from "../../src/tensor/webgpu/timing";
@@ -19,6 +19,8 @@ export interface StepReport {
   dispatches: number;
   submits: number;
   newBuffers: number;
+  /** Bind groups created per steady step (0 when the step binds the same buffers as the one before). */
+  newBindGroups: number;
   /** Host time to encode one step (ms). */
   encodeMs: number;
   jsUsPerDispatch: number;
@@ -61,10 +63,11 @@ export async function timeSteps(ctx: SuiteContext, name: string, step: Step, o: 
   const dispatches = (r.stats.dispatches - s0.dispatches) / n;
   const submits = (r.stats.submits - s0.submits) / n;
   const newBuffers = (r.pool.stats.buffersCreated - b0) / n;
+  const newBindGroups = (r.stats.bindGroups - s0.bindGroups) / n;
   if (o.onCapture && captured) await o.onCapture(captured);
   const ms = await measure(name, async () => {
     await step();
   }, { ...ctx.budget, minSamples: Math.min(ctx.budget.minSamples, o.maxSamples ?? 4), warmup: 0 });
   encodeMs /= n;
-  return { ms, firstStepMs, pipelines, dispatches, submits, newBuffers, encodeMs, jsUsPerDispatch: (encodeMs * 1000) / Math.max(1, dispatches) };
+  return { ms, firstStepMs, pipelines, dispatches, submits, newBuffers, newBindGroups, encodeMs, jsUsPerDispatch: (encodeMs * 1000) / Math.max(1, dispatches) };
 }

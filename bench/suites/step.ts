@@ -99,7 +99,7 @@ async function shapeCase(ctx: SuiteContext, s: StepShape): Promise<void> {
       jsUsPerDispatch: (encodeMs * 1000) / Math.max(1, ds.length),
       extra: {
         targetMs: s.targetMs, tokensPerS: Math.round((tokens * 1000) / ms.median), submitsPerStep: submits, newBuffersPerStep: newBuffers,
-        distinctPipelines: new Set(ds.map((d) => d.kernel.code)).size, hostEncodeMs: encodeMs, gpuMsKernelsAlone: gpuMs,
+        newBindGroupsPerStep: rep.newBindGroups, distinctPipelines: new Set(ds.map((d) => d.kernel.code)).size, hostEncodeMs: encodeMs, gpuMsKernelsAlone: gpuMs,
         attentionShare: attention,
       },
     });
@@ -196,16 +196,18 @@ async function gpt2SmallEncode(ctx: SuiteContext): Promise<void> {
     await step();
     await step();
     let pending: Promise<unknown> = Promise.resolve();
+    const g0 = r.stats.bindGroups;
     const t0 = performance.now();
     const ds = captureDispatches(r, () => { pending = step(); });
     const encodeMs = performance.now() - t0;
+    const newBindGroups = r.stats.bindGroups - g0;
     const w0 = performance.now();
     await pending;
     const waitMs = performance.now() - w0;
     record(ctx, {
       suite: "step", name: "GPT-2 small step: host encode", shape: `L12 H12 C768 B1 T128 V${s.V}`, impl: "metagrad", timing: "wall-e2e",
       ms: { median: encodeMs, min: encodeMs, max: encodeMs, samples: 1 }, dispatches: ds.length,
-      jsUsPerDispatch: (encodeMs * 1000) / ds.length, extra: { gpuAndWaitMs: waitMs },
+      jsUsPerDispatch: (encodeMs * 1000) / ds.length, extra: { gpuAndWaitMs: waitMs, newBindGroups },
     });
   } finally {
     dispose();

@@ -58,7 +58,7 @@ async function gptStep(ctx: SuiteContext): Promise<void> {
     suite: "train", name: "GPT training step", shape, impl: "metagrad",
     timing: "wall-e2e", ms: rep.ms, check: { shape: "loss decreases", maxErr: 0, ok },
     pipelines: rep.pipelines, firstRunMs: rep.firstStepMs, dispatches: rep.dispatches, jsUsPerDispatch: rep.jsUsPerDispatch,
-    extra: { tokensPerS: Math.round((B * T * 1000) / rep.ms.median), submitsPerStep: rep.submits, newBuffersPerStep: rep.newBuffers,
+    extra: { tokensPerS: Math.round((B * T * 1000) / rep.ms.median), submitsPerStep: rep.submits, newBuffersPerStep: rep.newBuffers, newBindGroupsPerStep: rep.newBindGroups,
       firstLoss: losses[0], lastLoss: losses[losses.length - 1] },
   });
   // The same step with anomaly detection on (a non-finite check of every tensor); off costs nothing.

@@ -1,5 +1,7 @@
 // GPU buffer pool. Released buffers wait in a pending list until the command encoder that used
-// them is submitted, then become reusable; after warm-up a repeated step creates no buffers.
+// them is submitted, then become reusable (the runtime recycles a buffer at once when no encoder
+// is open); free buffers are handed out oldest first, so after warm-up a repeated step creates no
+// buffers and binds the same ones in the same order.
 
 /** Counters exposed for tests and benches. */
 export interface PoolStats {
@@ -26,8 +28,12 @@ export class BufferPool {
   #free = new Map<string, GPUBuffer[]>();
   #pending: GPUBuffer[] = [];
   #usage = new WeakMap<GPUBuffer, number>();
+  /** Creation order of each buffer: free lists hand out the oldest first (see #addFree). */
+  #serial = new WeakMap<GPUBuffer, number>();
+  #created = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  /** @param onTrim called after {@link trim} destroyed buffers (the runtime drops bind groups that held them). */
+  constructor(private readonly device: GPUDevice, private readonly onTrim: () => void = () => {}) {}
 
   /** Takes a buffer of at least `bytes` with exactly `usage`, reusing a free one if possible. */
   acquire(bytes: number, usage: number, label?: string): GPUBuffer {
@@ -39,6 +45,7 @@ export class BufferPool {
     } else {
       buf = this.device.createBuffer({ size, usage, label });
       this.#usage.set(buf, usage);
+      this.#serial.set(buf, this.#created++);
       this.stats.buffersCreated++;
     }
     this.stats.bytesInUse += size;
@@ -56,7 +63,23 @@ export class BufferPool {
   recycle(buf: GPUBuffer): void {
     this.stats.bytesInUse -= buf.size;
     this.stats.bytesCached += buf.size;
-    this.#freeList(buf).push(buf);
+    this.#addFree(buf);
+  }
+
+  /**
+   * Files a buffer in its free list, which is kept newest first so that pop() hands out the
+   * oldest: whatever order buffers were released in, a repeated step then gets the same buffers
+   * for the same requests every time, and the runtime's cached bind groups for them stay valid.
+   */
+  #addFree(buf: GPUBuffer): void {
+    const list = this.#freeList(buf), id = this.#serial.get(buf)!;
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#serial.get(list[mid])! > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
   }
 
   #freeList(buf: GPUBuffer): GPUBuffer[] {
@@ -69,7 +92,7 @@ export class BufferPool {
   /** Called right after the encoder that used the pending buffers was submitted. */
   onSubmit(): void {
     for (const buf of this.#pending) {
-      this.#freeList(buf).push(buf);
+      this.#addFree(buf);
       this.stats.bytesPending -= buf.size;
       this.stats.bytesCached += buf.size;
     }
@@ -81,5 +104,6 @@ export class BufferPool {
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
     this.stats.bytesCached = 0;
+    this.onTrim();
   }
 }

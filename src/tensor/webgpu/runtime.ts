@@ -21,6 +21,8 @@ export interface RuntimeStats {
   submits: number;
   readbacks: number;
   pipelines: number;
+  /** Bind groups created (a dispatch whose buffers were bound the same way before reuses one). */
+  bindGroups: number;
 }
 
 const STORAGE_USAGE = GPUBufferUsage_STORAGE();
@@ -32,6 +34,13 @@ function GPUBufferUsage_STORAGE(): number {
   return 0x0080 | 0x0040 | 0x0004 | 0x0008;
 }
 const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
+/**
+ * Bind groups kept for reuse (cleared when full). A training step binds the same pool buffers in
+ * the same order every step, and creating a bind group is the largest host cost of a dispatch
+ * through Dawn's Node bindings (~28 µs of a ~50 µs dispatch on the 2-core VM; bench/RESULTS.md,
+ * "Host encode"), so a steady step finds all of its ~1,400 (GPT-2 small) here.
+ */
+const BIND_GROUP_CACHE = 8192;
 const FAULT_BYTES = 16;
 const STAGING_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 
@@ -43,8 +52,13 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
   readonly name = "webgpu" as const;
   readonly precision = "f32" as const;
   readonly pool: BufferPool;
-  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0, bindGroups: 0 };
   #pipelines = new Map<string, PipelineEntry>();
+  /** Bind groups by layout and bound buffer ranges (see BIND_GROUP_CACHE). */
+  #bindGroups = new Map<string, GPUBindGroup>();
+  /** Small integer ids of layouts and buffers, for the bind-group keys. */
+  #ids = new WeakMap<object, number>();
+  #nextId = 1;
   /** Kernels whose pipelines were created since the last submit (the compile helper's work). */
   #fresh: Kernel[] = [];
   /** Uniform buffers written for the open encoder, by content (see uniform()). */
@@ -66,7 +80,8 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     /** Compiles new kernels in parallel on a second device (software adapter only; see pipelines.ts). */
     readonly compileHelper: CompileHelper | null = null,
   ) {
-    this.pool = new BufferPool(device);
+    // Destroyed buffers must not stay bound in cached bind groups.
+    this.pool = new BufferPool(device, () => this.#bindGroups.clear());
     device.addEventListener("uncapturederror", (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.#errors.push(`GPU error after kernel '${this.#lastKernel}': ${firstLine(e.message)}`);
@@ -89,7 +104,11 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
   }
 
   release(s: Storage): void {
-    this.pool.release(s.buffer);
+    // With no encoder open, every command that used the buffer has been submitted, and later
+    // writes and commands run after them on the queue: it is free now. Otherwise it waits for the
+    // submit (an upload, which runs before the open encoder's commands, could overwrite it).
+    if (this.#encoder) this.pool.release(s.buffer);
+    else this.pool.recycle(s.buffer);
   }
 
   /** The adapter's maxStorageBufferBindingSize. */
@@ -190,10 +209,7 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     if (x > max || y > max || z > max) {
       throw new Error(`kernel '${kernel.name}': grid [${x}, ${y}, ${z}] exceeds ${max} per dimension`);
     }
-    const bindGroup = this.device.createBindGroup({
-      layout,
-      entries: buffers.map((b, binding) => ({ binding, resource: bufferResource(b) })),
-    });
+    const bindGroup = this.#bindGroup(layout, buffers);
     const pass = this.#passEnc();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -293,6 +309,26 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     this.#fresh.push(kernel);
     this.stats.pipelines++;
     return entry;
+  }
+
+  #id(o: object): number {
+    let id = this.#ids.get(o);
+    if (id === undefined) this.#ids.set(o, (id = this.#nextId++));
+    return id;
+  }
+
+  /** The bind group of `buffers` in order under `layout`: cached, or created and cached. */
+  #bindGroup(layout: GPUBindGroupLayout, buffers: readonly BufferBinding[]): GPUBindGroup {
+    let key = String(this.#id(layout));
+    for (const b of buffers) key += "buffer" in b ? `,${this.#id(b.buffer)}@${b.offset ?? 0}+${b.size ?? "*"}` : `,${this.#id(b)}`;
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      if (this.#bindGroups.size >= BIND_GROUP_CACHE) this.#bindGroups.clear();
+      group = this.device.createBindGroup({ layout, entries: buffers.map((b, binding) => ({ binding, resource: bufferResource(b) })) });
+      this.#bindGroups.set(key, group);
+      this.stats.bindGroups++;
+    }
+    return group;
   }
 
   #enc(): GPUCommandEncoder {
