@@ -27,10 +27,8 @@ export class BufferPool {
   readonly stats: PoolStats = { buffersCreated: 0, bytesInUse: 0, bytesCached: 0, bytesPending: 0 };
   #free = new Map<string, GPUBuffer[]>();
   #pending: GPUBuffer[] = [];
-  #usage = new WeakMap<GPUBuffer, number>();
-  /** Creation order of each buffer: free lists hand out the oldest first (see #addFree). */
-  #serial = new WeakMap<GPUBuffer, number>();
-  #created = 0;
+  /** Each buffer's usage and creation order (free lists hand out the oldest first: see #addFree). */
+  #meta = new WeakMap<GPUBuffer, { usage: number; serial: number }>();
 
   /** @param onTrim called after {@link trim} destroyed buffers (the runtime drops bind groups that held them). */
   constructor(private readonly device: GPUDevice, private readonly onTrim: () => void = () => {}) {}
@@ -44,9 +42,7 @@ export class BufferPool {
       this.stats.bytesCached -= size;
     } else {
       buf = this.device.createBuffer({ size, usage, label });
-      this.#usage.set(buf, usage);
-      this.#serial.set(buf, this.#created++);
-      this.stats.buffersCreated++;
+      this.#meta.set(buf, { usage, serial: this.stats.buffersCreated++ });
     }
     this.stats.bytesInUse += size;
     return buf;
@@ -72,18 +68,18 @@ export class BufferPool {
    * for the same requests every time, and the runtime's cached bind groups for them stay valid.
    */
   #addFree(buf: GPUBuffer): void {
-    const list = this.#freeList(buf), id = this.#serial.get(buf)!;
+    const list = this.#freeList(buf), serial = (b: GPUBuffer) => this.#meta.get(b)!.serial, id = serial(buf);
     let lo = 0, hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.#serial.get(list[mid])! > id) lo = mid + 1;
+      if (serial(list[mid]) > id) lo = mid + 1;
       else hi = mid;
     }
     list.splice(lo, 0, buf);
   }
 
   #freeList(buf: GPUBuffer): GPUBuffer[] {
-    const key = `${this.#usage.get(buf)}:${buf.size}`;
+    const key = `${this.#meta.get(buf)!.usage}:${buf.size}`;
     let list = this.#free.get(key);
     if (!list) this.#free.set(key, (list = []));
     return list;
