@@ -1,7 +1,7 @@
 // Timing a training step the one way every suite uses: the first step (its time and the
 // pipelines it compiled), a warm step, then steady steps for the per-step counters (dispatches,
-// submits, new GPU buffers and bind groups) and the host encode time (the synchronous part of a step, before its
-// first await), then tinybench samples.
+// submits, new GPU buffers and bind groups) and the host encode time (the synchronous part of a
+// step, before its first await), then tinybench samples.
 import type { Dispatch } from "../../src/shaders/wgsl";
 import { captureDispatches } from "../../src/tensor/webgpu/timing";
 import type { SuiteContext } from "./context";

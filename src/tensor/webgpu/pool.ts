@@ -68,11 +68,11 @@ export class BufferPool {
    * for the same requests every time, and the runtime's cached bind groups for them stay valid.
    */
   #addFree(buf: GPUBuffer): void {
-    const list = this.#freeList(buf), serial = (b: GPUBuffer) => this.#meta.get(b)!.serial, id = serial(buf);
+    const list = this.#freeList(buf), id = this.#meta.get(buf)!.serial;
     let lo = 0, hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (serial(list[mid]) > id) lo = mid + 1;
+      if (this.#meta.get(list[mid])!.serial > id) lo = mid + 1;
       else hi = mid;
     }
     list.splice(lo, 0, buf);

@@ -15,6 +15,11 @@ export function bufferResource(b: BufferBinding): GPUBufferBinding {
   return "buffer" in b ? b : { buffer: b };
 }
 
+/** Bind-group entries binding `buffers` to bindings 0, 1, ... in order. */
+export function bindEntries(buffers: readonly BufferBinding[]): GPUBindGroupEntry[] {
+  return buffers.map((b, binding) => ({ binding, resource: bufferResource(b) }));
+}
+
 /** Counters for dispatch overhead and memory. */
 export interface RuntimeStats {
   dispatches: number;
@@ -324,7 +329,7 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     let group = this.#bindGroups.get(key);
     if (!group) {
       if (this.#bindGroups.size >= BIND_GROUP_CACHE) this.#bindGroups.clear();
-      group = this.device.createBindGroup({ layout, entries: buffers.map((b, binding) => ({ binding, resource: bufferResource(b) })) });
+      group = this.device.createBindGroup({ layout, entries: bindEntries(buffers) });
       this.#bindGroups.set(key, group);
       this.stats.bindGroups++;
     }

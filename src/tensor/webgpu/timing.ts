@@ -3,7 +3,7 @@
 // the wall clock. Not used by ops or training; the runtime's own encoder is never touched.
 import type { Dispatch, Kernel } from "../../shaders/wgsl";
 import { createPipeline, type PipelineEntry } from "./pipelines";
-import { bufferResource, type WebGpuRuntime } from "./runtime";
+import { bindEntries, type WebGpuRuntime } from "./runtime";
 
 /** One timed run of `reps` repetitions of a dispatch list. */
 export interface Timing {
@@ -64,7 +64,7 @@ export class GpuTimer {
       : {});
     const groups = ds.map((x) => d.createBindGroup({
       layout: this.#pipe(x.kernel).layout,
-      entries: x.buffers.map((b, binding) => ({ binding, resource: bufferResource(b) })),
+      entries: bindEntries(x.buffers),
     }));
     for (let r = 0; r < reps; r++) {
       ds.forEach((x, i) => {
