@@ -15,3 +15,4 @@ interface GPUBufferBinding {}
 interface GPUDevice {}
 interface GPUComputePipeline {}
 interface GPUBindGroupLayout {}
+interface GPUBindGroupEntry {}
