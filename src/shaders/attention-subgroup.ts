@@ -3,13 +3,15 @@
 // *across* the 4 rows (q[d] = (Q[t0][d], Q[t1][d], Q[t2][d], Q[t3][d])), so every broadcast key or
 // query element feeds 4 multiply-adds. A workgroup is one subgroup of 8 invocations (32 rows);
 // the rows it streams (keys in the forward and dQ, queries in dK/dV) come in tiles of KT: lane l
-// loads word w of streamed rows l, l + 8, ... and `subgroupBroadcast` hands each word to every
-// lane. On llvmpipe every storage load is scalarized per lane with a bounds-check branch, so one
-// load that 8 lanes spend on 8 different rows is 8× cheaper per useful word than 8 lanes loading
-// the same word; a broadcast is a register extract. The loops over a head's words keep a runtime
-// bound (the uniform's `WN`), so the rows stay in private arrays: written out, they would become
-// registers and llvmpipe's compile time would grow to tens of seconds at D = 64, for 1.13–1.35×
-// at D 12–16 (bench/RESULTS.md, "Attention").
+// loads element d of streamed rows l, l + 8, ... and `subgroupBroadcast` hands each element to
+// every lane. On llvmpipe every storage load is scalarized per lane with a bounds-check branch, so
+// one load that 8 lanes spend on 8 different rows is 8× cheaper per useful element than 8 lanes
+// loading the same one; a broadcast is a register extract. The loops over a row's D elements keep
+// a runtime bound (the uniform's D), so the rows stay in private arrays: written out, they would
+// become registers and llvmpipe's compile time would grow to tens of seconds at D = 64, for
+// 1.13–1.35× at D 12–16. The loops step one float at a time, not a vec4: a step's body is then a
+// quarter as long, which compiled the three kernels ~3× faster and ran them 1.1–1.5× faster at
+// every measured shape (bench/RESULTS.md, "Attention").
 // Forward: online softmax over key tiles (the workgroup's last tile ends at its last query:
 // fully masked tiles are never visited), y and the per-row log-sum-exp saved. Backward: the dQ
 // kernel recomputes P = exp(S − lse) and dP per key tile, writes dQ and per-row statistics
@@ -28,32 +30,11 @@ export const SUBGROUP_BLOCK = ROWS * LANES;
 /** Streamed rows per tile: a multiple of 8 (each lane loads KT / 8 of them). */
 export type SubgroupTile = 8 | 16 | 32;
 
-/** Per-shape generation facts: word type and count, component names, scale. */
-interface Words {
-  /** Word type of the packed buffers: vec4f when D % 4 == 0, else f32. */
-  T: string;
-  /** Floats per word (4 or 1) and words per head (D / WV). */
-  WV: number;
-  W: number;
-  /** Component selectors of a word (".x" … ".w", or "" for a scalar word). */
-  comp: string[];
-  D: number;
-  scale: string;
-}
-
-function words(D: number): Words {
-  const vec = D % 4 === 0;
-  return {
-    T: vec ? "vec4f" : "f32", WV: vec ? 4 : 1, W: vec ? D / 4 : D, D,
-    comp: vec ? [".x", ".y", ".z", ".w"] : [""], scale: f32(1 / Math.sqrt(D)),
-  };
-}
+/** The score scale 1/sqrt(D) as a WGSL literal. */
+const scaleOf = (D: number) => f32(1 / Math.sqrt(D));
 
 const R = (n: number) => [...Array(n).keys()];
 const RC = ["x", "y", "z", "w"];
-
-/** Element c of word w of a row array (vec4s across the 4 own rows). */
-const el = (X: Words, arr: string, c: number) => `${arr}[w * ${X.WV}u + ${c}u]`;
 
 /** With `enable subgroups;` in front (it must precede every declaration). */
 function sgKernel(name: string, bindings: readonly Binding[], body: string): Kernel {
@@ -62,7 +43,7 @@ function sgKernel(name: string, bindings: readonly Binding[], body: string): Ker
 }
 
 /**
- * Common prologue: sizes from the uniform (T, words per C, heads, words per head), the head, the
+ * Common prologue: sizes from the uniform (T, C, heads, D), the head, the
  * lane, this invocation's rows. With `lastFirst` the first workgroups take the last row blocks:
  * under the causal mask those have the most keys, and starting them first balances the
  * workgroups over the worker threads when there are few (one head at T = 1024: 32 blocks).
@@ -70,7 +51,7 @@ function sgKernel(name: string, bindings: readonly Binding[], body: string): Ker
 const prologue = (lastFirst: boolean) => `@compute @workgroup_size(${LANES})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32,
         @builtin(subgroup_invocation_id) sgi: u32) {
-  let T = prm.x; let CW = prm.y; let WN = prm.w;
+  let T = prm.x; let C = prm.y; let DN = prm.w; // DN = D, from the uniform: the loops over a row keep a runtime bound
   let h = wid.y; let b = wid.z; let seq = b * T; let bh = b * prm.z + h;
   let sl = sgi & 7u; // which of 8 streamed rows this lane loads (lanes 8.. of wider subgroups repeat 0..7)
   let r0 = ${lastFirst ? "(nwg.x - 1u - wid.x)" : "wid.x"} * ${SUBGROUP_BLOCK}u; // the workgroup's first own row
@@ -79,44 +60,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let rc = min(ri, vec4u(T - 1u)); // clamped for loads`;
 
 /**
- * Loads word `w` of the tile's streamed rows (`base_g`, g < KT/8: this lane's row of group g)
- * into `${v}${g}`, then broadcasts row j's word as `${v}_j`.
+ * Loads element `w` of the tile's streamed rows (`base_g`, g < KT/8: this lane's row of group g)
+ * into `${v}w${g}`, then broadcasts row j's element as `${v}_j`.
  */
 function streamWords(KT: number, v: string, buf: string, base: string, w: string): string {
   return R(KT / 8).map((g) => `let ${v}w${g} = ${buf}[${base}${g} + ${w}];`).join(" ") + "\n      " +
     R(KT).map((j) => `let ${v}_${j} = subgroupBroadcast(${v}w${j >> 3}, ${j & 7}u);`).join(" ");
 }
-/** Σ over a word: `acc_j += Σ_c word_j[c] · arr[WV·w + c]` for each streamed row j (arr words preloaded as `${arr}c`). */
-function dotRows(X: Words, KT: number, acc: string, v: string, arr: string): string {
-  return R(KT).map((j) => `${acc}${j} += ${X.comp.map((c, i) => `${v}_${j}${c} * ${arr}${i}`).join(" + ")};`).join("\n      ");
+/** One element's step of the dot products: `acc_j += v_j · own` for each streamed row j. */
+function dotRows(KT: number, acc: string, v: string, own: string): string {
+  return R(KT).map((j) => `${acc}${j} += ${v}_${j} * ${own};`).join(" ");
 }
-/** Loads `${name}c` = element c of word w of `arr`. */
-const loadArr = (X: Words, name: string, arr: string) => X.comp.map((_, c) => `let ${name}${c} = ${el(X, arr, c)};`).join(" ");
 
 /**
  * Loads this invocation's 4 rows of slice `part` (0 q, 1 k, 2 v) of packed qkv into row array
- * `arr` (across rows, times `mul`): a loop over words with the runtime bound, 4 loads each.
+ * `arr` (across rows, times `mul`): a loop over the D elements with the runtime bound, 4 loads each.
  */
-function loadOwn(X: Words, arr: string, part: number, mul: string): string {
+function loadOwn(arr: string, part: number, mul: string): string {
   return `{
-    let base = (seq + rc) * 3u * CW + ${part}u * CW + h * WN;
-    for (var w = 0u; w < WN; w++) {
-      ${R(4).map((r) => `let a${r} = qkv[base.${RC[r]} + w]${mul};`).join(" ")}
-      ${X.comp.map((c, n) => `${el(X, arr, n)} = vec4f(a0${c}, a1${c}, a2${c}, a3${c});`).join(" ")}
+    let base = (seq + rc) * 3u * C + ${part}u * C + h * DN;
+    for (var w = 0u; w < DN; w++) {
+      ${arr}[w] = vec4f(${R(4).map((r) => `qkv[base.${RC[r]} + w]`).join(", ")})${mul};
     }
   }`;
 }
 
 /**
- * Stores row array `arr` to the rows `ri` < T of `out`, row r at word offset `base`[r] (a vec4u
- * expression), times `mul`[r] (a vec4f expression, or "" for none).
+ * Stores row array `arr` to the rows `ri` < T of `out`, row r at offset `base`[r] (a vec4u
+ * expression), times `mul` (a vec4f or f32 expression, or "" for none).
  */
-function storeOwn(X: Words, out: string, arr: string, base: string, mul: string): string {
+function storeOwn(out: string, arr: string, base: string, mul: string): string {
   return `{
     let ob = ${base};
-    for (var w = 0u; w < WN; w++) {
-      ${X.comp.map((_, n) => `let e${n} = ${el(X, arr, n)};`).join(" ")}
-      ${RC.map((r) => `if (ri.${r} < T) { ${out}[ob.${r} + w] = ${X.WV === 4 ? `vec4f(e0.${r}, e1.${r}, e2.${r}, e3.${r})` : `e0.${r}`}${mul ? ` * ${mul}.${r}` : ""}; }`).join("\n      ")}
+    for (var w = 0u; w < DN; w++) {
+      let e = ${arr}[w]${mul ? ` * ${mul}` : ""};
+      ${RC.map((r) => `if (ri.${r} < T) { ${out}[ob.${r} + w] = e.${r}; }`).join(" ")}
     }
   }`;
 }
@@ -127,18 +105,18 @@ function storeOwn(X: Words, out: string, arr: string, base: string, mul: string)
  * diagonal): the probe path, a separate kernel so the plain forward carries none of it.
  */
 export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Kernel {
-  const X = words(D);
+  const scale = scaleOf(D);
   const scores = `
-    ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * CW + CW + h * WN;`).join(" ")}
+    ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * C + C + h * DN;`).join(" ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0);`).join(" ")}
-    for (var w = 0u; w < WN; w++) {
-      ${loadArr(X, "q", "qa")}
+    for (var w = 0u; w < DN; w++) {
+      let q = qa[w];
       ${streamWords(KT, "k", "qkv", "kr", "w")}
-      ${dotRows(X, KT, "s", "k", "q")}
+      ${dotRows(KT, "s", "k", "q")}
     }`;
   const body = probs ? `${prologue(true)}
-  var qa: array<vec4f, ${X.D}>;
-  ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
+  var qa: array<vec4f, ${D}>;
+  ${loadOwn("qa", 0, ` * ${scale}`)}
   let ls = vec4f(${RC.map((r) => `lse[bh * T + rc.${r}]`).join(", ")});
   let kend = min(r0 + ${SUBGROUP_BLOCK}u, T); // keys past it are masked for every row of the block
   for (var kt = 0u; kt < T; kt += ${KT}u) {
@@ -153,9 +131,9 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
     }`).join("\n    ")}
   }
 }` : `${prologue(true)}
-  var qa: array<vec4f, ${X.D}>;
-  var o: array<vec4f, ${X.D}>;
-  ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
+  var qa: array<vec4f, ${D}>;
+  var o: array<vec4f, ${D}>;
+  ${loadOwn("qa", 0, ` * ${scale}`)}
   var m = vec4f(-3.0e38);
   var l = vec4f(0.0);
   let kend = min(r0 + ${SUBGROUP_BLOCK}u, T); // the last tile holds the block's last query: later ones are fully masked
@@ -167,19 +145,19 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
     ${R(KT).map((j) => `let p${j} = exp(s${j} - mt);`).join(" ")}
     l = l * cf + ${R(KT).map((j) => `p${j}`).join(" + ")};
     m = mt;
-    for (var w = 0u; w < WN; w++) {
-      ${streamWords(KT, "v", "qkv", "kr", "CW + w")}
-      ${X.comp.map((c, i) => `${el(X, "o", i)} = ${el(X, "o", i)} * cf + ${R(KT).map((j) => `v_${j}${c} * p${j}`).join(" + ")};`).join("\n      ")}
+    for (var w = 0u; w < DN; w++) {
+      ${streamWords(KT, "v", "qkv", "kr", "C + w")}
+      o[w] = o[w] * cf + ${R(KT).map((j) => `v_${j} * p${j}`).join(" + ")};
     }
   }
   let inv = 1.0 / l;
-  ${storeOwn(X, "y", "o", "(seq + ri) * CW + h * WN", "inv")}
+  ${storeOwn("y", "o", "(seq + ri) * C + h * DN", "inv")}
   let ls = m + log(l);
   ${RC.map((r) => `if (ri.${r} < T) { lse[bh * T + ri.${r}] = ls.${r}; }`).join(" ")}
 }`;
   return sgKernel(`attention_sg_${probs ? "probs" : "fwd"}_kt${KT}_d${D}`, probs
-    ? [{ name: "qkv", kind: "read", type: X.T }, { name: "lse", kind: "read", type: "f32" }, { name: "probs", kind: "rw", type: "f32" }]
-    : [{ name: "qkv", kind: "read", type: X.T }, { name: "y", kind: "rw", type: X.T }, { name: "lse", kind: "rw", type: "f32" }], body);
+    ? [{ name: "qkv", kind: "read", type: "f32" }, { name: "lse", kind: "read", type: "f32" }, { name: "probs", kind: "rw", type: "f32" }]
+    : [{ name: "qkv", kind: "read", type: "f32" }, { name: "y", kind: "rw", type: "f32" }, { name: "lse", kind: "rw", type: "f32" }], body);
 }
 
 /**
@@ -189,19 +167,19 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
  * Writes (lse, D_t, that value, k or T) per row to `dvec` for kernel 2.
  */
 export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
-  const X = words(D);
+  const scale = scaleOf(D);
   const body = `${prologue(true)}
-  var qa: array<vec4f, ${X.D}>;
-  var ga: array<vec4f, ${X.D}>;
-  var dq: array<vec4f, ${X.D}>;
-  ${loadOwn(X, "qa", 0, ` * ${X.scale}`)}
+  var qa: array<vec4f, ${D}>;
+  var ga: array<vec4f, ${D}>;
+  var dq: array<vec4f, ${D}>;
+  ${loadOwn("qa", 0, ` * ${scale}`)}
   var dt = vec4f(0.0);
   {
-    let base = (seq + rc) * CW + h * WN;
-    for (var w = 0u; w < WN; w++) {
-      ${R(4).map((r) => `let a${r} = dy[base.${RC[r]} + w]; let b${r} = y[base.${RC[r]} + w];`).join(" ")}
-      ${X.comp.map((c) => `dt += vec4f(a0${c}, a1${c}, a2${c}, a3${c}) * vec4f(b0${c}, b1${c}, b2${c}, b3${c});`).join(" ")}
-      ${X.comp.map((c, n) => `${el(X, "ga", n)} = vec4f(a0${c}, a1${c}, a2${c}, a3${c});`).join(" ")}
+    let base = (seq + rc) * C + h * DN;
+    for (var w = 0u; w < DN; w++) {
+      let g = vec4f(${R(4).map((r) => `dy[base.${RC[r]} + w]`).join(", ")});
+      dt += g * vec4f(${R(4).map((r) => `y[base.${RC[r]} + w]`).join(", ")});
+      ga[w] = g;
     }
   }
   let ls = vec4f(${RC.map((r) => `lse[bh * T + rc.${r}]`).join(", ")});
@@ -212,14 +190,14 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
   var pb = vec4f(0.0);
   let kend = min(r0 + ${SUBGROUP_BLOCK}u, T);
   for (var kt = 0u; kt < kend; kt += ${KT}u) {
-    ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * CW + CW + h * WN;`).join(" ")}
+    ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * C + C + h * DN;`).join(" ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
-    for (var w = 0u; w < WN; w++) {
-      ${loadArr(X, "q", "qa")} ${loadArr(X, "g", "ga")}
+    for (var w = 0u; w < DN; w++) {
+      let q = qa[w]; let g = ga[w];
       ${streamWords(KT, "k", "qkv", "kr", "w")}
-      ${dotRows(X, KT, "s", "k", "q")}
-      ${streamWords(KT, "v", "qkv", "kr", "CW + w")}
-      ${dotRows(X, KT, "dp", "v", "g")}
+      ${dotRows(KT, "s", "k", "q")}
+      ${streamWords(KT, "v", "qkv", "kr", "C + w")}
+      ${dotRows(KT, "dp", "v", "g")}
     }
     ${R(KT).map((j) => `var ds${j} = vec4f(0.0);
     {
@@ -233,26 +211,25 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
       pb += po * dp${j};
       ds${j} = po * (dp${j} - dt);
     }`).join("\n    ")}
-    for (var w = 0u; w < WN; w++) {
+    for (var w = 0u; w < DN; w++) {
       ${streamWords(KT, "k", "qkv", "kr", "w")}
-      ${X.comp.map((c, i) => `${el(X, "dq", i)} += ${R(KT).map((j) => `k_${j}${c} * ds${j}`).join(" + ")};`).join("\n      ")}
+      dq[w] += ${R(KT).map((j) => `k_${j} * ds${j}`).join(" + ")};
     }
   }
   let ek = dpk * pa - pb;
   { // the dominant key's term, added last (rows without one add 0 · K[T − 1])
     let dsk = select(vec4f(0.0), pk * ek, kd < vec4u(T));
-    let kb = (seq + min(kd, vec4u(T - 1u))) * 3u * CW + CW + h * WN;
-    for (var w = 0u; w < WN; w++) {
-      ${R(4).map((r) => `let a${r} = qkv[kb.${RC[r]} + w];`).join(" ")}
-      ${X.comp.map((c, n) => `${el(X, "dq", n)} += dsk * vec4f(a0${c}, a1${c}, a2${c}, a3${c});`).join(" ")}
+    let kb = (seq + min(kd, vec4u(T - 1u))) * 3u * C + C + h * DN;
+    for (var w = 0u; w < DN; w++) {
+      dq[w] += dsk * vec4f(${R(4).map((r) => `qkv[kb.${RC[r]} + w]`).join(", ")});
     }
   }
-  ${storeOwn(X, "dqkv", "dq", "(seq + ri) * 3u * CW + h * WN", `vec4f(${X.scale})`)}
+  ${storeOwn("dqkv", "dq", "(seq + ri) * 3u * C + h * DN", `${scale}`)}
   ${RC.map((r) => `if (ri.${r} < T) { dvec[bh * T + ri.${r}] = vec4f(ls.${r}, dt.${r}, ek.${r}, f32(kd.${r})); }`).join("\n  ")}
 }`;
   return sgKernel(`attention_sg_dq_kt${KT}_d${D}`, [
-    { name: "qkv", kind: "read", type: X.T }, { name: "dy", kind: "read", type: X.T }, { name: "y", kind: "read", type: X.T },
-    { name: "lse", kind: "read", type: "f32" }, { name: "dqkv", kind: "rw", type: X.T }, { name: "dvec", kind: "rw", type: "vec4f" },
+    { name: "qkv", kind: "read", type: "f32" }, { name: "dy", kind: "read", type: "f32" }, { name: "y", kind: "read", type: "f32" },
+    { name: "lse", kind: "read", type: "f32" }, { name: "dqkv", kind: "rw", type: "f32" }, { name: "dvec", kind: "rw", type: "vec4f" },
   ], body);
 }
 
@@ -262,40 +239,40 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
  * into dqkv's k and v slices. Query tiles start at the key block's first row (earlier queries see none of its keys).
  */
 export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
-  const X = words(D);
+  const scale = scaleOf(D);
   const body = `${prologue(false)}
-  var ka: array<vec4f, ${X.D}>;
-  var va: array<vec4f, ${X.D}>;
-  var dk: array<vec4f, ${X.D}>;
-  var dv: array<vec4f, ${X.D}>;
-  ${loadOwn(X, "ka", 1, ` * ${X.scale}`)}
-  ${loadOwn(X, "va", 2, "")}
+  var ka: array<vec4f, ${D}>;
+  var va: array<vec4f, ${D}>;
+  var dk: array<vec4f, ${D}>;
+  var dv: array<vec4f, ${D}>;
+  ${loadOwn("ka", 1, ` * ${scale}`)}
+  ${loadOwn("va", 2, "")}
   for (var qt = r0; qt < T; qt += ${KT}u) {
-    ${R(KT / 8).map((g) => `let qrow${g} = min(qt + ${8 * g}u + sl, T - 1u); let qr${g} = (seq + qrow${g}) * 3u * CW + h * WN;
-    let gr${g} = (seq + qrow${g}) * CW + h * WN; let st${g} = dvec[bh * T + qrow${g}];`).join("\n    ")}
+    ${R(KT / 8).map((g) => `let qrow${g} = min(qt + ${8 * g}u + sl, T - 1u); let qr${g} = (seq + qrow${g}) * 3u * C + h * DN;
+    let gr${g} = (seq + qrow${g}) * C + h * DN; let st${g} = dvec[bh * T + qrow${g}];`).join("\n    ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
-    for (var w = 0u; w < WN; w++) {
-      ${loadArr(X, "k", "ka")} ${loadArr(X, "v", "va")}
+    for (var w = 0u; w < DN; w++) {
+      let k = ka[w]; let v = va[w];
       ${streamWords(KT, "q", "qkv", "qr", "w")}
-      ${dotRows(X, KT, "s", "q", "k")}
+      ${dotRows(KT, "s", "q", "k")}
       ${streamWords(KT, "g", "dy", "gr", "w")}
-      ${dotRows(X, KT, "dp", "g", "v")}
+      ${dotRows(KT, "dp", "g", "v")}
     }
     ${R(KT).map((j) => `let st_${j} = subgroupBroadcast(st${j >> 3}, ${j & 7}u);
     let p${j} = select(exp(s${j} - st_${j}.x), vec4f(0.0), (ri > vec4u(qt + ${j}u)) | (vec4u(qt + ${j}u) >= vec4u(T)));
     let ds${j} = p${j} * select(dp${j} - st_${j}.y, vec4f(st_${j}.z), vec4u(u32(st_${j}.w)) == ri);`).join("\n    ")}
-    for (var w = 0u; w < WN; w++) {
+    for (var w = 0u; w < DN; w++) {
       ${streamWords(KT, "q", "qkv", "qr", "w")}
       ${streamWords(KT, "g", "dy", "gr", "w")}
-      ${X.comp.map((c, i) => `${el(X, "dv", i)} += ${R(KT).map((j) => `g_${j}${c} * p${j}`).join(" + ")};
-      ${el(X, "dk", i)} += ${R(KT).map((j) => `q_${j}${c} * ds${j}`).join(" + ")};`).join("\n      ")}
+      dv[w] += ${R(KT).map((j) => `g_${j} * p${j}`).join(" + ")};
+      dk[w] += ${R(KT).map((j) => `q_${j} * ds${j}`).join(" + ")};
     }
   }
-  ${storeOwn(X, "dqkv", "dk", "(seq + ri) * 3u * CW + CW + h * WN", `vec4f(${X.scale})`)}
-  ${storeOwn(X, "dqkv", "dv", "(seq + ri) * 3u * CW + 2u * CW + h * WN", "")}
+  ${storeOwn("dqkv", "dk", "(seq + ri) * 3u * C + C + h * DN", `${scale}`)}
+  ${storeOwn("dqkv", "dv", "(seq + ri) * 3u * C + 2u * C + h * DN", "")}
 }`;
   return sgKernel(`attention_sg_dkv_kt${KT}_d${D}`, [
-    { name: "qkv", kind: "read", type: X.T }, { name: "dy", kind: "read", type: X.T },
-    { name: "dvec", kind: "read", type: "vec4f" }, { name: "dqkv", kind: "rw", type: X.T },
+    { name: "qkv", kind: "read", type: "f32" }, { name: "dy", kind: "read", type: "f32" },
+    { name: "dvec", kind: "read", type: "vec4f" }, { name: "dqkv", kind: "rw", type: "f32" },
   ], body);
 }

@@ -5,7 +5,8 @@
 // points; the kernels live in attention-subgroup.ts (software adapters) and attention-tiled.ts
 // (workgroup memory, hardware GPUs). Every variant binds the same buffers in the same order:
 //   forward [qkv, y, lse], probabilities [qkv, lse, probs], dQ [qkv, dy, y, lse, dqkv, dvec],
-//   dK/dV [qkv, dy, dvec, dqkv], then the uniform (T, words per C, heads, words per head).
+//   dK/dV [qkv, dy, dvec, dqkv], then the uniform (T, words per C, heads, words per head; a word is
+//   a float for `subgroup`, a vec4 for `tiled` when D is a multiple of 4).
 // A query row with a dominant key k (P_k > 1/2) takes dP_k − D = dP_k·Σ_{j≠k} P_j − Σ_{j≠k} P_j·dP_j
 // from the other keys: dP_k − D directly cancels to rounding noise when P_k ≈ 1 (issue 17).
 import type { Kernel } from "./wgsl";
@@ -96,7 +97,8 @@ export function attentionPlan(part: AttentionPart, variant: AttentionVariant, d:
   const key = `${part},${variant},${d.D},${o.tile ?? SUBGROUP_TILE},${o.unroll ?? true}`;
   let k = cache.get(key);
   if (!k) cache.set(key, (k = attentionKernel(part, variant, d.D, o)));
-  const W = d.D % 4 === 0 ? d.D / 4 : d.D;
+  // Words: floats for `subgroup` (its loops step one element at a time), vec4s for `tiled` where D allows.
+  const W = variant === "tiled" && d.D % 4 === 0 ? d.D / 4 : d.D;
   const block = variant === "subgroup" ? SUBGROUP_BLOCK : TILED_BLOCK;
   return { k, grid: [Math.ceil(d.T / block), d.H, d.B], uniform: new Uint32Array([d.T, d.H * W, d.H, W]) };
 }
