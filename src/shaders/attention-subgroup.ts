@@ -193,9 +193,12 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
     ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * C + C + h * DN;`).join(" ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
     for (var w = 0u; w < DN; w++) {
-      let q = qa[w]; let g = ga[w];
+      let q = qa[w];
       ${streamWords(KT, "k", "qkv", "kr", "w")}
       ${dotRows(KT, "s", "k", "q")}
+    }
+    for (var w = 0u; w < DN; w++) {
+      let g = ga[w];
       ${streamWords(KT, "v", "qkv", "kr", "C + w")}
       ${dotRows(KT, "dp", "v", "g")}
     }
@@ -252,9 +255,12 @@ export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
     let gr${g} = (seq + qrow${g}) * C + h * DN; let st${g} = dvec[bh * T + qrow${g}];`).join("\n    ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
     for (var w = 0u; w < DN; w++) {
-      let k = ka[w]; let v = va[w];
+      let k = ka[w];
       ${streamWords(KT, "q", "qkv", "qr", "w")}
       ${dotRows(KT, "s", "q", "k")}
+    }
+    for (var w = 0u; w < DN; w++) {
+      let v = va[w];
       ${streamWords(KT, "g", "dy", "gr", "w")}
       ${dotRows(KT, "dp", "g", "v")}
     }
@@ -262,9 +268,11 @@ export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
     let p${j} = select(exp(s${j} - st_${j}.x), vec4f(0.0), (ri > vec4u(qt + ${j}u)) | (vec4u(qt + ${j}u) >= vec4u(T)));
     let ds${j} = p${j} * select(dp${j} - st_${j}.y, vec4f(st_${j}.z), vec4u(u32(st_${j}.w)) == ri);`).join("\n    ")}
     for (var w = 0u; w < DN; w++) {
-      ${streamWords(KT, "q", "qkv", "qr", "w")}
       ${streamWords(KT, "g", "dy", "gr", "w")}
       dv[w] += ${R(KT).map((j) => `g_${j} * p${j}`).join(" + ")};
+    }
+    for (var w = 0u; w < DN; w++) {
+      ${streamWords(KT, "q", "qkv", "qr", "w")}
       dk[w] += ${R(KT).map((j) => `q_${j} * ds${j}`).join(" + ")};
     }
   }

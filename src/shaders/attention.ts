@@ -63,7 +63,8 @@ export function selectAttentionVariant(a: AttentionAdapter): AttentionVariant {
  * (T 256, D 32 / 64 / 128; GPU ms) 8 ran the forward at 26–30 and the backward at 82–116 against
  * 16's 20–27 and 68–99; 32 ran the forward 1.1–1.2× faster than 16 but the backward 1.2–1.3×
  * slower (its dK/dV kernel holds two 32-row tiles of scores), and in an interleaved rerun its
- * forward was within noise of 16. One tile keeps one pipeline per kernel and head size.
+ * forward was within noise of 16 (vec4-word kernels; remeasured after the loops went to one
+ * element per step, 16 still came out best or level). One tile keeps one pipeline per kernel and head size.
  */
 export const SUBGROUP_TILE: SubgroupTile = 16;
 
