@@ -9,9 +9,11 @@
 // loading the same one; a broadcast is a register extract. The loops over a row's D elements keep
 // a runtime bound (the uniform's D), so the rows stay in private arrays: written out, they would
 // become registers and llvmpipe's compile time would grow to tens of seconds at D = 64, for
-// 1.13–1.35× at D 12–16. The loops step one float at a time, not a vec4: a step's body is then a
-// quarter as long, which compiled the three kernels ~3× faster and ran them 1.1–1.5× faster at
-// every measured shape (bench/RESULTS.md, "Attention").
+// 1.13–1.35× at D 12–16. The loops step one float at a time, not a vec4, and each streams one
+// kind of row (the backward's S and dP, dV and dK are separate loops): a step's body is then a
+// quarter as long, which compiled the three kernels ~3× faster and ran them 1.1–1.6× faster at
+// every measured shape, and one stream per loop ran the backward 1.1–1.3× faster again
+// (bench/RESULTS.md, "One element per step").
 // Forward: online softmax over key tiles (the workgroup's last tile ends at its last query:
 // fully masked tiles are never visited), y and the per-row log-sum-exp saved. Backward: the dQ
 // kernel recomputes P = exp(S − lse) and dP per key tile, writes dQ and per-row statistics
@@ -63,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
  * Loads element `w` of the tile's streamed rows (`base_g`, g < KT/8: this lane's row of group g)
  * into `${v}w${g}`, then broadcasts row j's element as `${v}_j`.
  */
-function streamWords(KT: number, v: string, buf: string, base: string, w: string): string {
+function streamElement(KT: number, v: string, buf: string, base: string, w: string): string {
   return R(KT / 8).map((g) => `let ${v}w${g} = ${buf}[${base}${g} + ${w}];`).join(" ") + "\n      " +
     R(KT).map((j) => `let ${v}_${j} = subgroupBroadcast(${v}w${j >> 3}, ${j & 7}u);`).join(" ");
 }
@@ -111,7 +113,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
     ${R(KT).map((j) => `var s${j} = vec4f(0.0);`).join(" ")}
     for (var w = 0u; w < DN; w++) {
       let q = qa[w];
-      ${streamWords(KT, "k", "qkv", "kr", "w")}
+      ${streamElement(KT, "k", "qkv", "kr", "w")}
       ${dotRows(KT, "s", "k", "q")}
     }`;
   const body = probs ? `${prologue(true)}
@@ -146,7 +148,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
     l = l * cf + ${R(KT).map((j) => `p${j}`).join(" + ")};
     m = mt;
     for (var w = 0u; w < DN; w++) {
-      ${streamWords(KT, "v", "qkv", "kr", "C + w")}
+      ${streamElement(KT, "v", "qkv", "kr", "C + w")}
       o[w] = o[w] * cf + ${R(KT).map((j) => `v_${j} * p${j}`).join(" + ")};
     }
   }
@@ -194,12 +196,12 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
     for (var w = 0u; w < DN; w++) {
       let q = qa[w];
-      ${streamWords(KT, "k", "qkv", "kr", "w")}
+      ${streamElement(KT, "k", "qkv", "kr", "w")}
       ${dotRows(KT, "s", "k", "q")}
     }
     for (var w = 0u; w < DN; w++) {
       let g = ga[w];
-      ${streamWords(KT, "v", "qkv", "kr", "C + w")}
+      ${streamElement(KT, "v", "qkv", "kr", "C + w")}
       ${dotRows(KT, "dp", "v", "g")}
     }
     ${R(KT).map((j) => `var ds${j} = vec4f(0.0);
@@ -215,7 +217,7 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
       ds${j} = po * (dp${j} - dt);
     }`).join("\n    ")}
     for (var w = 0u; w < DN; w++) {
-      ${streamWords(KT, "k", "qkv", "kr", "w")}
+      ${streamElement(KT, "k", "qkv", "kr", "w")}
       dq[w] += ${R(KT).map((j) => `k_${j} * ds${j}`).join(" + ")};
     }
   }
@@ -256,23 +258,23 @@ export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
     for (var w = 0u; w < DN; w++) {
       let k = ka[w];
-      ${streamWords(KT, "q", "qkv", "qr", "w")}
+      ${streamElement(KT, "q", "qkv", "qr", "w")}
       ${dotRows(KT, "s", "q", "k")}
     }
     for (var w = 0u; w < DN; w++) {
       let v = va[w];
-      ${streamWords(KT, "g", "dy", "gr", "w")}
+      ${streamElement(KT, "g", "dy", "gr", "w")}
       ${dotRows(KT, "dp", "g", "v")}
     }
     ${R(KT).map((j) => `let st_${j} = subgroupBroadcast(st${j >> 3}, ${j & 7}u);
     let p${j} = select(exp(s${j} - st_${j}.x), vec4f(0.0), (ri > vec4u(qt + ${j}u)) | (vec4u(qt + ${j}u) >= vec4u(T)));
     let ds${j} = p${j} * select(dp${j} - st_${j}.y, vec4f(st_${j}.z), vec4u(u32(st_${j}.w)) == ri);`).join("\n    ")}
     for (var w = 0u; w < DN; w++) {
-      ${streamWords(KT, "g", "dy", "gr", "w")}
+      ${streamElement(KT, "g", "dy", "gr", "w")}
       dv[w] += ${R(KT).map((j) => `g_${j} * p${j}`).join(" + ")};
     }
     for (var w = 0u; w < DN; w++) {
-      ${streamWords(KT, "q", "qkv", "qr", "w")}
+      ${streamElement(KT, "q", "qkv", "qr", "w")}
       dk[w] += ${R(KT).map((j) => `q_${j} * ds${j}`).join(" + ")};
     }
   }
