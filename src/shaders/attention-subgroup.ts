@@ -69,9 +69,16 @@ function streamElement(KT: number, v: string, buf: string, base: string, w: stri
   return R(KT / 8).map((g) => `let ${v}w${g} = ${buf}[${base}${g} + ${w}];`).join(" ") + "\n      " +
     R(KT).map((j) => `let ${v}_${j} = subgroupBroadcast(${v}w${j >> 3}, ${j & 7}u);`).join(" ");
 }
-/** One element's step of the dot products: `acc_j += v_j · own` for each streamed row j. */
-function dotRows(KT: number, acc: string, v: string, own: string): string {
-  return R(KT).map((j) => `${acc}${j} += ${v}_${j} * ${own};`).join(" ");
+/**
+ * One loop over the D elements: `acc_j += Σ_d row_j[d] · own[d]` for each streamed row j, the rows
+ * read from `buf` at `base_g` + `off` + d, `own` a row array of this invocation (vec4s across its rows).
+ */
+function dotLoop(KT: number, acc: string, v: string, buf: string, base: string, off: string, own: string): string {
+  return `for (var w = 0u; w < DN; w++) {
+      let ow = ${own}[w];
+      ${streamElement(KT, v, buf, base, `${off}w`)}
+      ${R(KT).map((j) => `${acc}${j} += ${v}_${j} * ow;`).join(" ")}
+    }`;
 }
 
 /**
@@ -111,11 +118,7 @@ export function subgroupForward(D: number, KT: SubgroupTile, probs = false): Ker
   const scores = `
     ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * C + C + h * DN;`).join(" ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0);`).join(" ")}
-    for (var w = 0u; w < DN; w++) {
-      let q = qa[w];
-      ${streamElement(KT, "k", "qkv", "kr", "w")}
-      ${dotRows(KT, "s", "k", "q")}
-    }`;
+    ${dotLoop(KT, "s", "k", "qkv", "kr", "", "qa")}`;
   const body = probs ? `${prologue(true)}
   var qa: array<vec4f, ${D}>;
   ${loadOwn("qa", 0, ` * ${scale}`)}
@@ -194,16 +197,8 @@ export function subgroupDq(D: number, KT: SubgroupTile): Kernel {
   for (var kt = 0u; kt < kend; kt += ${KT}u) {
     ${R(KT / 8).map((g) => `let kr${g} = (seq + min(kt + ${8 * g}u + sl, T - 1u)) * 3u * C + C + h * DN;`).join(" ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
-    for (var w = 0u; w < DN; w++) {
-      let q = qa[w];
-      ${streamElement(KT, "k", "qkv", "kr", "w")}
-      ${dotRows(KT, "s", "k", "q")}
-    }
-    for (var w = 0u; w < DN; w++) {
-      let g = ga[w];
-      ${streamElement(KT, "v", "qkv", "kr", "C + w")}
-      ${dotRows(KT, "dp", "v", "g")}
-    }
+    ${dotLoop(KT, "s", "k", "qkv", "kr", "", "qa")}
+    ${dotLoop(KT, "dp", "v", "qkv", "kr", "C + ", "ga")}
     ${R(KT).map((j) => `var ds${j} = vec4f(0.0);
     {
       let p = select(exp(s${j} - ls), vec4f(0.0), vec4u(kt + ${j}u) > ri);
@@ -256,16 +251,8 @@ export function subgroupDkv(D: number, KT: SubgroupTile): Kernel {
     ${R(KT / 8).map((g) => `let qrow${g} = min(qt + ${8 * g}u + sl, T - 1u); let qr${g} = (seq + qrow${g}) * 3u * C + h * DN;
     let gr${g} = (seq + qrow${g}) * C + h * DN; let st${g} = dvec[bh * T + qrow${g}];`).join("\n    ")}
     ${R(KT).map((j) => `var s${j} = vec4f(0.0); var dp${j} = vec4f(0.0);`).join(" ")}
-    for (var w = 0u; w < DN; w++) {
-      let k = ka[w];
-      ${streamElement(KT, "q", "qkv", "qr", "w")}
-      ${dotRows(KT, "s", "q", "k")}
-    }
-    for (var w = 0u; w < DN; w++) {
-      let v = va[w];
-      ${streamElement(KT, "g", "dy", "gr", "w")}
-      ${dotRows(KT, "dp", "g", "v")}
-    }
+    ${dotLoop(KT, "s", "q", "qkv", "qr", "", "ka")}
+    ${dotLoop(KT, "dp", "g", "dy", "gr", "", "va")}
     ${R(KT).map((j) => `let st_${j} = subgroupBroadcast(st${j >> 3}, ${j & 7}u);
     let p${j} = select(exp(s${j} - st_${j}.x), vec4f(0.0), (ri > vec4u(qt + ${j}u)) | (vec4u(qt + ${j}u) >= vec4u(T)));
     let ds${j} = p${j} * select(dp${j} - st_${j}.y, vec4f(st_${j}.z), vec4u(u32(st_${j}.w)) == ri);`).join("\n    ")}
