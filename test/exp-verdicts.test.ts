@@ -191,7 +191,12 @@ describe("falsification: each verdict says no where the claim is false and yes w
         const x = zipf(seed * 7 + k, B * T);
         return { B, T, x, y: Int32Array.from(x, (_, i) => ((i + 1) % T === 0 ? -1 : x[i + 1])) };
       });
-      const tokVec = (s: number) => Array.from({ length: VV }, (_, v) => gaussians(C, s * 100 + v));
+      const tokVecs = new Map<number, number[][]>(); // one table per seed: rowsOf asks for it once per row
+      const tokVec = (s: number) => {
+        let t = tokVecs.get(s);
+        if (!t) tokVecs.set(s, (t = Array.from({ length: VV }, (_, v) => gaussians(C, s * 100 + v))));
+        return t;
+      };
       const u = gaussians(C, seed + 333);
       const random = (s: number): RepsFn => (b) => Array.from({ length: L + 1 }, (_, l) => rowsOf(b, C, (i) => tokVec(s)[b.x[i]], 0.2, s + l));
       const tracking: RepsFn = (b) => Array.from({ length: L + 1 }, (_, l) =>
