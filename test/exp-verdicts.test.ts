@@ -191,10 +191,10 @@ describe("falsification: each verdict says no where the claim is false and yes w
         const x = zipf(seed * 7 + k, B * T);
         return { B, T, x, y: Int32Array.from(x, (_, i) => ((i + 1) % T === 0 ? -1 : x[i + 1])) };
       });
-      const tokVecs = new Map<number, number[][]>(); // one table per seed: rowsOf asks for it once per row
-      const tokVec = (s: number) => {
-        let t = tokVecs.get(s);
-        if (!t) tokVecs.set(s, (t = Array.from({ length: VV }, (_, v) => gaussians(C, s * 100 + v))));
+      const tokVecs = new Map<number, Float64Array[]>(); // one table per seed: rowsOf asks for it once per row
+      const tokVec = (s: number): Float64Array[] => {
+        const t = tokVecs.get(s) ?? Array.from({ length: VV }, (_, v) => gaussians(C, s * 100 + v));
+        tokVecs.set(s, t);
         return t;
       };
       const u = gaussians(C, seed + 333);
