@@ -1,6 +1,7 @@
 // First contact with init(): in a browser without WebGPU the error says what a browser user can
 // do (not Node advice), and init() prints nothing unless asked with { verbose: true }. The browser
-// cases import the browser entry (no Node GPU provider) with a stand-in navigator.
+// cases import the browser entry (no Node GPU provider) with a stand-in navigator. shutdown()
+// releases the device: cpu64 afterwards, a clear error for tensors left on it, init() again works.
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
@@ -75,5 +76,40 @@ describe("init() in Node", () => {
   test("{ verbose: true } names the adapter", async () => {
     const r = await initOutput("{ verbose: true }");
     expect(r.stdout).toMatch(/^metagrad: backend webgpu on .+\n$/);
+  });
+});
+
+describe("shutdown()", () => {
+  test("releases WebGPU: cpu64 until the next init(), old tensors name the op and the fix, init() gives a new device", async () => {
+    const code = `
+      const m = await import("./src/node.ts");
+      await m.init({ backend: "webgpu" });
+      const first = m.gpuRuntime();
+      const t = m.fromValues([1, 2, 3], [3]);
+      const before = [...(await m.readAll([t.mul(2)]))[0]];
+      await m.shutdown();
+      const after = m.defaultBackend().name, cleared = m.gpuRuntime() === null;
+      const fail = async (f) => { try { await f(); return "no error"; } catch (e) { return e.message; } };
+      const opError = await fail(() => t.add(t));
+      const readError = await fail(() => m.readAll([t]));
+      t.dispose();
+      await m.shutdown();
+      const cpu = [...(await m.readAll([m.fromValues([1, 2], [2]).mul(3)]))[0]];
+      await m.init({ backend: "webgpu" });
+      const again = [...(await m.readAll([m.fromValues([4], [1]).mul(2)]))[0]];
+      console.log(JSON.stringify({ before, after, cleared, opError, readError, cpu, again, fresh: m.gpuRuntime() !== first }));`;
+    const r = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      cwd: REPO, timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp" },
+    });
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(out.before).toEqual([2, 4, 6]);
+    expect(out.after).toBe("cpu64");
+    expect(out.cleared).toBe(true);
+    expect(out.opError).toBe("add: input 0 (shape [3]) is on the webgpu backend, which was shut down (shutdown() or process exit); " +
+      "call `await init()` again and recreate the tensors made before it");
+    expect(out.readError).toMatch(/^webgpu: the runtime was shut down .*call `await init\(\)` again/);
+    expect(out.cpu).toEqual([3, 6]);
+    expect(out.again).toEqual([8]);
+    expect(out.fresh).toBe(true);
   });
 });

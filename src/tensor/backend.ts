@@ -46,6 +46,8 @@ export interface Backend {
   readonly name: BackendName;
   /** The element type floats are stored in (`f64` on the reference backend). */
   readonly precision: "f32" | "f64";
+  /** Set once the backend was shut down (webgpu's shutdown()): a clause saying so and what to do ("was shut down …"). */
+  readonly closed?: string | null;
   /** The largest tensor, in bytes, one kernel can bind (Infinity when there is no limit). */
   readonly maxBindingBytes: number;
   /** Allocates uninitialized storage for `numel` elements. */

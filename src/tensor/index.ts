@@ -13,7 +13,7 @@ export { OpError, numel, fmt, broadcastShapes } from "./shape";
 export type { Shape } from "./shape";
 export type { DType, BackendName, Backend, OpKernels } from "./backend";
 export type { KernelEncoder } from "./webgpu/encoder";
-export { init, useBackend, defaultBackend, backendOf, gpuRuntime, setGpuProvider } from "./webgpu/device";
+export { init, shutdown, useBackend, defaultBackend, backendOf, gpuRuntime, setGpuProvider } from "./webgpu/device";
 export type { InitOptions, DeviceInfo, GpuProvider } from "./webgpu/device";
 export type { AdapterInfo, RuntimeStats } from "./webgpu/runtime";
 export type { Kernel } from "../shaders/wgsl";

@@ -63,6 +63,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     }
   }
   if (!backend) throw new OpError(op.name, "needs at least one input tensor");
+  if (backend.closed) throw new OpError(op.name, `input 0 (shape ${fmt(inputs[0].shape)}) is on the ${backend.name} backend, which ${backend.closed}`);
   const metas = op.infer(inputs, attrs);
   const limit = backend.maxBindingBytes;
   for (const t of inputs) checkLimit(op.name, t.shape, limit);

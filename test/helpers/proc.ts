@@ -25,7 +25,7 @@ export function start(script: string, args: string[], env: Record<string, string
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
-  const signals: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  const signals: Record<string, number> = { SIGINT: 2, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
   const exited = new Promise<number>((resolve) => {
     proc.on("exit", (code, sig) => resolve(code ?? 128 + (signals[sig ?? ""] ?? 0)));
   });

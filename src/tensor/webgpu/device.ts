@@ -10,11 +10,17 @@ export interface GpuProvider {
   /** Returns the `GPU` object (navigator.gpu's equivalent), created on first use. */
   gpu: () => GPU | Promise<GPU>;
   wait: Waiter;
+  /**
+   * Registers `fn` to run synchronously when the process exits (Node: `process.on("exit")`),
+   * where init() destroys the devices (see WebGpuRuntime.destroy). Optional: browsers have none.
+   */
+  onExit?: (fn: () => void) => void;
 }
 
 let provider: GpuProvider | null = null;
 let runtime: WebGpuRuntime | null = null;
 let current: Backend = cpu64;
+let exitHooked = false;
 
 /** Registers how to obtain WebGPU outside a browser; called by the Node entry point. */
 export function setGpuProvider(p: GpuProvider): void {
@@ -89,6 +95,10 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
       return { backend: "cpu64" };
     }
   }
+  if (!exitHooked && provider?.onExit) {
+    exitHooked = true;
+    provider.onExit(() => runtime?.destroy());
+  }
   current = runtime;
   say(`backend webgpu on ${runtime.info.description || runtime.info.device || "an unnamed adapter"}`);
   return { backend: "webgpu", adapter: runtime.info };
@@ -118,6 +128,29 @@ async function createRuntime(opts: InitOptions): Promise<WebGpuRuntime> {
     if (second) helper = new CompileHelper(await second.requestDevice(descriptor));
   }
   return new WebGpuRuntime(device, info, wait, helper);
+}
+
+/**
+ * Releases WebGPU: submits what is encoded, waits for the GPU and for the compile helper to
+ * finish, and destroys the devices. The default backend is cpu64 afterwards until the next
+ * init(), which creates a new device; tensors made before shutdown() throw a clear error when
+ * used (disposing them is fine). In Node the devices are also destroyed, synchronously, when
+ * the process exits, so a script may simply end or call `process.exit`; shutdown() is for code
+ * that wants the device released (and its errors reported) earlier. Does nothing when WebGPU
+ * was not initialized.
+ */
+export async function shutdown(): Promise<void> {
+  const rt = runtime;
+  if (!rt) return;
+  runtime = null;
+  if (current === rt) current = cpu64;
+  try {
+    rt.flush();
+    await rt.wait(Promise.all([rt.device.queue.onSubmittedWorkDone(), rt.compileHelper?.device.queue.onSubmittedWorkDone()]));
+    rt.throwIfErrors();
+  } finally {
+    rt.destroy();
+  }
 }
 
 /** The default backend used by tensor constructors. */

@@ -54,4 +54,5 @@ export const nodeGpuProvider: GpuProvider = {
     return gpuObject;
   },
   wait: (p) => (process.env.METAGRAD_WAIT === "spin" ? spinWait(p) : politeWait(p)),
+  onExit: (fn) => void process.once("exit", fn),
 };

@@ -73,6 +73,8 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
   #errors: string[] = [];
   #lastKernel = "(none)";
   #lost: string | null = null;
+  /** Set by destroy(): the message every later use of this runtime throws. */
+  #destroyed: string | null = null;
   /** The device fault record [site, value bits, position, 0] (created with the first fault site). */
   #faults: GPUBuffer | null = null;
   #sites: FaultReport[] = [];
@@ -92,18 +94,20 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
       this.#errors.push(`GPU error after kernel '${this.#lastKernel}': ${firstLine(e.message)}`);
     });
     void device.lost.then((l) => {
-      this.#lost = `GPU device lost (${l.reason}): ${l.message}`;
+      this.#lost ??= `GPU device lost (${l.reason}): ${l.message}`;
     });
   }
 
   // ---- Backend interface -------------------------------------------------------------------
 
   alloc(numel: number, dtype: DType): Storage {
+    this.#usable();
     const buf = this.pool.acquire(Math.max(4, numel * 4), STORAGE_USAGE);
     return new Storage(this, numel, dtype, buf);
   }
 
   upload(s: Storage, values: ArrayLike<number>): void {
+    this.#usable();
     const arr = s.dtype === "i32" ? Int32Array.from(values) : Float32Array.from(values);
     if (arr.byteLength > 0) this.device.queue.writeBuffer(s.buffer, 0, arr);
   }
@@ -139,6 +143,7 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
    * clearing the record) instead of returning values.
    */
   async readMany(ss: readonly Storage[]): Promise<Float64Array[]> {
+    this.#usable();
     this.#endPass();
     const offsets: number[] = [];
     let total = 0;
@@ -276,6 +281,35 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
     this.pool.onSubmit();
   }
 
+  /**
+   * Destroys the compile helper's device, then this one. Dawn waits for a device's queue to go
+   * idle before it destroys it, so this blocks until the helper has finished compiling: a
+   * process that exited while the helper still compiled crashed in Dawn's teardown (SIGSEGV
+   * after its work was done, in 2 of 6 cold runs). The Node entry calls it on process exit;
+   * {@link shutdown} waits for the queues politely first. Work encoded and not flushed is
+   * dropped; any later use of this runtime, or of a tensor on it, throws.
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = "was shut down (shutdown() or process exit); call `await init()` again and recreate " +
+      "the tensors made before it";
+    this.#lost = `webgpu: the runtime ${this.#destroyed}`;
+    this.#pass = null;
+    this.#encoder = null;
+    this.compileHelper?.device.destroy();
+    this.device.destroy();
+  }
+
+  /** Why this runtime can no longer be used, as a clause ("was shut down …"), or null. */
+  get closed(): string | null {
+    return this.#destroyed;
+  }
+
+  /** Throws when destroy() has run. */
+  #usable(): void {
+    if (this.#destroyed) throw new Error(`webgpu: the runtime ${this.#destroyed}`);
+  }
+
   /** Submits and waits until the GPU has finished all work. */
   async sync(): Promise<void> {
     this.flush();
@@ -337,6 +371,7 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
   }
 
   #enc(): GPUCommandEncoder {
+    this.#usable();
     return (this.#encoder ??= this.device.createCommandEncoder());
   }
 
