@@ -14,6 +14,9 @@
 // that device's queue compiles (1.6 s for a pipeline created 0.14 s into a 1.8 s compile; 37 ms
 // on the other device). Submitting each new kernel at once, so that its compile would overlap
 // the encoding of the rest, therefore overlaps nothing (bench/RESULTS.md, "First step").
+// A process that exits while the helper still compiles crashed in Dawn's teardown (SIGSEGV in
+// 5 of 10 cold runs), so the runtime destroys both devices on exit, which waits for the helper
+// (WebGpuRuntime.destroy; shutdown() does the same politely).
 import type { Kernel } from "../../shaders/wgsl";
 
 /** A kernel's pipeline and the layout of its single bind group. */
