@@ -15,7 +15,7 @@
 // on the other device). Submitting each new kernel at once, so that its compile would overlap
 // the encoding of the rest, therefore overlaps nothing (bench/RESULTS.md, "First step").
 // A process that exits while the helper still compiles crashed in Dawn's teardown (SIGSEGV in
-// 7 of 16 cold runs), so the runtime destroys both devices on exit, which waits for the helper
+// 9 of 20 cold runs), so the runtime destroys both devices on exit, which waits for the helper
 // (WebGpuRuntime.destroy; shutdown() does the same politely).
 import type { Kernel } from "../../shaders/wgsl";
 
