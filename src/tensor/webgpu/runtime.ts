@@ -285,9 +285,9 @@ export class WebGpuRuntime implements Backend, KernelEncoder {
    * Destroys the compile helper's device, then this one. Dawn waits for a device's queue to go
    * idle before it destroys it, so this blocks until the helper has finished compiling: a
    * process that exited while the helper still compiled crashed in Dawn's teardown (SIGSEGV
-   * after its work was done, in 9 of 20 cold runs; 0 of 22 with this). The Node entry calls it on process exit;
-   * {@link shutdown} waits for the queues politely first. Work encoded and not flushed is
-   * dropped; any later use of this runtime, or of a tensor on it, throws.
+   * after its work was done, in 9 of 20 cold runs; 0 of 22 with this). The Node entry calls it
+   * on process exit; {@link shutdown} waits for the queues politely first. Work encoded and not
+   * flushed is dropped; any later use of this runtime, or of a tensor on it, throws.
    */
   destroy(): void {
     if (this.#destroyed) return;
