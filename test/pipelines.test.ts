@@ -77,21 +77,30 @@ describe("priming", () => {
   });
 });
 
+/**
+ * Runs a fixture child with an empty Mesa shader cache of its own (removed afterwards); returns
+ * its exit code, its output and its JSON line (null when it printed none).
+ */
+async function inFreshCache<L>(script: string, env: Record<string, string>): Promise<{ code: number; out: string; line: L | null }> {
+  const cache = mkdtempSync(join(tmpdir(), "metagrad-test-cache-"));
+  try {
+    const child = start(script, [], { MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false", ...env });
+    const code = await child.exited;
+    const json = child.output().split("\n").find((l) => l.startsWith("{"));
+    return { code, out: child.output(), line: json ? (JSON.parse(json) as L) : null };
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
+
 describe("with and without the helper", () => {
   it("three training steps from an empty shader cache give bit-identical losses and weights", async () => {
     const rt = await gpu();
     const runs: { helper: boolean; primed: number; pipelines: number; losses: number[]; sum: number }[] = [];
     for (const parallel of ["1", "0"]) {
-      const cache = mkdtempSync(join(tmpdir(), "metagrad-test-cache-"));
-      try {
-        const child = start("test/fixtures/compile-helper-child.ts", [], {
-          MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false", METAGRAD_PARALLEL_COMPILE: parallel,
-        });
-        expect(await child.exited, child.output()).toBe(0);
-        runs.push(JSON.parse(child.output().split("\n").find((l) => l.startsWith("{"))!));
-      } finally {
-        rmSync(cache, { recursive: true, force: true });
-      }
+      const r = await inFreshCache<(typeof runs)[number]>("test/fixtures/compile-helper-child.ts", { METAGRAD_PARALLEL_COMPILE: parallel });
+      expect(r.code, r.out).toBe(0);
+      runs.push(r.line!);
     }
     const [on, off] = runs;
     const lavapipe = wantsCompileHelper(`${rt.info.device} ${rt.info.description}`, {});
@@ -105,23 +114,16 @@ describe("with and without the helper", () => {
 });
 
 describe("exiting while the helper compiles", () => {
-  /** Runs the exit-mid-compile child from an empty shader cache; returns its exit code and JSON line. */
-  async function exitMidCompile(mode: "exit" | "shutdown", afterMs: number): Promise<{ code: number; out: string; line: { helper: boolean; primed: number; step: string } }> {
-    const cache = mkdtempSync(join(tmpdir(), "metagrad-test-cache-"));
-    try {
-      const child = start("test/fixtures/exit-mid-compile-child.ts", [], {
-        MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_DISABLE: "false", MODE: mode, EXIT_AFTER_MS: String(afterMs),
-      });
-      const code = await child.exited;
-      const json = child.output().split("\n").find((l) => l.startsWith("{"));
-      return { code, out: child.output(), line: json ? JSON.parse(json) : { helper: false, primed: 0, step: "no output" } };
-    } finally {
-      rmSync(cache, { recursive: true, force: true });
-    }
+  /** The exit-mid-compile child from an empty shader cache (a missing JSON line reads as "no output"). */
+  async function exitMidCompile(mode: "exit" | "shutdown", afterMs: number) {
+    const r = await inFreshCache<{ helper: boolean; primed: number; step: string }>("test/fixtures/exit-mid-compile-child.ts", {
+      MODE: mode, EXIT_AFTER_MS: String(afterMs),
+    });
+    return { ...r, line: r.line ?? { helper: false, primed: 0, step: "no output" } };
   }
 
-  // Without the runtime's exit hook, 5 of 10 such runs died with SIGSEGV in Dawn's teardown
-  // (exit code 139 in a shell); four runs all pass without it about 6 % of the time.
+  // Without the runtime's exit hook, 9 of 20 such runs died with SIGSEGV in Dawn's teardown
+  // (exit code 139 in a shell); four runs all pass without it about 9 % of the time.
   it("process.exit() mid-compile exits with code 0: the runtime destroys its devices on exit, which waits for the helper", async () => {
     const rt = await gpu();
     const lavapipe = wantsCompileHelper(`${rt.info.device} ${rt.info.description}`, process.env);
