@@ -53,15 +53,17 @@ describe("the no-adapter error in a browser", () => {
   });
 });
 
+/** Runs an ES module's source in a fresh Node process in the repository root (tsx loaded); returns its output. */
+function runModule(code: string): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: REPO, timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp" },
+  });
+}
+
 describe("init() in Node", () => {
   /** Runs init() with `opts` in a fresh Node process (the Node entry) and returns its output. */
-  async function initOutput(opts: string): Promise<{ stdout: string; stderr: string }> {
-    const code = `const m = await import("./src/node.ts"); const i = await m.init(${opts}); if (i.backend !== "webgpu") process.exit(3);`;
-    const r = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
-      cwd: REPO, timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp" },
-    });
-    return r;
-  }
+  const initOutput = (opts: string) => runModule(
+    `const m = await import("./src/node.ts"); const i = await m.init(${opts}); if (i.backend !== "webgpu") process.exit(3);`);
   // Dawn (native code, not ours) warns on stderr when it clamps a driver's limits, as on Mesa's
   // software adapter; nothing in JavaScript can intercept a native write, so those two lines are
   // the only output allowed.
@@ -98,10 +100,7 @@ describe("shutdown()", () => {
       await m.init({ backend: "webgpu" });
       const again = [...(await m.readAll([m.fromValues([4], [1]).mul(2)]))[0]];
       console.log(JSON.stringify({ before, after, cleared, opError, readError, cpu, again, fresh: m.gpuRuntime() !== first }));`;
-    const r = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
-      cwd: REPO, timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp" },
-    });
-    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    const out = JSON.parse((await runModule(code)).stdout.trim().split("\n").at(-1)!);
     expect(out.before).toEqual([2, 4, 6]);
     expect(out.after).toBe("cpu64");
     expect(out.cleared).toBe(true);
