@@ -187,6 +187,36 @@ describe("matmul variants vs f64", () => {
     expectNear(got, want, p, JSON.stringify(p));
   });
 
+  test("rowubo with A in place: no copy of A where K is one chunk and every window lies inside A, the packed kernel's bits", async () => {
+    const rt = await gpu();
+    expect(rt.info.subgroupMinSize, "the adapter has no subgroups of ≥ 8 lanes").toBeGreaterThanOrEqual(8);
+    const sized = (bytes: number) => ({ size: bytes }) as GPUBuffer;
+    const env = { scratch: () => sized(1 << 20), uniform: () => sized(64) };
+    // [M, N, K, batch, transA, transB, rows, windowBytes, in place]: windows of 8 rows × 32 columns
+    // fill 1 KiB exactly; K = 64 needs two chunks, K = 24 leaves the last window past A's end, and
+    // a transposed A must be copied.
+    const cases: [number, number, number, number, boolean, boolean, number, number, boolean][] = [
+      [96, 40, 32, 1, false, false, 8, 1024, true], [96, 40, 32, 1, false, true, 8, 1024, true],
+      [40, 40, 32, 2, false, false, 8, 1024, true], [64, 72, 128, 1, false, false, 16, 65536, false],
+      [256, 40, 64, 1, false, true, 16, 65536, true], [48, 40, 64, 1, false, false, 8, 1024, false],
+      [96, 40, 24, 1, false, false, 8, 1024, false], [96, 40, 32, 1, true, false, 8, 1024, false],
+    ];
+    for (const [M, N, K, batch, transA, transB, rows, windowBytes, inPlace] of cases) {
+      const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: true };
+      const opts = { rows, wg: 16, windows: 3, windowBytes, broadcast: true };
+      const what = JSON.stringify(p);
+      const plan = matmulVariantKernel("rowubo", p, { ...opts, inPlaceA: true })!;
+      const ds = plan.launches(sized(batch * M * K * 4), sized(K * N * 4), sized(batch * M * N * 4), env);
+      expect(ds.some((d) => d.kernel === plan.kernels[0]), what).toBe(!inPlace); // the copy of A runs only when needed
+      const packed = (await runMatmulVariant(rt, "rowubo", p, opts))!;
+      const got = (await runMatmulVariant(rt, "rowubo", p, { ...opts, inPlaceA: true }))!.got;
+      expectNear(got, packed.want, p, what);
+      expect(got, what).toEqual(packed.got); // the same loads in the same order, from another layout
+    }
+    expect(ROWUBO_SUBGROUP.inPlaceA).toBe(true);
+    expect(ROWUBO_DEFAULT.inPlaceA).toBeFalsy();
+  });
+
   test("rowubo declines what it cannot run", () => {
     const p = (M: number, N: number, K: number, o: Partial<MatmulShape> = {}): MatmulShape =>
       ({ M, N, K, batch: 1, transA: false, transB: false, bShared: true, ...o });

@@ -9,6 +9,10 @@
 // into the same few L1 sets once K·4 is a multiple of 4 KiB, and at K = 1024 the copy made the
 // product 1.35–1.6× faster, its own cost (~2 ms per 4 MiB of A) included ("rowubo" again).
 // The copy lives in scratch storage the caller provides (the runtime's pool: M·K·4 bytes).
+// Where K is one chunk and every window lies inside A's buffer (a window of P rows fills its
+// 64 KiB), A itself can be the windows instead (`inPlaceA`): the K step's R loads are then K·4
+// bytes apart, a stride that the strides in the uniform (ks, rs) make the same pipeline read.
+// With subgroups that skipped copy paid for itself at config a's shapes (K = 128 … 512).
 // A uniform binding holds at most 64 KiB, so Ap is bound as up to U windows of P rows each and
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
 // its window, since WGSL cannot index bindings. Each dispatch writes its rows of C through a
@@ -47,6 +51,11 @@ export interface RowuboOptions extends RowbcastOptions {
    * at least 8 lanes, and rows a multiple of 8).
    */
   broadcast: boolean;
+  /**
+   * Bind A itself as the windows, with no block-interleaving copy, where that is possible: A not
+   * transposed, K in one chunk, and every window inside A's buffer.
+   */
+  inPlaceA?: boolean;
 }
 
 /**
@@ -155,9 +164,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     : `vec4f(B[${bAt("n")}], B[${bAt("(n + 1u)")}], B[${bAt("(n + 2u)")}], B[${bAt("(n + 3u)")}]);`}
 }`, "struct PackBDims { n4: u32, k: u32, n: u32, pad: u32 }");
   const loadA = (u: number) => o.broadcast
-    ? `${[...Array(R / 8).keys()].map((g) => `let w${g} = A${u}[base + k * ${R}u + ${g * 8}u + sl];`).join(" ")}
+    ? `${[...Array(R / 8).keys()].map((g) => `let w${g} = A${u}[lo + k * dims.ks + ${g * 8}u * dims.rs];`).join(" ")}
         ${rows.map((r) => `let a${r} = subgroupBroadcast(w${r >> 3}, ${r & 7}u);`).join(" ")}`
-    : rows.map((r) => `let a${r} = A${u}[base + k * ${R}u + ${r}u];`).join(" ");
+    : rows.map((r) => `let a${r} = A${u}[base + k * dims.ks + ${r}u * dims.rs];`).join(" ");
   const loop = (u: number) => `
       for (var k = 0u; k < dims.kc4; k++) {
         ${rowbcastLoadB(false, "0u", "dims.n4", "dims.k4", "(dims.kOff + k)")}
@@ -206,6 +215,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     : `let n4 = wid.y * ${o.wg}u + lid.x;
   if (n4 >= dims.n4) { return; }`}
   let base = (wid.x % dims.perWindow) * ${R}u * dims.kc4; // the block's first vec4 in its window
+  ${o.broadcast ? "let lo = base + sl * dims.rs;" : ""}
   ${rows.map((r) => `var acc${r} = vec4f(0.0);`).join(" ")}
   switch (wid.x / dims.perWindow) {
     ${windows.map((u) => `case ${u}u: {${loop(u)}\n    }`).join("\n    ")}
@@ -213,13 +223,21 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
   ${o.broadcast ? "if (nOut >= dims.n4) { return; }" : ""}
   ${store}
-}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32 }");
+}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32, ks: u32, rs: u32 }");
   if (o.broadcast) product = { ...product, code: `enable subgroups;\n${product.code}` }; // before every declaration
   const launches: MatmulLaunch = (a, b, c, env) => {
-    const ap = env.scratch(M * K * 4 + o.windowBytes); // [K / Kc, M / R, Kc4, R] vec4, padded for the last window
-    const out: Dispatch[] = [{
-      kernel: pack, buffers: [a, ap, env.uniform(Uint32Array.from([M, K4, Kc4, 0]))], grid: [Math.ceil(Kc4 * R / 64), M / R, chunks],
-    }];
+    // In place, A's rows are the windows (row stride K4 vec4s); packed, its block-interleaved copy
+    // (the R rows of a K step adjacent). The last window of A ends at (M - P + windowBytes / Kc / 4)·K·4 bytes.
+    const inPlace = !!o.inPlaceA && !p.transA && chunks === 1 && (M - P) * K * 4 + o.windowBytes <= a.size;
+    const out: Dispatch[] = [];
+    let ap = a;
+    if (!inPlace) {
+      ap = env.scratch(M * K * 4 + o.windowBytes); // [K / Kc, M / R, Kc4, R] vec4, padded for the last window
+      out.push({
+        kernel: pack, buffers: [a, ap, env.uniform(Uint32Array.from([M, K4, Kc4, 0]))], grid: [Math.ceil(Kc4 * R / 64), M / R, chunks],
+      });
+    }
+    const [ks, rs] = inPlace ? [1, K4] : [R, 1]; // vec4 strides of a K step and of a row in a window
     let bn = b; // B as [K, N4] vec4s
     if (copyB) {
       bn = env.scratch(K * N4 * 16);
@@ -227,7 +245,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
-      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R]));
+      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R, ks, rs]));
       for (let r0 = 0; r0 < M; r0 += U * P) {
         const n = Math.min(U * P, M - r0);
         // Windows past the last row (or past U) are never read; they are bound at the chunk's start.
