@@ -8,6 +8,7 @@ import {
 } from "../src/shaders/matmul";
 import type { RowbcastOptions } from "../src/shaders/matmul-rowbcast";
 import { gpu } from "./helpers/gpu";
+import { add, matmul, randn, zeros } from "../src/node";
 import { runMatmulVariant } from "../testkit/matmul";
 import { relativeBound, relativeError } from "../testkit/tolerance";
 
@@ -25,6 +26,8 @@ const VARIANTS: [MatmulVariant, RowbcastOptions | undefined][] = [
 const SHAPES: [number, number, number, number, boolean][] = [
   [20, 24, 12, 2, false], [36, 8, 16, 1, true], [5, 7, 3, 2, false], [70, 68, 20, 1, true], [8, 72, 4, 3, true],
 ];
+
+const fmtShape = (s: number[]) => `[${s.join(",")}]`;
 
 describe("matmul variants vs f64", () => {
   beforeAll(async () => {
@@ -215,6 +218,43 @@ describe("matmul variants vs f64", () => {
     }
     expect(ROWUBO_SUBGROUP.inPlaceA).toBe(true);
     expect(ROWUBO_DEFAULT.inPlaceA).toBeFalsy();
+  });
+
+  test("a bias through the op: added in rowubo's store (one dispatch fewer, the same bits as add after matmul), or by the add kernel elsewhere", async () => {
+    const rt = await gpu();
+    // [a, b, transB, fused]: rowubo's store in one chunk and after two K chunks; N = 65 (no
+    // vec4 store) and a small product (rowbcast) add it after the product.
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[2, 256, 512], [512, 512], false, true], [[256, 2048], [2048, 128], false, true],
+      [[4096, 128], [65, 128], true, false], [[16, 32], [32, 24], false, false],
+    ];
+    for (const [as, bs, transB, fused] of cases) {
+      const N = transB ? bs[0] : bs[1];
+      const a = randn(as, { seed: 1, backend: "webgpu" }), b = randn(bs, { seed: 2, backend: "webgpu" });
+      const bias = randn([N], { seed: 3, backend: "webgpu" });
+      const plain = matmul(a, b, { transB });
+      const sep = add(plain, bias);
+      await sep.data();
+      const before = rt.stats.dispatches;
+      const y = matmul(a, b, { transB, bias });
+      const fusedDispatches = rt.stats.dispatches - before;
+      const got = await y.data();
+      const want = await sep.data();
+      const differ = got.findIndex((v, i) => !Object.is(v, want[i])); // not toEqual: its diff of 2^18 numbers takes minutes
+      expect(differ, `${fmtShape(as)}·${fmtShape(bs)}: first differing element (${got[differ]} vs ${want[differ]})`).toBe(-1);
+      // The separate path: the product's dispatches, then one add.
+      const b0 = rt.stats.dispatches;
+      matmul(a, b, { transB }).dispose();
+      const productDispatches = rt.stats.dispatches - b0;
+      expect(fusedDispatches, `${fmtShape(as)}·${fmtShape(bs)}`).toBe(fused ? productDispatches : productDispatches + 1);
+      for (const t of [a, b, bias, plain, sep, y]) t.dispose();
+    }
+    // K = 0: the product is zeros, so every row is the bias.
+    const bias = randn([4], { seed: 4, backend: "webgpu" });
+    const empty = matmul(zeros([3, 0], { backend: "webgpu" }), zeros([0, 4], { backend: "webgpu" }), { bias });
+    const bv = await bias.data();
+    expect(await empty.data()).toEqual(Float64Array.from({ length: 12 }, (_, i) => bv[i % 4]));
+    expect(() => matmul(zeros([4, 8]), zeros([8, 6]), { bias: zeros([8]) })).toThrow(/matmul: bias \[8\] does not match the product's N = 6 .*pass a bias of shape \[6\]/);
   });
 
   test("rowubo declines what it cannot run", () => {

@@ -1,7 +1,7 @@
 // Basic layers: Linear (x @ W + b with W stored [in, out], GPT-2's Conv1D layout), Embedding
 // (row lookup) and LayerNorm (fused op). Attention, MLP and blocks live in transformer.ts.
 import {
-  add, embedding, full, layerNorm, matmul, randn, type Backend, type BackendName, type Tensor,
+  embedding, full, layerNorm, matmul, randn, type Backend, type BackendName, type Tensor,
 } from "../tensor/index";
 import { Module } from "./module";
 
@@ -36,10 +36,9 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : this.param("bias", full([outFeatures], 0, { backend: opts.backend }));
   }
 
-  /** [..., in] → [..., out] */
+  /** [..., in] → [..., out] (the bias added in the product's kernel where it can be: {@link matmul}) */
   forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight);
-    return this.bias ? add(y, this.bias) : y;
+    return matmul(x, this.weight, { bias: this.bias ?? undefined });
   }
 }
 

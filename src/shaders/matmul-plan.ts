@@ -26,14 +26,19 @@ export interface MatmulEnv {
   uniform(data: Uint32Array<ArrayBuffer>): BufferBinding;
 }
 
-/** The dispatches of a matmul for the buffers of A, B and C. */
-export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, env: MatmulEnv) => Dispatch[];
+/**
+ * The dispatches of a matmul for the buffers of A, B and C, and of a bias [N] added to every row
+ * of C (only for a plan that {@link MatmulKernelPlan.fusesBias}).
+ */
+export type MatmulLaunch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, env: MatmulEnv, bias?: GPUBuffer) => Dispatch[];
 
 /** A variant's kernels and how to dispatch them. */
 export interface MatmulKernelPlan {
   /** Every kernel the dispatches use, the copy of A (rowubo) first. */
   readonly kernels: readonly Kernel[];
   readonly launches: MatmulLaunch;
+  /** Whether `launches` takes a bias and adds it in the product's store (rowubo with N in vec4s). */
+  readonly fusesBias?: boolean;
 }
 
 /** A plan with one dispatch of `k` over `grid`, binding A, B and C whole (and `dims` as a uniform, last). */

@@ -30,6 +30,9 @@
 // l loads rows l, l + 8, ... and subgroupBroadcast hands them on (an extract and a splat in
 // llvmpipe, against a gather of 8 lanes per uniform load): 1.4–1.6× faster products (matmul.ts,
 // ROWUBO_SUBGROUP). Every lane then stays to the end: lanes past N read the last column and do not store.
+// A bias [N] (a Linear layer's) can be added in the store after the last K chunk's sum (`bias`
+// in the uniform; without one, B is bound in its place and not read): the same single rounding
+// as adding it after the product, one dispatch and one pass over C fewer.
 // An N that is not a multiple of 4 (a 65-token vocabulary's head and logit lens) runs here too:
 // B is first copied to [K, ceil(N/4)] vec4s with zero columns past N, C is written as scalars
 // (the last vec4 column stores only its columns below N), and each K step adds its four products
@@ -181,6 +184,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   // "rowubo: cold compile"). A constant bound would be unrolled by the compiler.
   // C[row, 4·n4 ..] of a ragged N: column 4·n4 is always below N (n4 < ceil(N / 4)), the next three may not be.
   const store = `var out = array<vec4f, ${R}>(${rows.map((r) => `acc${r}`).join(", ")});
+  ${ragged ? "" : "let bv = Bias[n4]; // bound to B (unread) without a bias"}
   for (var r = 0u; r < dims.rows; r++) {
     ${ragged
       ? `let i = (wid.x * ${R}u + r) * dims.n + 4u * n4;
@@ -188,6 +192,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       : `let i = (wid.x * ${R}u + r) * dims.n4 + n4;
     var v = out[r];
     if (dims.accumulate != 0u) { v += C[i]; }
+    if (dims.bias != 0u) { v += bv; }
     C[i] = v;`}
   }`;
   const put = (name: string, op: string) => `
@@ -201,6 +206,7 @@ fn ${name}(i: u32, n: u32, v: vec4f) {
     ...windows.map((u) => ({ name: `A${u}`, kind: "uniform" as const, type: `array<vec4f, ${W4}>` })),
     { name: "B", kind: "read", type: "vec4f" },
     { name: "C", kind: "rw", type: ragged ? "f32" : "vec4f" },
+    ...(ragged ? [] : [{ name: "Bias", kind: "read" as const, type: "vec4f" }]),
     { name: "dims", kind: "uniform", type: "UboDims" },
   ], `${ragged ? `${put("put", "=")}${put("putAdd", "+=")}
 ` : ""}
@@ -223,9 +229,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
   ${o.broadcast ? "if (nOut >= dims.n4) { return; }" : ""}
   ${store}
-}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32, ks: u32, rs: u32 }");
+}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32, ks: u32, rs: u32, bias: u32 }");
   if (o.broadcast) product = { ...product, code: `enable subgroups;\n${product.code}` }; // before every declaration
-  const launches: MatmulLaunch = (a, b, c, env) => {
+  const launches: MatmulLaunch = (a, b, c, env, bias) => {
+    if (bias && ragged) throw new Error(`rowubo: a bias needs N in vec4s (N = ${N}); add it after the product`);
     // In place, A's rows are the windows (row stride K4 vec4s); packed, its block-interleaved copy
     // (the R rows of a K step adjacent). The last window of A ends at (M - P + windowBytes / Kc / 4)·K·4 bytes.
     const inPlace = !!o.inPlaceA && !p.transA && chunks === 1 && (M - P) * K * 4 + o.windowBytes <= a.size;
@@ -245,7 +252,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
-      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R, ks, rs]));
+      const last = ch === chunks - 1; // the bias goes in once, after the last chunk's sum
+      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R, ks, rs, bias && last ? 1 : 0]));
       for (let r0 = 0; r0 < M; r0 += U * P) {
         const n = Math.min(U * P, M - r0);
         // Windows past the last row (or past U) are never read; they are bound at the chunk's start.
@@ -254,12 +262,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         }));
         out.push({
           kernel: product,
-          buffers: [...win, bn, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, dims],
+          buffers: [...win, bn, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, ...(ragged ? [] : [bias ?? bn]), dims],
           grid: [n / R, Math.ceil(N4 / o.wg), 1],
         });
       }
     }
     return out;
   };
-  return { kernels: copyB ? [pack, packB, product] : [pack, product], launches };
+  return { kernels: copyB ? [pack, packB, product] : [pack, product], launches, fusesBias: !ragged };
 }

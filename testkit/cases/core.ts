@@ -110,5 +110,13 @@ export const CORE_CASES: Record<string, OpCase[]> = {
     { label: "rowubo shared b [2,256,512]x[512,512]", inputs: [{ shape: [2, 256, 512] }, { shape: [512, 512] }], run: ([a, b]) => T.matmul(a, b), noFiniteDiff: true },
     { label: "rowubo transA, K in chunks [2048,64]ᵀx[2048,1024]", inputs: [{ shape: [2048, 64] }, { shape: [2048, 1024] }], run: ([a, b]) => T.matmul(a, b, { transA: true }), noFiniteDiff: true },
     { label: "rowubo transB, K in chunks [512,2048]x[128,2048]ᵀ", inputs: [{ shape: [512, 2048] }, { shape: [128, 2048] }], run: ([a, b]) => T.matmul(a, b, { transB: true }), noFiniteDiff: true },
+    // With a bias: added in rowubo's store after the last K chunk, or by the add kernel after
+    // the product elsewhere (N = 3 is no vec4; the small products take rowbcast and rb4x4).
+    { label: "bias [5,7]x[7,3]+[3]", inputs: [{ shape: [5, 7] }, { shape: [7, 3] }, { shape: [3] }], run: ([a, b, c]) => T.matmul(a, b, { bias: c }) },
+    { label: "bias shared bᵀ [2,3,5]x[8,5]ᵀ+[8]", inputs: [{ shape: [2, 3, 5] }, { shape: [8, 5] }, { shape: [8] }], run: ([a, b, c]) => T.matmul(a, b, { transB: true, bias: c }) },
+    { label: "bias transA [7,4]ᵀx[7,8]+[8]", inputs: [{ shape: [7, 4] }, { shape: [7, 8] }, { shape: [8] }], run: ([a, b, c]) => T.matmul(a, b, { transA: true, bias: c }) },
+    { label: "bias rowubo [2,256,512]x[512,512]+[512]", inputs: [{ shape: [2, 256, 512] }, { shape: [512, 512] }, { shape: [512] }], run: ([a, b, c]) => T.matmul(a, b, { bias: c }), noFiniteDiff: true },
+    { label: "bias rowubo transA, K in chunks [2048,64]ᵀx[2048,1024]+[1024]", inputs: [{ shape: [2048, 64] }, { shape: [2048, 1024] }, { shape: [1024] }], run: ([a, b, c]) => T.matmul(a, b, { transA: true, bias: c }), noFiniteDiff: true },
+    { label: "bias rowubo N not in vec4s [4096,128]x[65,128]ᵀ+[65]", inputs: [{ shape: [4096, 128] }, { shape: [65, 128] }, { shape: [65] }], run: ([a, b, c]) => T.matmul(a, b, { transB: true, bias: c }), noFiniteDiff: true },
   ],
 };

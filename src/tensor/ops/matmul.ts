@@ -1,23 +1,35 @@
-// Batched matmul with transpose flags on either operand, so backward needs no transpose copies.
+// Batched matmul with transpose flags on either operand, so backward needs no transpose copies,
+// and an optional bias [N] added to every row (fused into the product's store where the kernel can).
 // a: [..., M, K] (or [..., K, M] with transA), b: [K, N] shared or [..., K, N] (or [N, K] with transB).
 import { fmt, numel, OpError, sameShape } from "../shape";
 import { apply1, defineOp } from "../op";
 import { matmulKernel } from "../../shaders/matmul";
 import type { Tensor } from "../tensor";
-import { requireFloat } from "./util";
-import { reshape, sum } from "./core";
+import { dispatchPlan, requireFloat } from "./util";
+import { reshape, sum, sumTo } from "./core";
+import { binaryKernel } from "../../shaders/elementwise";
 
 /** Transpose flags for {@link matmul}. */
-export interface MatmulOptions {
+export interface MatmulTransposes {
   /** Use aᵀ (a is stored [..., K, M]). */
   transA?: boolean;
   /** Use bᵀ (b is stored [..., N, K]). */
   transB?: boolean;
 }
 
+/** Transpose flags and an optional bias for {@link matmul}. */
+export interface MatmulOptions extends MatmulTransposes {
+  /**
+   * [N], added to every row of the product (a Linear layer's bias). On software adapters the add
+   * runs in the product kernel's store, saving a pass over the output and a dispatch; the result
+   * is the same as `add(matmul(a, b), bias)`, to the bit.
+   */
+  bias?: Tensor;
+}
+
 interface Dims { M: number; N: number; K: number; batch: number[]; bShared: boolean }
 
-function dims(a: readonly number[], b: readonly number[], o: Required<MatmulOptions>): Dims {
+function dims(a: readonly number[], b: readonly number[], o: Required<MatmulTransposes>): Dims {
   const ra = a.length, rb = b.length;
   if (ra < 2 || rb < 2) {
     throw new OpError("matmul", `operands need rank >= 2, got ${fmt(a)} and ${fmt(b)}; reshape vectors to [1, K] or [K, 1]`);
@@ -41,16 +53,22 @@ function dims(a: readonly number[], b: readonly number[], o: Required<MatmulOpti
   return { M, N, K: Ka, batch, bShared };
 }
 
-const matmulOp = defineOp<Required<MatmulOptions>>({
+// Inputs: a, b and, with a bias, the bias [N] (input 2).
+const matmulOp = defineOp<Required<MatmulTransposes>>({
   name: "matmul",
-  infer: ([a, b], o) => {
-    requireFloat("matmul", [a, b]);
+  infer: (ins, o) => {
+    requireFloat("matmul", ins);
+    const [a, b, bias] = ins;
     const d = dims(a.shape, b.shape, o);
+    if (bias && !(bias.shape.length === 1 && bias.shape[0] === d.N)) {
+      throw new OpError("matmul", `bias ${fmt(bias.shape)} does not match the product's N = ${d.N} ` +
+        `(${fmt(a.shape)}${o.transA ? "ᵀ" : ""} · ${fmt(b.shape)}${o.transB ? "ᵀ" : ""}); pass a bias of shape [${d.N}]`);
+    }
     return [{ shape: [...d.batch, d.M, d.N], dtype: "f32" }];
   },
-  cpu: ([a, b], [c], o) => {
+  cpu: ([a, b, bias], [c], o) => {
     const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
-    const A = a.s.f64, B = b.s.f64, C = c.s.f64;
+    const A = a.s.f64, B = b.s.f64, C = c.s.f64, bv = bias?.s.f64;
     // Element strides of op(A)[m, k] and op(B)[k, n] in their stored layouts.
     const [am, ak] = o.transA ? [1, M] : [K, 1];
     const [bk, bn] = o.transB ? [1, K] : [N, 1];
@@ -60,23 +78,36 @@ const matmulOp = defineOp<Required<MatmulOptions>>({
         for (let n = 0; n < N; n++) {
           let s = 0;
           for (let k = 0, ia = ao + m * am, ib = bo + n * bn; k < K; k++, ia += ak, ib += bk) s += A[ia] * B[ib];
-          C[co + m * N + n] = s;
+          C[co + m * N + n] = bv ? s + bv[n] : s;
         }
       }
     }
   },
-  gpu: (rt, [a, b], [c], o) => {
+  gpu: (rt, [a, b, bias], [c], o) => {
     const { M, N, K, batch, bShared } = dims(a.shape, b.shape, o);
     if (M * N === 0) return;
-    if (K === 0) return rt.clear(c.s.buffer);
-    const { launches } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o }, rt.info);
+    const outShape = [...batch, M, N];
+    // Without a kernel that adds it in its store, the bias is a second pass: the product goes to
+    // scratch and the bias add (the add op's kernel) writes C.
+    const addBias = (product: GPUBuffer) => dispatchPlan(rt,
+      binaryKernel("add", (x, y) => `${x} + ${y}`, outShape, [N], outShape), [product, bias!.s.buffer, c.s.buffer]);
+    if (K === 0) {
+      if (!bias) return rt.clear(c.s.buffer);
+      const zero = rt.scratch(M * N * numel(batch) * 4);
+      rt.clear(zero);
+      return addBias(zero);
+    }
+    const { launches, fusesBias } = matmulKernel({ M, N, K, batch: numel(batch), bShared, ...o }, rt.info);
     const env = { scratch: (bytes: number) => rt.scratch(bytes), uniform: (d: Uint32Array<ArrayBuffer>) => rt.uniform(d) };
-    for (const d of launches(a.s.buffer, b.s.buffer, c.s.buffer, env)) {
+    const separate = bias && !fusesBias;
+    const out = separate ? rt.scratch(M * N * numel(batch) * 4) : c.s.buffer;
+    for (const d of launches(a.s.buffer, b.s.buffer, out, env, fusesBias ? bias?.s.buffer : undefined)) {
       rt.dispatch(d.kernel, d.buffers, d.grid);
     }
+    if (separate) addBias(out);
   },
   save: { inputs: [0, 1] },
-  backward: ({ inputs: [a, b], attrs: o, needs }, [dy]) => {
+  backward: ({ inputs: [a, b], attrs: o, needs, shapes }, [dy]) => {
     const { transA: tA, transB: tB } = o;
     const g = dy!;
     // dA: (dY · op(B)ᵀ), transposed back if A was stored transposed.
@@ -94,11 +125,11 @@ const matmulOp = defineOp<Required<MatmulOptions>>({
         db = b!.rank === 2 && rank > 2 ? sum(full, [...Array(rank - 2).keys()]) : full;
       }
     }
-    return [da, db];
+    return [da, db, needs[2] ? sumTo(g, shapes[2]) : null];
   },
 });
 
-/** Batched matrix product op(a) · op(b) (see {@link MatmulOptions}). */
+/** Batched matrix product op(a) · op(b), plus a bias [N] on every row (see {@link MatmulOptions}). */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
-  return apply1(matmulOp, [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
+  return apply1(matmulOp, opts.bias ? [a, b, opts.bias] : [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
 }
