@@ -49,12 +49,13 @@ function isTrailing(s: Shape, out: Shape): boolean {
 }
 
 /**
- * out = f(a, b) with broadcasting; `outType` is the element type of the result. The vec4 form for
+ * out = f(a, b) with broadcasting; `outType` is the element type of the result, `prelude` WGSL the
+ * expression calls (shaders/wgsl.ts MATH for GELU's backward). The vec4 form for
  * equal shapes takes its length from a uniform (`uniform`, bound after y), so one pipeline per op
  * serves every shape of a model; the other forms bake the shape.
  */
 export function binaryKernel(
-  name: string, f: BinaryExpr, a: Shape, b: Shape, out: Shape, outType = "f32",
+  name: string, f: BinaryExpr, a: Shape, b: Shape, out: Shape, outType = "f32", prelude = "",
 ): { k: Kernel; grid: number[]; uniform?: Uint32Array<ArrayBuffer> } {
   const n = out.reduce((p, d) => p * d, 1);
   const na = a.reduce((p, d) => p * d, 1), nb = b.reduce((p, d) => p * d, 1);
@@ -72,7 +73,7 @@ export function binaryKernel(
       const k = kernel(`${name}_v4`, [...bindings], `${main1d()}
   if (i >= dims.x) { return; }
   y[i] = ${f("a[i]", "b[i]", "vec4f")};
-}`);
+}`, prelude);
       return { k, grid: grid1d(n / 4), uniform: Uint32Array.from([n / 4, 0, 0, 0]) };
     }
     // The repeating operand (a bias) is indexed modulo its length, baked: a shape-generic form
@@ -82,7 +83,7 @@ export function binaryKernel(
     const k = kernel(`${name}_row_v4`, [...bindings.slice(0, 3)], `${main1d()}
   if (i >= ${n / 4}u) { return; }
   y[i] = ${f(na === n ? "a[i]" : `a[i % ${na / 4}u]`, nb === n ? "b[i]" : `b[i % ${nb / 4}u]`, "vec4f")};
-}`);
+}`, prelude);
     return { k, grid: grid1d(n / 4) };
   }
   const ia = na === n ? "let ia = i;" : na === 1 ? "let ia = 0u;" : `var ia = 0u; ${indexCode(out, a, "ia")}`;
@@ -97,7 +98,7 @@ export function binaryKernel(
   ${needCoords ? unravel(out) : ""}
   ${ia} ${ib}
   y[i] = ${outType === "f32" ? f("a[ia]", "b[ib]", "f32") : `${outType}(${f("a[ia]", "b[ib]", "f32")})`};
-}`);
+}`, prelude);
   return { k, grid: grid1d(n) };
 }
 

@@ -39,6 +39,12 @@ export const CORE_CASES: Record<string, OpCase[]> = {
   gelu: [...unary("gelu", T.gelu), relCase(T.gelu, negWide(32)), relCase(T.gelu, negWide(13))],
   geluGrad: [{ ...unary("geluGrad", T.geluGrad)[0], noGradcheck: true },
     { ...relCase(T.geluGrad, negWide(32)), noGradcheck: true }],
+  // Gradient flows to dy only (x is constant, as in geluGrad): x takes no gradient here.
+  geluBackward: [
+    ...binary("geluBackward", T.geluBackward).map((c) => ({ ...c, inputs: [{ ...c.inputs[0], noGrad: true }, c.inputs[1]] })),
+    { ...relCase(T.geluGrad, negWide(32)), label: "relative precision [32] (vec4)", inputs: [{ shape: [32], values: negWide(32).map(Math.fround), noGrad: true }, { shape: [32] }],
+      run: ([x, dy]) => T.geluBackward(x, dy) },
+  ],
   abs: unary("abs", T.abs),
   sign: [{ ...unary("sign", T.sign)[0], noGradcheck: true }],
   square: unary("square", T.square),

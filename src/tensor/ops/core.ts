@@ -14,7 +14,7 @@ import { broadcastShapes, checkShape, fmt, normAxis, numel, OpError, sameShape, 
 import { apply1, defineOp, type Arg, type OpDef } from "../op";
 import { binaryKernel, broadcastKernel, unaryKernel, type BinaryExpr } from "../../shaders/elementwise";
 import { reducePlan, splitAxes, type ReduceKind } from "../../shaders/reduce";
-import { f32 } from "../../shaders/wgsl";
+import { f32, MATH } from "../../shaders/wgsl";
 import { Tensor, type TensorLike } from "../tensor";
 import { asTensor, broadcastAxes, dispatchPlan, requireFloat } from "./util";
 
@@ -73,7 +73,7 @@ export const UNARY = {
   },
   gelu: {
     wgsl: (x, T) => `${geluT(T)}(${x})`,
-    f64: geluF64, grad: (x, _y, dy) => mul(dy, geluGrad(x!)), save: "input",
+    f64: geluF64, grad: (x, _y, dy) => geluBackward(x!, dy), save: "input",
   },
   geluGrad: {
     wgsl: (x, T) => `${T === "f32" ? "gelu_grad_s" : "gelu_grad4"}(${x})`,
@@ -158,6 +158,8 @@ export const affine = (x: Tensor, a: number, b: number): Tensor => apply1(UNARY_
 
 interface BinaryRow {
   wgsl: BinaryExpr;
+  /** The expression calls shaders/wgsl.ts MATH functions. */
+  math?: boolean;
   f64: (a: number, b: number) => number;
   grad?: (a: Tensor | null, b: Tensor | null, dy: Tensor, needs: readonly boolean[]) => [Tensor | null, Tensor | null];
   /** Saved inputs for backward. */
@@ -181,6 +183,13 @@ export const BINARY = {
     wgsl: (a, b) => `max(${a}, ${b})`, f64: Math.max,
     grad: (a, b, dy, n) => [n[0] ? mul(dy, ge(a!, b!)) : null, n[1] ? mul(dy, lt(a!, b!)) : null],
     save: [0, 1],
+  },
+  // dy·gelu'(x) in one pass (GELU's backward: one dispatch and one tensor fewer than
+  // mul(dy, geluGrad(x)), the same bits); like geluGrad, constant in x for a second derivative.
+  geluBackward: {
+    wgsl: (x, dy, T) => `${dy} * ${T === "f32" ? "gelu_grad_s" : "gelu_grad4"}(${x})`, math: true,
+    f64: (x, dy) => dy * geluGradF64(x),
+    grad: (x, _dy, g, n) => [null, n[1] ? geluBackward(x!, g) : null], save: [0],
   },
   lt: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} < ${b})`, f64: (a, b) => +(a < b), save: [] },
   gt: { wgsl: (a, b, T) => `select(${T}(0.0), ${T}(1.0), ${a} > ${b})`, f64: (a, b) => +(a > b), save: [] },
@@ -229,7 +238,7 @@ function defineBinary(name: string, row: BinaryRow): OpDef<Record<string, never>
     },
     cpu: ([a, b], [y]) => cpuBinary(row.f64, a, b, y),
     gpu: (rt, [a, b], [y]) => {
-      dispatchPlan(rt, binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape), [a.s.buffer, b.s.buffer, y.s.buffer]);
+      dispatchPlan(rt, binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape, "f32", row.math ? MATH : ""), [a.s.buffer, b.s.buffer, y.s.buffer]);
     },
     save: { inputs: row.save },
     backward: row.grad
@@ -276,6 +285,8 @@ export const div = (a: TensorLike, b: TensorLike): Tensor =>
   typeof b === "number" && a instanceof Tensor ? affine(a, 1 / b, 0) : bin("div", a, b);
 /** Elementwise max (ties send the gradient to `a`). */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => bin("maximum", a, b);
+/** dy · gelu'(x) (broadcasting): GELU's backward in one pass; a gradient flows to dy only, as with {@link geluGrad}. */
+export const geluBackward = (x: TensorLike, dy: TensorLike): Tensor => bin("geluBackward", x, dy);
 /** a < b as 0/1. */ export const lt = (a: TensorLike, b: TensorLike): Tensor => bin("lt", a, b);
 /** a > b as 0/1. */ export const gt = (a: TensorLike, b: TensorLike): Tensor => bin("gt", a, b);
 /** a <= b as 0/1. */ export const le = (a: TensorLike, b: TensorLike): Tensor => bin("le", a, b);
