@@ -16,9 +16,14 @@ beforeAll(async () => {
 describe("shape-generic reductions", () => {
   test("leading axes and all axes: one kernel code per kind across shapes, sizes in the uniform", () => {
     for (const kind of ["sum", "sumsq", "max"] as const) {
-      const lead = [[2048, 128], [2048, 384], [16, 128, 128], [7, 3]].map((s) => reducePlan(s, [0], kind, 1));
+      // Kept sizes in fours read vec4 columns (reduce_<kind>_v4), others one column per invocation.
+      const lead = [[2048, 128], [2048, 384], [16, 128, 128], [7, 8]].map((s) => reducePlan(s, [0], kind, 1));
       expect(new Set(lead.map((p) => p[0].k.code)).size, kind).toBe(1);
+      expect(lead[0][0].k.name).toBe(`reduce_${kind}_v4`);
       expect(lead.every((p) => p.length === 1 && p[0].uniform)).toBe(true);
+      const odd = [[7, 3], [2048, 65]].map((s) => reducePlan(s, [0], kind, 1));
+      expect(new Set(odd.map((p) => p[0].k.code)).size, kind).toBe(1);
+      expect(odd[0][0].k.name).toBe(`reduce_${kind}`);
       const all = [[128], [384, 128], [65536], [20000]].map((s) => reducePlan(s, s.map((_, d) => d), kind, 1));
       expect(new Set(all.map((p) => p[0].k.code)).size, kind).toBe(1); // one pass or the partials: the same code
       expect(new Set(all.filter((p) => p.length === 2).map((p) => p[1].k.code)).size).toBe(1);
@@ -33,7 +38,7 @@ describe("shape-generic reductions", () => {
   test("the same bits as the baked kernel that sums in the same order; cpu64 agrees", async () => {
     for (const [R, O] of [[2048, 96], [300, 7], [9000, 2]]) {
       const x = randn([R, O], { seed: R + O });
-      // [R, O] over axis 0 runs the generic kernel; [R, O, 1] over axes 0 and 2 (not consecutive) the
+      // [R, O] over axis 0 runs the generic kernel (vec4 columns at O = 96); [R, O, 1] over axes 0 and 2 (not consecutive) the
       // baked one, visiting the terms in the same order.
       const [generic, baked, meanG, meanB] = await readAll([
         sum(x, 0), sum(reshape(x, [R, O, 1]), [0, 2]), mean(x, 0), mean(reshape(x, [R, O, 1]), [0, 2]),
