@@ -196,13 +196,15 @@ describe("matmul variants vs f64", () => {
     const sized = (bytes: number) => ({ size: bytes }) as GPUBuffer;
     const env = { scratch: () => sized(1 << 20), uniform: () => sized(64) };
     // [M, N, K, batch, transA, transB, rows, windowBytes, in place]: windows of 8 rows × 32 columns
-    // fill 1 KiB exactly; K = 64 needs two chunks, K = 24 leaves the last window past A's end, and
-    // a transposed A must be copied.
+    // fill 1 KiB exactly; at K = 24 (768 bytes of 8 rows) the windows that would end past A's end
+    // are bound earlier, with their rows shifted; K = 64 needs two chunks, an A smaller than a
+    // window and a transposed A must be copied.
     const cases: [number, number, number, number, boolean, boolean, number, number, boolean][] = [
       [96, 40, 32, 1, false, false, 8, 1024, true], [96, 40, 32, 1, false, true, 8, 1024, true],
       [40, 40, 32, 2, false, false, 8, 1024, true], [64, 72, 128, 1, false, false, 16, 65536, false],
       [256, 40, 64, 1, false, true, 16, 65536, true], [48, 40, 64, 1, false, false, 8, 1024, false],
-      [96, 40, 24, 1, false, false, 8, 1024, false], [96, 40, 32, 1, true, false, 8, 1024, false],
+      [96, 40, 24, 1, false, false, 8, 1024, true], [104, 40, 24, 1, false, true, 8, 1024, true],
+      [8, 40, 24, 1, false, false, 8, 1024, false], [96, 40, 32, 1, true, false, 8, 1024, false],
     ];
     for (const [M, N, K, batch, transA, transB, rows, windowBytes, inPlace] of cases) {
       const p: MatmulShape = { M, N, K, batch, transA, transB, bShared: true };

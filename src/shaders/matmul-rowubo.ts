@@ -9,9 +9,10 @@
 // into the same few L1 sets once K·4 is a multiple of 4 KiB, and at K = 1024 the copy made the
 // product 1.35–1.6× faster, its own cost (~2 ms per 4 MiB of A) included ("rowubo" again).
 // The copy lives in scratch storage the caller provides (the runtime's pool: M·K·4 bytes).
-// Where K is one chunk and every window lies inside A's buffer (a window of P rows fills its
-// 64 KiB), A itself can be the windows instead (`inPlaceA`): the K step's R loads are then K·4
-// bytes apart, a stride that the strides in the uniform (ks, rs) make the same pipeline read.
+// Where K is one chunk and A's buffer holds at least one window, A itself can be the windows
+// instead (`inPlaceA`): the K step's R loads are then K·4 bytes apart, a stride that the strides
+// in the uniform (ks, rs) make the same pipeline read; a window that would end past A's buffer
+// is bound earlier and its rows start a shift (s<u> in the uniform) into it.
 // With subgroups that skipped copy paid for itself at config a's shapes (K = 128 … 512).
 // A uniform binding holds at most 64 KiB, so Ap is bound as up to U windows of P rows each and
 // the product runs as ceil(M / (U·P)) dispatches; a switch on the workgroup's row block picks
@@ -167,9 +168,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     : `vec4f(B[${bAt("n")}], B[${bAt("(n + 1u)")}], B[${bAt("(n + 2u)")}], B[${bAt("(n + 3u)")}]);`}
 }`, "struct PackBDims { n4: u32, k: u32, n: u32, pad: u32 }");
   const loadA = (u: number) => o.broadcast
-    ? `${[...Array(R / 8).keys()].map((g) => `let w${g} = A${u}[lo + k * dims.ks + ${g * 8}u * dims.rs];`).join(" ")}
+    ? `${[...Array(R / 8).keys()].map((g) => `let w${g} = A${u}[lo + dims.s${u} + k * dims.ks + ${g * 8}u * dims.rs];`).join(" ")}
         ${rows.map((r) => `let a${r} = subgroupBroadcast(w${r >> 3}, ${r & 7}u);`).join(" ")}`
-    : rows.map((r) => `let a${r} = A${u}[base + k * dims.ks + ${r}u * dims.rs];`).join(" ");
+    : rows.map((r) => `let a${r} = A${u}[base + dims.s${u} + k * dims.ks + ${r}u * dims.rs];`).join(" ");
   const loop = (u: number) => `
       for (var k = 0u; k < dims.kc4; k++) {
         ${rowbcastLoadB(false, "0u", "dims.n4", "dims.k4", "(dims.kOff + k)")}
@@ -229,13 +230,15 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
   ${o.broadcast ? "if (nOut >= dims.n4) { return; }" : ""}
   ${store}
-}`, "struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32, ks: u32, rs: u32, bias: u32 }");
+}`, `struct UboDims { n4: u32, kc4: u32, perWindow: u32, accumulate: u32, k4: u32, kOff: u32, n: u32, rows: u32, ks: u32, rs: u32, bias: u32, ${windows.map((u) => `s${u}: u32`).join(", ")} }`);
   if (o.broadcast) product = { ...product, code: `enable subgroups;\n${product.code}` }; // before every declaration
   const launches: MatmulLaunch = (a, b, c, env, bias) => {
     if (bias && ragged) throw new Error(`rowubo: a bias needs N in vec4s (N = ${N}); add it after the product`);
     // In place, A's rows are the windows (row stride K4 vec4s); packed, its block-interleaved copy
-    // (the R rows of a K step adjacent). The last window of A ends at (M - P + windowBytes / Kc / 4)·K·4 bytes.
-    const inPlace = !!o.inPlaceA && !p.transA && chunks === 1 && (M - P) * K * 4 + o.windowBytes <= a.size;
+    // (the R rows of a K step adjacent). A window that would run past A's buffer starts earlier, at
+    // `lastStart`, and its rows begin `dims.s<u>` vec4s into it.
+    const inPlace = !!o.inPlaceA && !p.transA && chunks === 1 && a.size >= o.windowBytes;
+    const lastStart = Math.floor((a.size - o.windowBytes) / 256) * 256; // binding offsets are 256-aligned
     const out: Dispatch[] = [];
     let ap = a;
     if (!inPlace) {
@@ -253,16 +256,21 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     for (let ch = 0; ch < chunks; ch++) {
       const chunk = ch * M * Kc * 4; // byte offset of this chunk in Ap
       const last = ch === chunks - 1; // the bias goes in once, after the last chunk's sum
-      const dims = env.uniform(Uint32Array.from([N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R, ks, rs, bias && last ? 1 : 0]));
+      const words = [N4, Kc4, perWindow, ch > 0 ? 1 : 0, K4, ch * Kc4, N, R, ks, rs, bias && last ? 1 : 0];
+      const dims = env.uniform(Uint32Array.from([...words, ...windows.map(() => 0)]));
       for (let r0 = 0; r0 < M; r0 += U * P) {
         const n = Math.min(U * P, M - r0);
         // Windows past the last row (or past U) are never read; they are bound at the chunk's start.
-        const win = windows.map((u) => ({
-          buffer: ap, offset: chunk + (u < U && r0 + u * P < M ? (r0 + u * P) * Kc * 4 : 0), size: o.windowBytes,
-        }));
+        const shifts = windows.map(() => 0);
+        const win = windows.map((u) => {
+          let offset = chunk + (u < U && r0 + u * P < M ? (r0 + u * P) * Kc * 4 : 0);
+          if (inPlace && offset > lastStart) [shifts[u], offset] = [(offset - lastStart) / 16, lastStart];
+          return { buffer: ap, offset, size: o.windowBytes };
+        });
+        const d = shifts.some((v) => v > 0) ? env.uniform(Uint32Array.from([...words, ...shifts])) : dims;
         out.push({
           kernel: product,
-          buffers: [...win, bn, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, ...(ragged ? [] : [bias ?? bn]), dims],
+          buffers: [...win, bn, { buffer: c, offset: r0 * N * 4, size: n * N * 4 }, ...(ragged ? [] : [bias ?? bn]), d],
           grid: [n / R, Math.ceil(N4 / o.wg), 1],
         });
       }
