@@ -50,30 +50,42 @@ export interface EmbeddingBackwardPlan {
   clearFirst: boolean;
 }
 
+/** Vocabulary rows per workgroup of the by-vocab backward: each scan of the ids serves this many rows. */
+const VOCAB_ROWS = 32;
+
 /**
  * Backward dtable [V, C]. Both variants sum the dy rows of each id in increasing position order
- * (bit-identical results) with uniform index reads: by vocab row (one workgroup per (id, channel
- * chunk) scanning all positions) when V <= N, else by position (one workgroup per (position,
- * channel chunk); the first occurrence of an id sums all its later occurrences).
+ * (bit-identical results) with uniform index reads: by vocab row (one workgroup per
+ * {@link VOCAB_ROWS} ids and channel chunk, scanning all positions once for its rows) when V <= N,
+ * else by position (one workgroup per (position, channel chunk); the first occurrence of an id
+ * sums all its later occurrences).
  */
 export function embeddingBackwardPlan({ N, V, C }: EmbeddingDims): EmbeddingBackwardPlan {
   const { T, Cw } = words(C);
   const wg = chanWg(Cw);
   const byVocab = V <= N;
-  const rows = byVocab ? V : N;
-  const grid = [Math.ceil(Cw / wg), Math.min(rows, MAXG), Math.ceil(rows / MAXG)];
+  const G = byVocab ? VOCAB_ROWS : 1; // rows per workgroup
+  const blocks = Math.ceil((byVocab ? V : N) / G);
+  const grid = [Math.ceil(Cw / wg), Math.min(blocks, MAXG), Math.ceil(blocks / MAXG)];
+  const rowsOf = [...Array(G).keys()];
   const head = `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let row = wid.y + wid.z * ${MAXG}u;
+  let row = (wid.y + wid.z * ${MAXG}u) * ${G}u;
   let c = wid.x * ${wg}u + lid.x;
-  if (row >= ${rows}u || c >= ${Cw}u) { return; }`;
+  if (row >= ${byVocab ? V : N}u || c >= ${Cw}u) { return; }`;
+  // By vocab: id - row picks the accumulator (an if chain, not a select, so that an unmatched
+  // row adds nothing, not +0.0); rows past V are never matched and not stored.
   const body = byVocab
     ? `
-  var acc = ${T}(0.0);
+  ${rowsOf.map((j) => `var acc${j} = ${T}(0.0);`).join(" ")}
   for (var n = 0u; n < ${N}u; n++) {
-    if (idx[n] == i32(row)) { acc += dy[n * ${Cw}u + c]; }
+    let j = idx[n] - i32(row);
+    if (j >= 0i && j < ${G}i) {
+      let v = dy[n * ${Cw}u + c];
+      ${rowsOf.map((j) => `if (j == ${j}i) { acc${j} += v; }`).join(" else ")}
+    }
   }
-  dtable[row * ${Cw}u + c] = acc;
+  ${rowsOf.map((j) => `${j ? `if (row + ${j}u < ${V}u) { ` : ""}dtable[(row + ${j}u) * ${Cw}u + c] = acc${j};${j ? " }" : ""}`).join("\n  ")}
 }`
     : `
   let id = idx[row];

@@ -160,6 +160,8 @@ export const FUSED_CASES: Record<string, OpCase[]> = {
   ],
   embeddingBackward: [
     embBack("by vocab: 40 ids, V 7, C 12", 40, 7, 12),
+    // Two blocks of 32 vocabulary rows, the second one partly past V.
+    embBack("by vocab, vec4: 90 ids, V 45, C 8", 90, 45, 8),
     embBack("by position: 6 ids, V 50, C 3", 6, 50, 3, [4, 49, 4, 0, 17, 4]),
     embBack("by position, vec4: 5 ids, V 9, C 8", 5, 9, 8, [8, 8, 2, 8, 0]),
   ],
