@@ -109,30 +109,19 @@ function rdims(o: number, r: number, l: number, p: number, scale: number): Uint3
  */
 function genericPlan(kind: ReduceKind, layout: "leading" | "all", O: number, R: number, P: number, L: number, scale: number,
   init: string, comb: (a: string, b: string) => string, load: (v: string) => string): ReducePass[] {
-  if (layout === "leading" && O % 4 === 0) {
-    // Four outputs per invocation, as vec4 loads of four adjacent columns: each column still sums
-    // its rows one by one in order, so the bits are those of the scalar kernel below, for a
-    // quarter of the load instructions.
-    const k = kernel(`reduce_${kind}_v4`, [
-      { name: "x", kind: "read", type: "vec4f" },
-      { name: "y", kind: "rw", type: "vec4f" },
-      { name: "dims", kind: "uniform", type: "RDims" },
-    ], `${main1d()}
-  if (i >= dims.o) { return; }
-  var acc = vec4f(${init});
-  for (var r = 0u; r < dims.r; r++) { let v = x[i + r * dims.o]; acc = ${comb("acc", load("v"))}; }
-  y[i] = acc * dims.scale;
-}`, RDIMS);
-    return [{ k, grid: grid1d(O / 4), outputs: O, uniform: rdims(O / 4, R, L, P, scale) }];
-  }
-  const pass0 = kernel(`reduce_${kind}${P > 1 ? "_partial" : ""}`, [
-    { name: "x", kind: "read", type: "f32" },
-    { name: "y", kind: "rw", type: "f32" },
+  // Leading axes with the kept size in fours: four outputs per invocation, as vec4 loads of four
+  // adjacent columns. Each column still sums its rows one by one in order, so the bits are those
+  // of the scalar kernel, for a quarter of the load instructions.
+  const W = layout === "leading" && O % 4 === 0 ? 4 : 1;
+  const T = W === 4 ? "vec4f" : "f32";
+  const pass0 = kernel(`reduce_${kind}${P > 1 ? "_partial" : ""}${W === 4 ? "_v4" : ""}`, [
+    { name: "x", kind: "read", type: T },
+    { name: "y", kind: "rw", type: T },
     { name: "dims", kind: "uniform", type: "RDims" },
   ], `${main1d()}
   ${layout === "leading"
     ? `if (i >= dims.o) { return; }
-  var acc = f32(${init});
+  var acc = ${T}(${init});
   for (var r = 0u; r < dims.r; r++) { let v = x[i + r * dims.o]; acc = ${comb("acc", load("v"))}; }`
     : `if (i >= dims.p) { return; } // partial i of the one output
   var acc = f32(${init});
@@ -141,7 +130,7 @@ function genericPlan(kind: ReduceKind, layout: "leading" | "all", O: number, R: 
   y[i] = acc * dims.scale;
 }`, RDIMS);
   const outputs = layout === "leading" ? O : P;
-  const passes: ReducePass[] = [{ k: pass0, grid: grid1d(outputs), outputs, uniform: rdims(O, R, L, P, P > 1 ? 1 : scale) }];
+  const passes: ReducePass[] = [{ k: pass0, grid: grid1d(outputs / W), outputs, uniform: rdims(O / W, R, L, P, P > 1 ? 1 : scale) }];
   if (P > 1) {
     const pass1 = kernel(`reduce_${kind === "max" ? "max" : "sum"}_final`, [
       { name: "x", kind: "read", type: "f32" },
