@@ -57,7 +57,7 @@ export interface RowuboOptions extends RowbcastOptions {
   broadcast: boolean;
   /**
    * Bind A itself as the windows, with no block-interleaving copy, where that is possible: A not
-   * transposed, K in one chunk, and every window inside A's buffer.
+   * transposed, K in one chunk, and A's buffer at least one window long.
    */
   inPlaceA?: boolean;
 }

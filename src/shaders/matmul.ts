@@ -62,7 +62,7 @@ export const ROWUBO_DEFAULT: RowuboOptions = { rows: 16, wg: 16, windows: 4, win
  * "rowubo: 32 rows"). 32 rows of a 64 KiB window hold 512 columns of K, so a deeper K runs in
  * chunks of 512 (1024 at 16 rows): backward's dW (K = B·T) rounds differently than with 16 rows.
  * The results are bit-identical to ROWUBO_DEFAULT's at the same rows: same chunks, same order.
- * A is read in place where it can be (one chunk of K, windows inside A's buffer), skipping its
+ * A is read in place where it can be (one chunk of K, A at least one window long), skipping its
  * copy: config a's forward and dX products ran 0.98–1.26× faster, T512's MLP 1.05–1.07×, d512's
  * qkv 0.97× (packed GPU time, copy included, over in place; alternated, medians of 15;
  * bench/RESULTS.md, "rowubo: A in place"). Without subgroups the same comparison was mixed

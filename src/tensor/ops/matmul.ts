@@ -6,7 +6,7 @@ import { apply1, defineOp } from "../op";
 import { matmulKernel } from "../../shaders/matmul";
 import type { Tensor } from "../tensor";
 import { dispatchPlan, requireFloat } from "./util";
-import { reshape, sum, sumTo } from "./core";
+import { BINARY, reshape, sum, sumTo } from "./core";
 import { binaryKernel } from "../../shaders/elementwise";
 
 /** Transpose flags for {@link matmul}. */
@@ -20,9 +20,9 @@ export interface MatmulTransposes {
 /** Transpose flags and an optional bias for {@link matmul}. */
 export interface MatmulOptions extends MatmulTransposes {
   /**
-   * [N], added to every row of the product (a Linear layer's bias). On software adapters the add
-   * runs in the product kernel's store, saving a pass over the output and a dispatch; the result
-   * is the same as `add(matmul(a, b), bias)`, to the bit.
+   * [N], added to every row of the product (a Linear layer's bias). Where the product kernel can
+   * (rowubo, on software adapters, N a multiple of 4) the add runs in its store, saving a pass over
+   * the output and a dispatch; the result is the same as `add(matmul(a, b), bias)`, to the bit.
    */
   bias?: Tensor;
 }
@@ -90,7 +90,7 @@ const matmulOp = defineOp<Required<MatmulTransposes>>({
     // Without a kernel that adds it in its store, the bias is a second pass: the product goes to
     // scratch and the bias add (the add op's kernel) writes C.
     const addBias = (product: GPUBuffer) => dispatchPlan(rt,
-      binaryKernel("add", (x, y) => `${x} + ${y}`, outShape, [N], outShape), [product, bias!.s.buffer, c.s.buffer]);
+      binaryKernel("add", BINARY.add.wgsl, outShape, [N], outShape), [product, bias!.s.buffer, c.s.buffer]);
     if (K === 0) {
       if (!bias) return rt.clear(c.s.buffer);
       const zero = rt.scratch(M * N * numel(batch) * 4);
