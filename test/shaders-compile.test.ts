@@ -6,7 +6,7 @@ import { unaryKernel, binaryKernel, broadcastKernel } from "../src/shaders/eleme
 import { reducePlan } from "../src/shaders/reduce";
 import { matmulKernel } from "../src/shaders/matmul";
 import { attentionKernel, type AttentionPart } from "../src/shaders/attention";
-import { f32, MATH } from "../src/shaders/wgsl";
+import { f32 } from "../src/shaders/wgsl";
 import { checkKernel } from "../src/shaders/checks";
 import type { Kernel } from "../src/shaders/wgsl";
 import { gpu } from "./helpers/gpu";
@@ -17,7 +17,7 @@ function variants(): Kernel[] {
     for (const n of [7, 8]) ks.push(unaryKernel(name, (x, T) => row.wgsl(x, T, f32(3), f32(0.5)), n).k);
   }
   for (const [name, row] of Object.entries(BINARY)) {
-    const prelude = "math" in row && row.math ? MATH : ""; // the functions the expression calls, as the op passes them
+    const prelude = "prelude" in row ? row.prelude : undefined; // the functions the expression calls, as the op passes them
     ks.push(binaryKernel(name, row.wgsl, [4, 4], [4, 4], [4, 4], "f32", prelude).k); // vec4
     ks.push(binaryKernel(name, row.wgsl, [2, 1, 3], [4, 1], [2, 4, 3], "f32", prelude).k); // broadcast
   }

@@ -158,8 +158,8 @@ export const affine = (x: Tensor, a: number, b: number): Tensor => apply1(UNARY_
 
 interface BinaryRow {
   wgsl: BinaryExpr;
-  /** The expression calls shaders/wgsl.ts MATH functions. */
-  math?: boolean;
+  /** WGSL functions the expression calls (shaders/wgsl.ts MATH), declared before the kernel. */
+  prelude?: string;
   f64: (a: number, b: number) => number;
   grad?: (a: Tensor | null, b: Tensor | null, dy: Tensor, needs: readonly boolean[]) => [Tensor | null, Tensor | null];
   /** Saved inputs for backward. */
@@ -187,7 +187,7 @@ export const BINARY = {
   // dy·gelu'(x) in one pass (GELU's backward: one dispatch and one tensor fewer than
   // mul(dy, geluGrad(x)), the same bits); like geluGrad, constant in x for a second derivative.
   geluBackward: {
-    wgsl: (x, dy, T) => `${dy} * ${T === "f32" ? "gelu_grad_s" : "gelu_grad4"}(${x})`, math: true,
+    wgsl: (x, dy, T) => `${dy} * ${T === "f32" ? "gelu_grad_s" : "gelu_grad4"}(${x})`, prelude: MATH,
     f64: (x, dy) => dy * geluGradF64(x),
     grad: (x, _dy, g, n) => [null, n[1] ? geluBackward(x!, g) : null], save: [0],
   },
@@ -238,7 +238,7 @@ function defineBinary(name: string, row: BinaryRow): OpDef<Record<string, never>
     },
     cpu: ([a, b], [y]) => cpuBinary(row.f64, a, b, y),
     gpu: (rt, [a, b], [y]) => {
-      dispatchPlan(rt, binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape, "f32", row.math ? MATH : ""), [a.s.buffer, b.s.buffer, y.s.buffer]);
+      dispatchPlan(rt, binaryKernel(name, row.wgsl, a.shape, b.shape, y.shape, "f32", row.prelude), [a.s.buffer, b.s.buffer, y.s.buffer]);
     },
     save: { inputs: row.save },
     backward: row.grad
